@@ -1,0 +1,43 @@
+# The front door. `make run` serves the portal on an embedded default; `make test` runs the
+# whole suite on PostgreSQL and Redis (started, or installed on Debian as root, if needed).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DJANGO_SETTINGS_MODULE := portal.settings
+
+.PHONY: install run test lint format migrations-check bench proof e2e clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py ensure_admin
+	PORTAL_QUEUES=$$($(BIN)/python manage.py celery_queues) $(BIN)/honcho start -f Procfile.dev
+
+test: install
+	scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	scripts/with-test-services $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,288 @@
+"""The one settings module. Every value comes from the environment (django-environ).
+
+Two shapes:
+- Embedded default (no DATABASE_URL, no broker URL): SQLite and a filesystem Celery broker
+  under var/, so `make run` works on a bare machine.
+- Real deployment: DATABASE_URL (PostgreSQL via psycopg 3), REDIS_URL / CELERY_BROKER_URL.
+
+With DJANGO_DEBUG=false (production) the secret key, the Fernet keys and the allowed hosts
+are required; a missing one stops the process with one line naming it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+
+from portal.startup import ConfigurationError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A developer's .env is read when present; real deployments pass the environment directly.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(str(BASE_DIR / ".env"))
+
+try:
+    DEBUG = env.bool("DJANGO_DEBUG", default=True)
+except Exception as exc:  # django-environ raises a bare ValueError-ish message
+    raise ConfigurationError(f"DJANGO_DEBUG must be true or false ({exc})") from None
+
+VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+
+_missing = [
+    name
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")
+    if not DEBUG and not env.str(name, default="")
+]
+if not DEBUG and not (env.str("FERNET_KEYS", default="") or env.str("LIBRECHAT_ENCRYPTION_KEY", default="")):
+    _missing.append("FERNET_KEYS (or LIBRECHAT_ENCRYPTION_KEY)")
+if _missing:
+    raise ConfigurationError(
+        "production settings (DJANGO_DEBUG=false) need " + ", ".join(_missing) + "; see .env.example"
+    )
+
+
+def _embedded_secret_key() -> str:
+    """A per-checkout secret for the embedded default, kept in var/ so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _embedded_secret_key()
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "portal",
+    "portal.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+if not DEBUG:
+    # Production serves collected static files itself (the image runs collectstatic).
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/me/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+if env.str("DATABASE_URL", default=""):
+    try:
+        DATABASES = {"default": env.db("DATABASE_URL")}
+    except Exception as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a valid database URL ({exc})") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Fail in seconds, not minutes, when the server is unreachable.
+        DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "portal.sqlite3",
+            # Web, worker and beat share the file: wait for locks instead of failing at once.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and Celery ----------------------------------------------------------------
+# Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded
+# filesystem broker. The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a
+# Redis broker URL, else files under var/.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
+if EMBEDDED_BROKER:
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task unacknowledged this long is redelivered (acks_late): longer than any time limit.
+        "visibility_timeout": 3600,
+    }
+
+_redis_broker = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")) else ""
+CELERY_RESULT_BACKEND = (
+    env.str("CELERY_RESULT_BACKEND", default="")
+    or REDIS_URL
+    or _redis_broker
+    or f"file://{VAR_DIR / 'results'}"
+)
+if CELERY_RESULT_BACKEND.startswith("file://"):
+    (VAR_DIR / "results").mkdir(parents=True, exist_ok=True)
+
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
+            "TIMEOUT": 300,
+        }
+    }
+else:
+    # Shared by web, worker and beat (rate limits, gates) without a server.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Secrets at rest ------------------------------------------------------------------------
+FERNET_KEYS = env.str("FERNET_KEYS", default="")
+LIBRECHAT_ENCRYPTION_KEY = env.str("LIBRECHAT_ENCRYPTION_KEY", default="")
+FERNET_KEY_FILE = VAR_DIR / "fernet.key"  # used only by the embedded default
+# Checked now so a malformed key list stops the process at start with one line.
+from portal.crypto import keys_from_settings_values  # noqa: E402
+
+FERNET_ACTIVE_KEYS = keys_from_settings_values(
+    fernet_keys=FERNET_KEYS,
+    librechat_encryption_key=LIBRECHAT_ENCRYPTION_KEY,
+    embedded_key_file=FERNET_KEY_FILE if DEBUG else None,
+)
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Email ----------------------------------------------------------------------------------
+try:
+    _email = env.email_url("EMAIL_URL", default="consolemail://")
+except Exception as exc:
+    raise ConfigurationError(f"EMAIL_URL is not a valid email URL ({exc})") from None
+# EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
+globals().update(_email)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ADMINS = [("Portal admins", a) for a in env.list("PORTAL_ADMIN_EMAILS", default=[])]
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    # The portal sits behind a TLS-terminating proxy (Traefik or nginx in the seeds) that
+    # sets X-Forwarded-Proto; only trust it because the proxy overwrites that header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # /healthz and /readyz are probed over plain HTTP inside the Docker network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},  # SQL at DEBUG would echo encrypted blobs
+    },
+}
+
+PORTAL_VERSION = "0.1.0"
+# Outbound vendor calls: connect and read timeouts in seconds (integrations/http.py).
+VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
+VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)

@@ -1,0 +1,53 @@
+"""Suite-wide fixtures: the real-services guard and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.workers import CeleryWorker, database_url_for_tests
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql" and not os.environ.get("PORTAL_ALLOW_SQLITE_TESTS"):
+        raise pytest.UsageError(
+            "the suite runs on PostgreSQL and Redis: run it with `make test` "
+            "(scripts/with-test-services sets DATABASE_URL and REDIS_URL), not bare pytest"
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    from django.conf import settings
+
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, redis_url: str) -> Iterator[CeleryWorker]:
+    """A real worker process consuming every queue from Redis, writing to the test database."""
+    worker = CeleryWorker(
+        database_url=database_url_for_tests(),
+        broker_url=redis_url,
+        queues=["default"],
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
