@@ -25,10 +25,12 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(str(BASE_DIR / ".env"))
 
-try:
-    DEBUG = env.bool("DJANGO_DEBUG", default=True)
-except Exception as exc:  # django-environ raises a bare ValueError-ish message
-    raise ConfigurationError(f"DJANGO_DEBUG must be true or false ({exc})") from None
+_debug_raw = env.str("DJANGO_DEBUG", default="true").strip().lower()
+# Strict on purpose: django-environ reads any unknown word as False, which would silently
+# switch a typo into production mode.
+if _debug_raw not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+    raise ConfigurationError(f"DJANGO_DEBUG must be true or false, not {_debug_raw!r}")
+DEBUG = _debug_raw in {"true", "1", "yes", "on"}
 
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -113,6 +115,14 @@ if env.str("DATABASE_URL", default=""):
         DATABASES = {"default": env.db("DATABASE_URL")}
     except Exception as exc:
         raise ConfigurationError(f"DATABASE_URL is not a valid database URL ({exc})") from None
+    if DATABASES["default"].get("ENGINE") not in (
+        "django.db.backends.postgresql",
+        "django.db.backends.sqlite3",
+    ):
+        raise ConfigurationError(
+            "DATABASE_URL must start with postgres:// (or sqlite:// for experiments), "
+            f"not {env.str('DATABASE_URL').split(':', 1)[0]}://"
+        )
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

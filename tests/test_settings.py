@@ -1,0 +1,114 @@
+"""Configuration from the environment, checked in fresh processes as an operator meets it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORTAL_VAR_DIR": str(tmp_path / "var")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_block() -> dict[str, str]:
+    """The uncommented KEY=value lines of .env.example: its production block."""
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+def test_the_production_block_of_env_example_passes_check_deploy(tmp_path: Path) -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_block(), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "FERNET_KEYS"])
+def test_production_names_each_missing_secret_in_one_line(missing: str, tmp_path: Path) -> None:
+    env = production_block()
+    del env[missing]
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert missing in result.stderr
+
+
+def test_production_accepts_librechat_encryption_key_instead_of_fernet_keys(tmp_path: Path) -> None:
+    env = production_block()
+    del env["FERNET_KEYS"]
+    env["LIBRECHAT_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"FERNET_KEYS": "not-a-key"}, "FERNET_KEYS entry 1 of 1 is not a valid Fernet key"),
+        ({"LIBRECHAT_ENCRYPTION_KEY": "hunter2"}, "LIBRECHAT_ENCRYPTION_KEY is not a valid Fernet key"),
+        ({"DATABASE_URL": "mongodb://x/y"}, "DATABASE_URL must start with postgres://"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
+    ],
+)
+def test_bad_configuration_ends_in_one_clear_line(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: ") and expected in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "hunter2" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path, unused_tcp_port: int) -> None:
+    env = {"DATABASE_URL": f"postgres://postgres:pw-secret@127.0.0.1:{unused_tcp_port}/portal"}
+    result = manage("migrate", env=env, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("database unreachable: ") and "Connection refused" in result.stderr
+    assert result.stderr.count("\n") == 1 and "pw-secret" not in result.stderr
+
+
+def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND.split(':')[0])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "file"], result.stderr
+    assert (tmp_path / "fernet.key").exists()
+
+
+def test_celery_broker_url_wins_over_redis_url(tmp_path: Path) -> None:
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND)"
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "REDIS_URL": "redis://cache:6379/0",
+        "CELERY_BROKER_URL": "redis://broker:6379/1",
+    }
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["redis://broker:6379/1", "redis://cache:6379/0"], result.stderr
