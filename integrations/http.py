@@ -208,11 +208,15 @@ class VendorHTTP:
     ) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
-        self.connect_timeout = connect_timeout if connect_timeout is not None else _setting(
-            "VENDOR_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT
+        self.connect_timeout = (
+            connect_timeout
+            if connect_timeout is not None
+            else _setting("VENDOR_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
         )
-        self.read_timeout = read_timeout if read_timeout is not None else _setting(
-            "VENDOR_READ_TIMEOUT", DEFAULT_READ_TIMEOUT
+        self.read_timeout = (
+            read_timeout
+            if read_timeout is not None
+            else _setting("VENDOR_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
         )
         self.max_body_bytes = max_body_bytes
         self._error_message = error_message or _generic_error_message
@@ -403,8 +407,14 @@ class VendorHTTP:
                 url=shown,
             )
         names = {type(c).__name__ for c in causes}
-        if names & {"RemoteDisconnected", "ProtocolError", "ConnectionResetError", "IncompleteRead",
-                    "BrokenPipeError", "ChunkedEncodingError"}:
+        if names & {
+            "RemoteDisconnected",
+            "ProtocolError",
+            "ConnectionResetError",
+            "IncompleteRead",
+            "BrokenPipeError",
+            "ChunkedEncodingError",
+        }:
             return VendorUnreachable(
                 f"{self.vendor} at {shown} dropped the connection before answering (the request "
                 "may or may not have been carried out)",
@@ -432,7 +442,8 @@ class VendorHTTP:
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
         said = f": {vendor_message}" if vendor_message else ""
         return VendorHTTPError(
-            f"{self.vendor} answered {status} {response.reason or ''}".rstrip() + f" to {response.request.method} {shown}{said}",
+            f"{self.vendor} answered {status} {response.reason or ''}".rstrip()
+            + f" to {response.request.method} {shown}{said}",
             kind=ErrorKind.HTTP_STATUS,
             retryable=retryable,
             vendor=self.vendor,

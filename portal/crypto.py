@@ -110,9 +110,7 @@ def keys_from_settings_values(
         parts = [p for p in fernet_keys.split(",")]
         if any(not p.strip() for p in parts):
             raise ConfigurationError("FERNET_KEYS has an empty entry; separate keys with single commas")
-        return tuple(
-            _parse_key(p, f"FERNET_KEYS entry {i} of {len(parts)}") for i, p in enumerate(parts, 1)
-        )
+        return tuple(_parse_key(p, f"FERNET_KEYS entry {i} of {len(parts)}") for i, p in enumerate(parts, 1))
     if librechat_encryption_key.strip():
         return (_parse_key(librechat_encryption_key, "LIBRECHAT_ENCRYPTION_KEY"),)
     if embedded_key_file is None:
@@ -263,7 +261,9 @@ class RotationResult:
     failures: list[str] = dc_field(default_factory=list)
 
 
-def reencrypt_column(model: type[models.Model], field: models.Field[Any, Any], *, batch_size: int) -> RotationResult:
+def reencrypt_column(
+    model: type[models.Model], field: models.Field[Any, Any], *, batch_size: int
+) -> RotationResult:
     """Re-encrypt one column with the primary key, in pk order, one transaction per batch."""
     from django.db import transaction
 

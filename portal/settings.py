@@ -165,7 +165,9 @@ else:
         "visibility_timeout": 3600,
     }
 
-_redis_broker = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")) else ""
+_redis_broker = (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")) else ""
+)
 CELERY_RESULT_BACKEND = (
     env.str("CELERY_RESULT_BACKEND", default="")
     or REDIS_URL

@@ -123,7 +123,9 @@ def test_the_command_runs_over_every_encrypted_column(db, capsys) -> None:
 )
 def test_it_rejects_malformed_key_lists_in_one_sentence(fernet_keys: str, message: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        keys_from_settings_values(fernet_keys=fernet_keys, librechat_encryption_key="", embedded_key_file=None)
+        keys_from_settings_values(
+            fernet_keys=fernet_keys, librechat_encryption_key="", embedded_key_file=None
+        )
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -143,7 +145,9 @@ def test_it_rejects_an_invalid_librechat_encryption_key() -> None:
 def test_the_embedded_default_keeps_one_generated_key_across_restarts(tmp_path: Path) -> None:
     key_file = tmp_path / "var" / "fernet.key"
     first = keys_from_settings_values(fernet_keys="", librechat_encryption_key="", embedded_key_file=key_file)
-    second = keys_from_settings_values(fernet_keys="", librechat_encryption_key="", embedded_key_file=key_file)
+    second = keys_from_settings_values(
+        fernet_keys="", librechat_encryption_key="", embedded_key_file=key_file
+    )
     assert first == second
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 

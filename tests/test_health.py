@@ -26,13 +26,12 @@ def test_it_reports_ready_when_database_and_broker_answer(client: Client) -> Non
 @pytest.mark.django_db
 def test_it_reports_503_naming_the_broker_when_it_is_down(client: Client, unused_tcp_port: int) -> None:
     original = app.conf.broker_url
-    app.conf.broker_url = f"redis://user:hunter2@127.0.0.1:{unused_tcp_port}/0"
-    app.pool.force_close_all()
+    # /readyz opens a fresh broker connection each time, so changing the URL is enough.
+    app.conf.update(broker_url=f"redis://user:hunter2@127.0.0.1:{unused_tcp_port}/0")
     try:
         response = client.get("/readyz")
     finally:
-        app.conf.broker_url = original
-        app.pool.force_close_all()
+        app.conf.update(broker_url=original)
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["database"] == "ok"

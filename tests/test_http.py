@@ -192,7 +192,9 @@ def test_it_retries_an_idempotent_read_once_after_a_drop(serve) -> None:
 
 
 def test_messages_never_hold_credentials_or_query_strings(unused_tcp_port: int) -> None:
-    api = client(f"http://user:hunter2@127.0.0.1:{unused_tcp_port}", headers={"Authorization": "Bearer sk-topsecret"})
+    api = client(
+        f"http://user:hunter2@127.0.0.1:{unused_tcp_port}", headers={"Authorization": "Bearer sk-topsecret"}
+    )
     with pytest.raises(VendorError) as caught:
         api.request("GET", "/key/info", params={"key": "sk-topsecret"})
     text = str(caught.value) + repr(caught.value.__dict__)

@@ -92,7 +92,11 @@ def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: P
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path)},
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -110,5 +114,7 @@ def test_celery_broker_url_wins_over_redis_url(tmp_path: Path) -> None:
         "REDIS_URL": "redis://cache:6379/0",
         "CELERY_BROKER_URL": "redis://broker:6379/1",
     }
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.split() == ["redis://broker:6379/1", "redis://cache:6379/0"], result.stderr

@@ -82,7 +82,11 @@ class CeleryWorker:
     def start(self, ready_timeout: float = 30.0) -> None:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + ready_timeout

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(18)
-        User.objects.create_superuser(email=email, password=password)  # type: ignore[attr-defined]
+        User.objects.create_superuser(email=email, password=password)
         self.stdout.write(self.style.SUCCESS(f"Created the admin {email}."))
         if generated:
             self.stdout.write(f"Its password (shown once, write it down): {password}")
