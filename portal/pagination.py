@@ -9,6 +9,7 @@ waiting. Use with `show_full_result_count = False` on the ModelAdmin.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.db import connections
@@ -18,8 +19,8 @@ class LargeTablePaginator(Paginator):
     count_cap = 10_000
 
     @cached_property
-    def count(self) -> int:  # type: ignore[override]
-        queryset = self.object_list
+    def count(self) -> int:
+        queryset: Any = self.object_list
         query = getattr(queryset, "query", None)
         if query is None:
             return len(queryset)
