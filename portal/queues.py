@@ -6,6 +6,8 @@ there (probes, vendor calls to a server on that network) goes out from the right
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps
 
 DEFAULT_QUEUE = "default"
@@ -21,3 +23,24 @@ def all_queue_names() -> list[str]:
         Network = apps.get_model("connectivity", "Network")
         names += [q for q in Network.objects.order_by("name").values_list("queue", flat=True) if q]
     return list(dict.fromkeys(names))
+
+
+def dispatch_and_wait(
+    task: Any, *, network: str | None, kwargs: dict[str, Any], wait_seconds: float
+) -> tuple[bool, Any, str]:
+    """Send `task` to the queue of `network` (or default) and wait briefly for its result.
+
+    Where a person is waiting (an admin action), the web process waits a few seconds; past
+    that it returns (False, None, task_id) and the caller shows the action as pending. The
+    task records its outcome on the row either way, so nothing depends on this wait.
+    Task results must never hold secrets (they sit in the result backend).
+    """
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    queue = network_queue_name(network) if network else DEFAULT_QUEUE
+    result = task.apply_async(kwargs=kwargs, queue=queue)
+    try:
+        value = result.get(timeout=wait_seconds, propagate=False, disable_sync_subtasks=False)
+    except CeleryTimeout:
+        return False, None, result.id
+    return True, value, result.id

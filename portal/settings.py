@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "portal",
     "portal.accounts",
+    "portal.connectivity",
+    "integrations.litellm",
+    "integrations.librechat",
 ]
 
 MIDDLEWARE = [
