@@ -19,9 +19,11 @@ def network_queue_name(network_name: str) -> str:
 
 def all_queue_names() -> list[str]:
     names = [DEFAULT_QUEUE]
-    if apps.is_installed("portal.connectivity"):
+    try:
         Network = apps.get_model("connectivity", "Network")
-        names += [q for q in Network.objects.order_by("name").values_list("queue", flat=True) if q]
+    except LookupError:  # connectivity not installed
+        return names
+    names += [q for q in Network.objects.order_by("name").values_list("queue", flat=True) if q]
     return list(dict.fromkeys(names))
 
 
