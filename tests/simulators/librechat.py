@@ -58,9 +58,7 @@ DEFAULT_JWT_REFRESH_SECRET = "sim-jwt-refresh-secret"
 # Source: api/server/services/AuthService.js (genericVerificationMessage).
 GENERIC_REGISTER_MESSAGE = "Please check your email to verify your email address."
 # Source: api/server/services/AuthService.js (requestPasswordReset).
-GENERIC_RESET_MESSAGE = (
-    "If an account with that email exists, a password reset link has been sent to it."
-)
+GENERIC_RESET_MESSAGE = "If an account with that email exists, a password reset link has been sent to it."
 # Contract "Register" / source: api/server/middleware/checkBan.js.
 BAN_MESSAGE = "Your account has been temporarily banned due to violations of our service."
 SOMETHING_WENT_WRONG = "Something went wrong"
@@ -380,9 +378,7 @@ def _validate_register(body: Any, min_password_length: int) -> str | None:
         _username_issues(body.get("username", MISSING)),
         _string_issues(body.get("email", MISSING), "email", email=True),
         _password_field(body.get("password", MISSING), "password", min_password_length),
-        _password_field(
-            body.get("confirm_password", MISSING), "confirm_password", min_password_length
-        ),
+        _password_field(body.get("confirm_password", MISSING), "confirm_password", min_password_length),
     ]
     for field_issues, field_aborted in fields:
         issues.extend(field_issues)
@@ -841,9 +837,7 @@ class LibreChatSimulator:
             if user is None:
                 return []
             now = self.now()
-            return [
-                s for s in self._sessions.values() if s.user_id == user.id and s.expiration > now
-            ]
+            return [s for s in self._sessions.values() if s.user_id == user.id and s.expiration > now]
 
     def add_user(
         self,
@@ -908,9 +902,7 @@ class LibreChatSimulator:
                         "emailVerified": user.email_verified,
                         "twoFactorEnabled": user.two_fa,
                         "sessions": sum(
-                            1
-                            for s in self._sessions.values()
-                            if s.user_id == user.id and s.expiration > now
+                            1 for s in self._sessions.values() if s.user_id == user.id and s.expiration > now
                         ),
                         "keys": self.key_records(user.email),
                     }
@@ -1198,9 +1190,7 @@ class LibreChatSimulator:
             # checkInviteUser.js: a bad token is a 400 even when registration is open.
             email = body.get("email")
             invite_email = self._invites.get(token) if isinstance(token, str) else None
-            if invite_email is None or not (
-                isinstance(email, str) and email.strip().lower() == invite_email
-            ):
+            if invite_email is None or not (isinstance(email, str) and email.strip().lower() == invite_email):
                 return _json(400, {"message": "Invalid invite token"}, rl_headers)
             del self._invites[token]
             invited = True
@@ -1220,10 +1210,7 @@ class LibreChatSimulator:
         if allowed:
             domain = email.split("@")[-1]
             if domain not in {d.lower() for d in allowed}:
-                message = (
-                    "The email address provided cannot be used. "
-                    "Please use a different email address."
-                )
+                message = "The email address provided cannot be used. Please use a different email address."
                 return _json(403, {"message": message}, rl_headers)
         username = body.get("username")
         user = self._create_user(
@@ -1309,9 +1296,7 @@ class LibreChatSimulator:
         user = self._user_by_id(payload.get("id"))
         if user is None:
             # res.status(401).redirect('/login'): redirect() sets 302 itself.
-            return _Response(
-                302, b"Found. Redirecting to /login", TEXT_TYPE, [("Location", "/login")]
-            )
+            return _Response(302, b"Found. Redirecting to /login", TEXT_TYPE, [("Location", "/login")])
         session = self._find_session(user.id, refresh)
         if session is not None and session.expiration > self.now():
             new_refresh = self._refresh_token(session)
@@ -1483,9 +1468,7 @@ class LibreChatSimulator:
         key = next(iter(keys.values()), None) if name is None else keys.get(name)
         if key is None:
             return _json(200, {"expiresAt": None})
-        return _json(
-            200, {"expiresAt": _iso_ms(key.expires_at) if key.expires_at is not None else "never"}
-        )
+        return _json(200, {"expiresAt": _iso_ms(key.expires_at) if key.expires_at is not None else "never"})
 
     def _delete_key(self, request: _Request, name: str) -> _Response:
         user = self._bearer_user(request)

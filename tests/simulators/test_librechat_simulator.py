@@ -101,9 +101,7 @@ def cookie(response: requests.Response, name: str) -> str:
     raise AssertionError(f"no {name} cookie in {set_cookies(response)}")
 
 
-def refresh(
-    sim: LibreChatSimulator, refresh_token: str | None, query: str = ""
-) -> requests.Response:
+def refresh(sim: LibreChatSimulator, refresh_token: str | None, query: str = "") -> requests.Response:
     headers = {"Cookie": f"refreshToken={refresh_token}"} if refresh_token else {}
     return requests.post(
         f"{sim.base_url}/api/auth/refresh{query}",
@@ -238,9 +236,7 @@ def test_it_reports_missing_fields_as_required(sim: LibreChatSimulator) -> None:
         f"{sim.base_url}/api/auth/register", json={"email": "a@example.com"}, timeout=TIMEOUT
     )
     assert response.status_code == 404
-    assert response.json() == {
-        "message": "name: Required password: Required confirm_password: Required"
-    }
+    assert response.json() == {"message": "name: Required password: Required confirm_password: Required"}
 
 
 def test_it_rejects_a_name_longer_than_80_characters(sim: LibreChatSimulator) -> None:
@@ -252,8 +248,7 @@ def test_it_rejects_a_password_of_only_spaces(sim: LibreChatSimulator) -> None:
     response = register(sim, "alice@example.com", password=" " * 10)
     assert response.status_code == 404
     assert response.json() == {
-        "message": "password: Password cannot be only spaces "
-        "confirm_password: Password cannot be only spaces"
+        "message": "password: Password cannot be only spaces confirm_password: Password cannot be only spaces"
     }
 
 
@@ -267,9 +262,7 @@ def test_it_rejects_a_password_of_only_spaces(sim: LibreChatSimulator) -> None:
         (42, "username: Invalid input"),
     ],
 )
-def test_it_applies_librechat_username_rules(
-    sim: LibreChatSimulator, username: Any, message: str
-) -> None:
+def test_it_applies_librechat_username_rules(sim: LibreChatSimulator, username: Any, message: str) -> None:
     response = register(sim, "alice@example.com", username=username)
     assert (response.status_code, response.json()) == (404, {"message": message})
 
@@ -284,9 +277,7 @@ def test_it_applies_the_configured_minimum_password_length(
 ) -> None:
     sim = make_sim(min_password_length=12)
     response = register(sim, "alice@example.com", password="elevenchars")
-    assert response.json()["message"].startswith(
-        "password: String must contain at least 12 character(s)"
-    )
+    assert response.json()["message"].startswith("password: String must contain at least 12 character(s)")
     assert register(sim, "alice@example.com", password="twelve chars").status_code == 200
 
 
@@ -322,8 +313,7 @@ def test_it_refuses_email_domains_that_are_not_allowed(
     response = register(sim, "eve@elsewhere.org")
     assert response.status_code == 403
     assert response.json() == {
-        "message": "The email address provided cannot be used. "
-        "Please use a different email address."
+        "message": "The email address provided cannot be used. Please use a different email address."
     }
     assert register(sim, "bob@EXAMPLE.com").status_code == 200
 
@@ -346,9 +336,7 @@ def test_it_rate_limits_registration_per_ip_counting_every_attempt(
     assert register(sim, "alice@example.com").status_code == 200
     response = register(sim, "bob@example.com")
     assert response.status_code == 429
-    assert response.json() == {
-        "message": "Too many accounts created, please try again after 60 minutes"
-    }
+    assert response.json() == {"message": "Too many accounts created, please try again after 60 minutes"}
     assert response.headers["Retry-After"] == "3600"
     assert "bob@example.com" not in sim.users
 
@@ -359,9 +347,7 @@ def test_it_lets_registrations_through_again_after_the_window(
     sim = make_sim(register_max=1, register_window_s=120)
     register(sim, "alice@example.com")
     response = register(sim, "bob@example.com")
-    assert response.json() == {
-        "message": "Too many accounts created, please try again after 2 minutes"
-    }
+    assert response.json() == {"message": "Too many accounts created, please try again after 2 minutes"}
     clock.advance(119)
     assert register(sim, "bob@example.com").status_code == 429
     clock.advance(1)
@@ -390,15 +376,9 @@ def test_it_keys_rate_limits_on_the_client_address(
     assert register(sim, "bob@example.com").status_code == 429
 
     def register_from(source_ip: str, email: str) -> int:
-        conn = http.client.HTTPConnection(
-            sim.host, sim.port, timeout=TIMEOUT, source_address=(source_ip, 0)
-        )
-        body = json.dumps(
-            {"name": "Bob", "email": email, "password": PASSWORD, "confirm_password": PASSWORD}
-        )
-        conn.request(
-            "POST", "/api/auth/register", body, headers={"Content-Type": "application/json"}
-        )
+        conn = http.client.HTTPConnection(sim.host, sim.port, timeout=TIMEOUT, source_address=(source_ip, 0))
+        body = json.dumps({"name": "Bob", "email": email, "password": PASSWORD, "confirm_password": PASSWORD})
+        conn.request("POST", "/api/auth/register", body, headers={"Content-Type": "application/json"})
         status = conn.getresponse().status
         conn.close()
         return status
@@ -512,9 +492,7 @@ def test_it_rate_limits_logins_per_ip_and_recovers_after_the_window(
         assert login(sim, "alice@example.com", "wrong password").status_code == 404
     response = login(sim, "alice@example.com")
     assert response.status_code == 429
-    assert response.json() == {
-        "message": "Too many login attempts, please try again after 5 minutes."
-    }
+    assert response.json() == {"message": "Too many login attempts, please try again after 5 minutes."}
     clock.advance(300)
     assert login(sim, "alice@example.com").status_code == 200
 
@@ -584,9 +562,7 @@ def test_it_answers_a_bad_or_expired_refresh_jwt_with_403_text(
     assert (expired.status_code, expired.text) == (403, "Invalid refresh token")
 
 
-def test_it_answers_no_session_found_when_retrying(
-    sim: LibreChatSimulator, clock: FakeClock
-) -> None:
+def test_it_answers_no_session_found_when_retrying(sim: LibreChatSimulator, clock: FakeClock) -> None:
     _, first = logged_in(sim)
     clock.advance(1)
     refresh(sim, first)
@@ -644,9 +620,7 @@ def test_it_logs_out_some_session_of_the_user_when_no_cookie_is_sent(
     # AuthService.logoutUser -> findSession({userId, refreshToken: undefined}): any session.
     access, _ = logged_in(sim)
     login(sim, "user@example.com")
-    response = requests.post(
-        f"{sim.base_url}/api/auth/logout", headers=bearer(access), timeout=TIMEOUT
-    )
+    response = requests.post(f"{sim.base_url}/api/auth/logout", headers=bearer(access), timeout=TIMEOUT)
     assert response.status_code == 200
     assert len(sim.sessions_for("user@example.com")) == 1
 
@@ -688,18 +662,13 @@ def test_it_emails_the_reset_link_with_an_email_service(
 ) -> None:
     sim = make_sim(email_service=True)
     sim.add_user("alice@example.com", PASSWORD)
-    expected = {
-        "message": "If an account with that email exists, "
-        "a password reset link has been sent to it."
-    }
+    expected = {"message": "If an account with that email exists, a password reset link has been sent to it."}
     for email in ("alice@example.com", "nobody@example.com"):
         response = requests.post(
             f"{sim.base_url}/api/auth/requestPasswordReset", json={"email": email}, timeout=5
         )
         assert (response.status_code, response.json()) == (200, expected)
-    assert [(m["to"], m["subject"]) for m in sim.outbox] == [
-        ("alice@example.com", "Password Reset Request")
-    ]
+    assert [(m["to"], m["subject"]) for m in sim.outbox] == [("alice@example.com", "Password Reset Request")]
     assert "/reset-password?token=" in sim.outbox[0]["link"]
 
 
@@ -737,20 +706,14 @@ def test_it_resets_the_password_and_deletes_every_session(sim: LibreChatSimulato
     assert login(sim, "alice@example.com", "brand new pw").status_code == 200
 
 
-def test_it_rejects_a_bad_or_expired_reset_token_with_400(
-    sim: LibreChatSimulator, clock: FakeClock
-) -> None:
+def test_it_rejects_a_bad_or_expired_reset_token_with_400(sim: LibreChatSimulator, clock: FakeClock) -> None:
     sim.add_user("alice@example.com", PASSWORD)
     user_id, token = reset_link(sim, "alice@example.com")
     url = f"{sim.base_url}/api/auth/resetPassword"
-    bad = requests.post(
-        url, json={"userId": user_id, "token": "0" * 64, "password": "x" * 9}, timeout=5
-    )
+    bad = requests.post(url, json={"userId": user_id, "token": "0" * 64, "password": "x" * 9}, timeout=5)
     assert bad.status_code == 400
     clock.advance(15 * 60 + 1)
-    late = requests.post(
-        url, json={"userId": user_id, "token": token, "password": "x" * 9}, timeout=5
-    )
+    late = requests.post(url, json={"userId": user_id, "token": token, "password": "x" * 9}, timeout=5)
     assert late.status_code == 400
     assert sim.check_password("alice@example.com", PASSWORD)
 
@@ -770,9 +733,7 @@ def test_it_rate_limits_reset_requests_per_ip(sim: LibreChatSimulator) -> None:
 def test_it_refuses_a_banned_ip_or_user_with_403(sim: LibreChatSimulator) -> None:
     sim.add_user("alice@example.com", PASSWORD)
     sim.add_user("bob@example.com", PASSWORD)
-    banned = {
-        "message": "Your account has been temporarily banned due to violations of our service."
-    }
+    banned = {"message": "Your account has been temporarily banned due to violations of our service."}
     sim.ban_ip("127.0.0.1")
     for response in (register(sim, "carol@example.com"), login(sim, "bob@example.com")):
         assert (response.status_code, response.json()) == (403, banned)
@@ -799,9 +760,7 @@ def test_it_returns_the_current_user_without_secrets(sim: LibreChatSimulator) ->
 
 def test_it_deletes_the_account_when_allowed(sim: LibreChatSimulator) -> None:
     token, _ = logged_in(sim)
-    response = requests.delete(
-        f"{sim.base_url}/api/user/delete", headers=bearer(token), timeout=TIMEOUT
-    )
+    response = requests.delete(f"{sim.base_url}/api/user/delete", headers=bearer(token), timeout=TIMEOUT)
     assert (response.status_code, response.json()) == (200, {"message": "User deleted"})
     assert sim.users == {}
     assert login(sim, "user@example.com").json() == {"message": "Email does not exist."}
@@ -932,9 +891,7 @@ def test_it_answers_500_at_the_error_rate_without_doing_the_work(
 
 
 def test_it_overrides_the_status_on_chosen_paths_only(sim: LibreChatSimulator) -> None:
-    sim.set_faults(
-        status_override=502, status_override_body="Bad Gateway", fault_paths=["/api/auth/*"]
-    )
+    sim.set_faults(status_override=502, status_override_body="Bad Gateway", fault_paths=["/api/auth/*"])
     response = register(sim, "alice@example.com")
     assert (response.status_code, response.text) == (502, "Bad Gateway")
     assert requests.get(f"{sim.base_url}/health", timeout=TIMEOUT).status_code == 200
@@ -999,9 +956,7 @@ def test_it_exposes_users_keys_sessions_and_calls_for_inspection(
     assert sim.check_password("alice@example.com", PASSWORD)
     assert not sim.check_password("alice@example.com", "wrong")
     assert sim.user_keys("ALICE@example.com") == {"LiteLLM": "secret value"}
-    assert [s.user_id for s in sim.sessions_for("alice@example.com")] == [
-        sim.users["alice@example.com"].id
-    ]
+    assert [s.user_id for s in sim.sessions_for("alice@example.com")] == [sim.users["alice@example.com"].id]
     assert sim.calls[("POST", "/api/auth/login")] == 1
     assert sim.calls[("PUT", "/api/keys")] == 1
     sim.reset_calls()
