@@ -539,6 +539,25 @@ def session_access_token(*, account: LibreChatAccount) -> tuple[Secret, dt.datet
 
     Reusable by anything that acts in LibreChat as the person (e.g. PUT /api/keys).
     """
+    try:
+        return _session_access_token(account)
+    except VendorHTTPError as exc:
+        if exc.status == 404:
+            # The password or the account changed in LibreChat: provisioning puts it right.
+            with transaction.atomic():
+                LibreChatAccount.objects.filter(pk=account.pk, status=AccountStatus.READY).update(
+                    status=AccountStatus.WAITING,
+                    status_note="setting up your LibreChat account again",
+                    last_error=f"login refused ({exc.vendor_message}); provisioning again",
+                    next_attempt_at=timezone.now() + ENQUEUE_LEASE,
+                )
+                if exc.vendor_message == "Email does not exist.":
+                    LibreChatAccount.objects.filter(pk=account.pk).update(registered_at=None)
+                account_enqueue(account=account)
+        raise
+
+
+def _session_access_token(account: LibreChatAccount) -> tuple[Secret, dt.datetime]:
     with transaction.atomic():
         # Serialises refreshes of one account: the refresh token rotates, so two concurrent
         # refreshes with the same token would lose one of them (contract "Tokens").
@@ -566,24 +585,9 @@ def session_access_token(*, account: LibreChatAccount) -> tuple[Secret, dt.datet
                 live.logged_out_at = now  # LibreChat no longer knows it
                 live.save(update_fields=["revoked_at", "logged_out_at"])
             password = account.password.reveal()
-            try:
-                tokens = _gated(
-                    account.server, "login", lambda: client.login(email=account.email, password=password)
-                )
-            except VendorHTTPError as exc:
-                if exc.status == 404:
-                    # The password or the account changed in LibreChat: provisioning puts it right.
-                    LibreChatAccount.objects.filter(pk=account.pk).update(
-                        status=AccountStatus.WAITING,
-                        status_note="setting up your LibreChat account again",
-                        last_error=f"login refused ({exc.vendor_message}); provisioning again",
-                        registered_at=None
-                        if exc.vendor_message == "Email does not exist."
-                        else account.registered_at,
-                        next_attempt_at=timezone.now() + ENQUEUE_LEASE,
-                    )
-                    account_enqueue(account=account)
-                raise
+            tokens = _gated(
+                account.server, "login", lambda: client.login(email=account.email, password=password)
+            )
         session = _session_store(account, tokens)
         return session.access_token, session.access_expires_at
 

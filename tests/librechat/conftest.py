@@ -29,7 +29,7 @@ def server(sim: LibreChatSimulator, db: None) -> LibreChatServer:
 @pytest.fixture
 def make_account(server: LibreChatServer) -> Callable[..., LibreChatAccount]:
     def factory(email: str = "ann@example.com", name: str = "Ann Example") -> LibreChatAccount:
-        person = get_user_model().objects.create_user(email=email, password="portal password 1", name=name)
+        person = get_user_model().objects.create_user(email=email, password=None, name=name)
         account = services.account_create(person=person, server=server)
         assert account is not None
         return account
