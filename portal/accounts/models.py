@@ -118,7 +118,9 @@ class SignupPolicy(models.Model):
         return SignupMode(self.mode).label
 
     def domains(self) -> set[str]:
-        return {line.strip().lower().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()}
+        return {
+            line.strip().lower().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()
+        }
 
 
 class Invitation(models.Model):
