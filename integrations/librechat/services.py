@@ -668,3 +668,29 @@ def account_password_reset(*, account_id: int) -> str:
             revoked_at=timezone.now(), logged_out_at=timezone.now(), access_token=None, refresh_token=None
         )
     return "password reset"
+
+
+# --- server check (admin action) ----------------------------------------------------------------
+
+
+def server_check(*, server_id: int) -> dict[str, Any]:
+    """/health, then /api/config: is LibreChat up, and will it take new accounts?"""
+    server = LibreChatServer.objects.get(pk=server_id)
+    client = client_for(server.api_url)
+    try:
+        client.health()
+        config = client.config()
+    except VendorError as exc:
+        return {"ok": False, "message": str(exc)}
+    blocking = []
+    if not config.registration_enabled:
+        blocking.append("registration is closed (ALLOW_REGISTRATION), so new people cannot get accounts")
+    if not config.email_login_enabled:
+        blocking.append("email login is off (ALLOW_EMAIL_LOGIN), so the portal cannot sign in")
+    notes = list(blocking)
+    if config.email_enabled:
+        notes.append("an email service is configured, so stale accounts cannot be taken over by a reset")
+    message = f"LibreChat at {server.api_url} answers" + (
+        ": " + "; ".join(notes) if notes else "; ready for new accounts"
+    )
+    return {"ok": not blocking, "message": message}
