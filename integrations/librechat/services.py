@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
@@ -606,7 +607,7 @@ def sessions_revoke(*, account: LibreChatAccount) -> int:
     queue = network_queue_name(account.server.network)
     for session_id in ids:
         transaction.on_commit(
-            lambda sid=session_id: session_logout_task.apply_async(kwargs={"session_id": sid}, queue=queue)
+            partial(session_logout_task.apply_async, kwargs={"session_id": session_id}, queue=queue)
         )
     return len(ids)
 

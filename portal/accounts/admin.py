@@ -99,9 +99,11 @@ class UserAdmin(DjangoUserAdmin):
             self.message_user(request, f"{created} LibreChat account(s) queued.", messages.SUCCESS)
             from django.contrib.admin.models import CHANGE, LogEntry
 
+            staff = request.user
+            assert isinstance(staff, User)  # admin_view lets only staff in
             LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=User.objects.filter(pk=request.user.pk),
+                user_id=staff.pk,
+                queryset=[staff],
                 action_flag=CHANGE,
                 change_message=f"Provisioned LibreChat for every verified person without an account ({created})",
                 single_object=True,

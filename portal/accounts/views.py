@@ -113,7 +113,7 @@ def librechat_session(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         response: HttpResponse = JsonResponse({"error": "not logged in"}, status=401)
     else:
-        answer = services.person_librechat_session(person=request.user)  # type: ignore[arg-type]
+        answer = services.person_librechat_session(person=request.user)
         if answer.token is not None and answer.expires_at is not None:
             response = JsonResponse(
                 {"access_token": answer.token, "expires_at": answer.expires_at.isoformat()}

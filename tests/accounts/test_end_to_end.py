@@ -57,7 +57,7 @@ def test_it_goes_from_signup_to_a_live_librechat_session(
     data = {"email": "ann@example.com", "name": "Ann Example", "password1": PASSWORD, "password2": PASSWORD}
     assert client.post("/accounts/signup/", data).status_code == 302
     assert sum(sim.calls.values()) == 0
-    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", mail.outbox[0].body)
+    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[0].body))
     assert link
     client.post(link.group(1))
 

@@ -28,6 +28,7 @@ def test_it_says_what_an_unverified_person_waits_for(client: Client, make_person
 def test_it_shows_the_provisioning_reason_while_waiting(client: Client, make_person, server) -> None:
     person = make_person()
     account = librechat.account_create(person=person)
+    assert account is not None
     LibreChatAccount.objects.filter(pk=account.pk).update(status_note="LibreChat is busy; next try at 12:00")
     client.force_login(person)
     assert b"waiting: LibreChat is busy; next try at 12:00" in client.get("/me/").content
@@ -38,6 +39,7 @@ def test_it_shows_how_to_sign_in_to_librechat_with_the_password_hidden(
 ) -> None:
     person = make_person()
     account = librechat.account_create(person=person)
+    assert account is not None
     LibreChatAccount.objects.filter(pk=account.pk).update(
         status=AccountStatus.READY, provisioned_at=timezone.now()
     )
@@ -59,6 +61,7 @@ def test_it_limits_password_guesses_on_the_reveal_form(client: Client, make_pers
     settings.PORTAL_REVEAL_RATE = (2, 300)
     person = make_person()
     account = librechat.account_create(person=person)
+    assert account is not None
     LibreChatAccount.objects.filter(pk=account.pk).update(status=AccountStatus.READY)
     client.force_login(person)
     client.post("/me/", {"password": "a"})
@@ -69,6 +72,7 @@ def test_it_limits_password_guesses_on_the_reveal_form(client: Client, make_pers
 def test_it_says_what_staff_must_do_when_it_needs_attention(client: Client, make_person, server) -> None:
     person = make_person()
     account = librechat.account_create(person=person)
+    assert account is not None
     LibreChatAccount.objects.filter(pk=account.pk).update(
         status=AccountStatus.NEEDS_ATTENTION, status_note="staff must fix your LibreChat account"
     )

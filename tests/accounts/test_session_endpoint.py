@@ -18,6 +18,7 @@ def ready_person(make_person, server, sim: LibreChatSimulator):
     def factory(email: str):
         person = make_person(email)
         account = librechat.account_create(person=person)
+        assert account is not None
         librechat.account_provision(account_id=account.pk)
         return person
 

@@ -24,7 +24,7 @@ def sign_up(client: Client, email: str = "ann@example.com", password: str = PASS
 
 def verification_link(email: str) -> str:
     message = next(m for m in mail.outbox if m.to == [email] and "Confirm" in m.subject)
-    found = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", message.body)
+    found = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(message.body))
     assert found, message.body
     return found.group(1)
 
