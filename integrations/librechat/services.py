@@ -187,10 +187,15 @@ def accounts_provision_due(*, limit: int = 1000) -> int:
 # --- the shared 429 gate ----------------------------------------------------------------
 
 
-def gate_until(*, server: LibreChatServer, limiter: str) -> dt.datetime | None:
-    """When the gate opens again, or None if it is open. Read fresh: another worker may have closed it."""
+def gate_until(*, server: LibreChatServer, limiter: str, fresh: bool = True) -> dt.datetime | None:
+    """When the gate opens again, or None if it is open. `fresh` reads the database (another
+    worker may have closed it since `server` was loaded); tasks load the server row with the
+    account at their start, milliseconds before calling, and pass fresh=False."""
     field = GATE_FIELDS[limiter]
-    until = LibreChatServer.objects.filter(pk=server.pk).values_list(field, flat=True).first()
+    if fresh:
+        until = LibreChatServer.objects.filter(pk=server.pk).values_list(field, flat=True).first()
+    else:
+        until = getattr(server, field)
     return until if until is not None and until > timezone.now() else None
 
 
@@ -204,6 +209,7 @@ def gate_close(*, server: LibreChatServer, limiter: str, error: VendorError) -> 
         wait = dt.timedelta(minutes=float(found.group(1))) if found else LIMITERS[limiter][2]
     until = now + wait
     field = GATE_FIELDS[limiter]
+    setattr(server, field, until)
     LibreChatServer.objects.filter(pk=server.pk).filter(
         Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": until})
     ).update(**{field: until})
@@ -212,7 +218,7 @@ def gate_close(*, server: LibreChatServer, limiter: str, error: VendorError) -> 
 
 
 def _gated(server: LibreChatServer, limiter: str, call: Callable[[], T]) -> T:
-    until = gate_until(server=server, limiter=limiter)
+    until = gate_until(server=server, limiter=limiter, fresh=False)
     if until is not None:
         raise GateClosed(limiter, until)
     try:
@@ -239,7 +245,7 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
     with transaction.atomic():
         account = (
             LibreChatAccount.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("server", "person")
+            .select_related("server")
             .filter(pk=account_id)
             .first()
         )
