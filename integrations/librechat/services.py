@@ -142,10 +142,18 @@ def account_enqueue(*, account: LibreChatAccount) -> None:
     from integrations.librechat.tasks import account_provision_task
 
     queue = network_queue_name(account.server.network)
-    account_id = account.pk
     transaction.on_commit(
-        lambda: account_provision_task.apply_async(kwargs={"account_id": account_id}, queue=queue)
+        partial(_wake, account_provision_task, kwargs={"account_id": account.pk}, queue=queue)
     )
+
+
+def _wake(task: Any, *, kwargs: dict[str, int], queue: str) -> None:
+    """Send a wake-up message. A broker that is down must not fail the person's request: the
+    row already says the work is due, and the beat picks it up (DESIGN.md "Data that matters")."""
+    try:
+        task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception as exc:
+        log.warning("could not wake a worker on %s (%s); the beat job will pick the work up", queue, exc)
 
 
 def accounts_retry(*, accounts: Any) -> int:
@@ -613,9 +621,34 @@ def sessions_revoke(*, account: LibreChatAccount) -> int:
     queue = network_queue_name(account.server.network)
     for session_id in ids:
         transaction.on_commit(
-            partial(session_logout_task.apply_async, kwargs={"session_id": session_id}, queue=queue)
+            partial(_wake, session_logout_task, kwargs={"session_id": session_id}, queue=queue)
         )
     return len(ids)
+
+
+def sessions_logout_due(*, limit: int = 1000) -> int:
+    """The beat's second half: revoked sessions LibreChat has not confirmed logged out yet
+    (a lost message, a broker that was down at logout) are handed to their network's worker."""
+    from integrations.librechat.tasks import session_logout_task
+
+    due = (
+        LibreChatSession.objects.filter(
+            revoked_at__lte=timezone.now() - ENQUEUE_LEASE,
+            logged_out_at__isnull=True,
+            access_token__isnull=False,
+        )
+        .select_related("account__server")
+        .order_by("revoked_at")[:limit]
+    )
+    handed = 0
+    for session in due:
+        _wake(
+            session_logout_task,
+            kwargs={"session_id": session.pk},
+            queue=network_queue_name(session.account.server.network),
+        )
+        handed += 1
+    return handed
 
 
 def session_logout(*, session_id: int) -> str:
