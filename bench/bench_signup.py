@@ -14,6 +14,11 @@ import re
 import statistics
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from integrations.librechat.models import LibreChatServer
+    from tests.simulators.librechat import LibreChatSimulator
 
 SIGNUP_SAMPLES = 20
 PEOPLE = 500
@@ -43,7 +48,7 @@ def run() -> None:
             _cleanup()
 
 
-def _bench_server(base_url: str):  # type: ignore[no-untyped-def]
+def _bench_server(base_url: str) -> LibreChatServer:
     from integrations.librechat.models import LibreChatServer
 
     _cleanup()
@@ -65,7 +70,7 @@ def _cleanup() -> None:
     SignupPolicy.objects.create(mode=SignupMode.OPEN)
 
 
-def _signup_latency(sim) -> None:  # type: ignore[no-untyped-def]
+def _signup_latency(sim: LibreChatSimulator) -> None:
     from django.core import mail
     from django.test import Client
 
@@ -103,7 +108,7 @@ def _signup_latency(sim) -> None:  # type: ignore[no-untyped-def]
     print(f"signup: librechat_calls_during_requests={sum(sim.calls.values())} (goal 0)", flush=True)
 
 
-def _provisioning_throughput(sim, server) -> None:  # type: ignore[no-untyped-def]
+def _provisioning_throughput(sim: LibreChatSimulator, server: LibreChatServer) -> None:
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
@@ -116,7 +121,8 @@ def _provisioning_throughput(sim, server) -> None:  # type: ignore[no-untyped-de
 
     queue = network_queue_name(server.network)
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(queue)  # wake-ups left by the signup part
+        channel: Any = connection.default_channel
+        channel.queue_purge(queue)  # wake-ups left by the signup part
     LibreChatAccount.objects.filter(server=server).delete()
     User.objects.filter(email__endswith="@bench.example").delete()  # the signup part's people
     sim.reset()
