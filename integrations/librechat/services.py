@@ -262,6 +262,9 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
             return ProvisionOutcome("busy" if exists else "gone")
         if account.status == AccountStatus.READY:
             return ProvisionOutcome("ready", "already provisioned")
+        if account.status == AccountStatus.NEEDS_ATTENTION:
+            # A late or duplicate wake-up: only staff's "retry" (which sets it waiting) goes on.
+            return ProvisionOutcome("needs_attention", "waiting for staff")
         outcome = _provision_locked(account)
         account.save()
         if outcome.status == "needs_attention" and account.staff_alerted_at is None:
