@@ -45,6 +45,7 @@ import pytest
 
 from portal.connectivity.diagnosis import NetworkContext
 from portal.connectivity.probes import ProbeOutcome, ProbeSpec
+from tests.netns_job import context_to_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NETNS_ETC = Path("/etc/netns")
@@ -330,14 +331,7 @@ class NetnsLab:
         """`find_working_address(...)` from inside `namespace`."""
         job = {
             "op": "find_working_address",
-            "context": {
-                "network": context.network,
-                "subnet": str(context.subnet) if context.subnet else None,
-                "gateway": context.gateway,
-                "in_container": context.in_container,
-                "expect_reachable": context.expect_reachable,
-                "host_addresses": list(context.host_addresses),
-            },
+            "context": context_to_dict(context),
             "extra_hosts": list(extra_hosts),
             "timeout": timeout,
         }

@@ -16,20 +16,30 @@ from portal.connectivity.diagnosis import NetworkContext
 from portal.connectivity.probes import ProbeSpec, run_probe
 
 
+def context_to_dict(context: NetworkContext) -> dict[str, Any]:
+    return {
+        "network": context.network,
+        "subnet": str(context.subnet) if context.subnet else None,
+        "gateway": context.gateway,
+        "in_container": context.in_container,
+        "expect_reachable": context.expect_reachable,
+        "host_addresses": list(context.host_addresses),
+    }
+
+
+def context_from_dict(data: dict[str, Any]) -> NetworkContext:
+    subnet = ipaddress.ip_network(data["subnet"]) if data["subnet"] else None
+    return NetworkContext(
+        **{**data, "subnet": subnet, "host_addresses": tuple(data["host_addresses"])}
+    )
+
+
 def answer(job: dict[str, Any]) -> Any:
     spec = ProbeSpec.from_dict(job["spec"], password=job.get("password"))
     if job["op"] == "probe":
         return run_probe(spec).to_dict()
     if job["op"] == "find_working_address":
-        given = job["context"]
-        context = NetworkContext(
-            network=given["network"],
-            subnet=ipaddress.ip_network(given["subnet"]) if given["subnet"] else None,
-            gateway=given["gateway"],
-            in_container=given["in_container"],
-            expect_reachable=given["expect_reachable"],
-            host_addresses=tuple(given["host_addresses"]),
-        )
+        context = context_from_dict(job["context"])
         results = find_working_address(spec, context, job["extra_hosts"], timeout=job["timeout"])
         return [[candidate.to_dict(), outcome.to_dict()] for candidate, outcome in results]
     raise ValueError(f"unknown job {job['op']!r}")

@@ -329,16 +329,15 @@ def spec_from_preset(
     otherwise (`readiness_requires_db=False` for a deployment without one)."""
     preset = PRESETS[name]
     port = port or preset.port
-    requires_db = (
-        preset.readiness_requires_db if readiness_requires_db is None else (readiness_requires_db)
-    )
+    if readiness_requires_db is None:
+        readiness_requires_db = preset.readiness_requires_db
     if preset.kind is ProbeKind.HTTP:
         url = f"{scheme}://{_bracket(host)}:{port}{preset.path}"
         options.setdefault("keyword", preset.keyword)
         return ProbeSpec(
             kind=preset.kind,
             url=url,
-            readiness_requires_db=requires_db,
+            readiness_requires_db=readiness_requires_db,
             preset=name,
             **options,
         )
@@ -655,8 +654,7 @@ def _probe_http(attempt: _Attempt) -> str:
             ErrorKind.PLAIN_TO_TLS,
             f"{attempt.where()} answered HTTP 400 to plain HTTP: it is a TLS port, use https://",
         )
-    expected = spec.expected_status
-    if (status not in expected) if expected else not 200 <= status < 400:
+    if not (status in spec.expected_status if spec.expected_status else 200 <= status < 400):
         attempt.body_excerpt = _excerpt(text)
         raise _Failure(ErrorKind.HTTP_STATUS, f"HTTP {status} {reason} from {spec.url}".rstrip())
     if spec.readiness_requires_db:
