@@ -46,6 +46,7 @@ def test_it_reaches_a_service_by_its_name_on_the_same_network() -> None:
             "backend-dev", "litellm", 4000, responses={"/health/liveliness": (200, '"I\'m alive!"')}
         )
         worker = lab.container("backend-dev")
+        assert service.address is not None
         lab.hosts_entry(worker, "litellm", service.address)
         answer = call_from(lab, worker, "http://litellm:4000")
     assert answer == {"ok": True}
