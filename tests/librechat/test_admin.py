@@ -153,3 +153,13 @@ def test_it_resets_the_password_and_checks_the_server_through_the_network_worker
         follow=True,
     )
     assert "registration is closed" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_provisioning_page_from_staff_without_permission(
+    client: Client, django_user_model: Any
+) -> None:
+    staff = django_user_model.objects.create_user(email="staff@example.com", password=None, is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/accounts/user/provision-librechat/").status_code == 403
+    assert client.post("/admin/accounts/user/provision-librechat/").status_code == 403
