@@ -33,7 +33,7 @@ from integrations.librechat.client import (
     client_for,
 )
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
-from portal.crypto import Secret
+from portal.crypto import DecryptionError, Secret
 from portal.queues import network_queue_name
 
 log = logging.getLogger(__name__)
@@ -285,9 +285,9 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
 def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
     server = account.server
     client = client_for(server.api_url)
-    password = account.password.reveal()
     account.attempts += 1
     try:
+        password = account.password.reveal()
         if account.registered_at is None:
             try:
                 _gated(
@@ -320,6 +320,12 @@ def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
         )
     except NeedsAttention as problem:
         return _needs_attention(account, note=problem.note, error=str(problem))
+    except DecryptionError as exc:
+        return _needs_attention(
+            account,
+            note="staff must fix your LibreChat account",
+            error=f"{exc}. Put the old key back in FERNET_KEYS (after the new one), then retry.",
+        )
     except LibreChatTwoFactorPending:
         return _needs_attention(
             account,
