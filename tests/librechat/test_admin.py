@@ -117,6 +117,9 @@ def test_it_provisions_every_verified_person_without_an_account_and_shows_progre
 
 @pytest.fixture
 def net_worker(transactional_db: None, redis_url: str) -> Iterator[CeleryWorker]:
+    from django.core.cache import cache
+
+    cache.clear()  # the test Redis database: drops wake-ups other tests left for ids long gone
     worker = CeleryWorker(
         database_url=database_url_for_tests(),
         broker_url=redis_url,
