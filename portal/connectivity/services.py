@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -549,7 +550,7 @@ def alerts_deliver(*, limit: int = 100) -> int:
     for delivery_id in pending_ids:
         with transaction.atomic():
             delivery = (
-                AlertDelivery.objects.select_for_update(skip_locked=True)
+                AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("alert__network", "alert__target", "channel")
                 .filter(pk=delivery_id, delivered_at__isnull=True)
                 .first()
@@ -589,13 +590,16 @@ def _deliver(alert: Alert, channel: AlertChannel) -> None:
         raise ValueError("the webhook channel has no URL")
     from integrations.http import VendorHTTP
 
+    # VendorHTTP joins base and path with "/": split the URL so a hook's exact path is kept.
+    parts = urlsplit(channel.webhook_url.reveal())
+    path = urlunsplit(("", "", parts.path, parts.query, "")) or "/"
     client = VendorHTTP(
-        vendor="webhook", base_url=channel.webhook_url.reveal(), connect_retries=1, read_retries=0
+        vendor="webhook", base_url=f"{parts.scheme}://{parts.netloc}", connect_retries=1, read_retries=0
     )
     try:
         client.request(
             "POST",
-            "",
+            path,
             json_body={
                 "text": alert.message,  # what Slack (and Mattermost, Discord's /slack) shows
                 "kind": alert.kind,
