@@ -305,6 +305,9 @@ class CheckResult(models.Model):
         indexes = [
             models.Index(fields=["-checked_at", "-id"], name="conn_result_recent"),
             models.Index(fields=["network", "-checked_at", "-id"], name="conn_result_network"),
+            # "Failures seen from backend-prod": the combination operators filter on most. Without
+            # it a network with no failures at all is a full scan to find none.
+            models.Index(fields=["network", "ok", "-checked_at", "-id"], name="conn_result_network_ok"),
             models.Index(fields=["target", "network", "-checked_at", "-id"], name="conn_result_target"),
             models.Index(fields=["ok", "-checked_at", "-id"], name="conn_result_ok"),
             models.Index(fields=["error_kind", "-checked_at", "-id"], name="conn_result_error"),

@@ -167,8 +167,8 @@ def test_it_lists_check_results_with_indexed_filters(admin_client: Client) -> No
     url = reverse("admin:connectivity_checkresult_changelist")
 
     page = admin_client.get(url)
-    filtered = admin_client.get(url, {"network__id__exact": network.pk, "ok__exact": "0"})
-    by_error = admin_client.get(url, {"error_kind": "timeout", "target__id__exact": target.pk})
+    filtered = admin_client.get(url, {"network__id__exact": str(network.pk), "ok__exact": "0"})
+    by_error = admin_client.get(url, {"error_kind": "timeout", "target__id__exact": str(target.pk)})
 
     assert page.status_code == filtered.status_code == by_error.status_code == 200
     assert "Nothing answered at litellm:4000" in filtered.content.decode()
@@ -217,3 +217,37 @@ def test_it_shows_the_worker_status_on_the_network_list(admin_client: Client) ->
     make_network("backend-listed")
     page = admin_client.get(reverse("admin:connectivity_network_changelist")).content.decode()
     assert "backend-listed" in page and "net.backend-listed" in page
+
+
+def test_it_renders_the_dashboard_and_history_with_queries_independent_of_the_history_size(
+    admin_client: Client,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    network, target = make_history(5)
+    pages = [
+        reverse("admin:connectivity_dashboard"),
+        reverse("admin:connectivity_checkresult_changelist"),
+        reverse("admin:connectivity_checkresult_changelist")
+        + f"?network__id__exact={network.pk}&ok__exact=0",
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert admin_client.get(url).status_code == 200
+            found.append(len(captured.captured_queries))
+        return found
+
+    small = counts()
+    CheckResult.objects.bulk_create(
+        CheckResult(target=target, network=network, ok=i % 2 == 0, answered=True, checked_at=timezone.now())
+        for i in range(500)
+    )
+    for _ in range(50):
+        services.rollup_add(
+            target_id=target.pk, network_id=network.pk, at=timezone.now(), ok=False, latency_ms=None
+        )
+    assert counts() == small

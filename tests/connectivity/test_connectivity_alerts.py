@@ -73,7 +73,7 @@ def test_it_emails_an_alert_through_the_django_email_backend() -> None:
 
 def test_it_posts_slack_compatible_json_to_the_webhook(webhook: WebhookReceiver) -> None:
     channel = AlertChannel(name="slack", kind="webhook")
-    channel.webhook_url = webhook.url  # type: ignore[assignment]
+    channel.webhook_url = webhook.url
     channel.save()
     network = make_network()
     raise_alert(network, "lab-db from lab is DOWN: refused")
@@ -89,7 +89,7 @@ def test_it_posts_slack_compatible_json_to_the_webhook(webhook: WebhookReceiver)
 def test_it_delivers_each_alert_once_per_channel(webhook: WebhookReceiver) -> None:
     AlertChannel.objects.create(name="ops", kind="email", email_to="ops@example.com")
     channel = AlertChannel(name="slack", kind="webhook")
-    channel.webhook_url = webhook.url  # type: ignore[assignment]
+    channel.webhook_url = webhook.url
     channel.save()
     raise_alert(make_network())
 
@@ -100,7 +100,7 @@ def test_it_delivers_each_alert_once_per_channel(webhook: WebhookReceiver) -> No
 
 def test_it_keeps_a_failed_webhook_pending_without_writing_its_url_down(unused_tcp_port: int) -> None:
     channel = AlertChannel(name="slack", kind="webhook")
-    channel.webhook_url = f"http://127.0.0.1:{unused_tcp_port}/services/T0/B0/secret-token-xyz"  # type: ignore[assignment]
+    channel.webhook_url = f"http://127.0.0.1:{unused_tcp_port}/services/T0/B0/secret-token-xyz"
     channel.save()
     raise_alert(make_network())
 
@@ -114,7 +114,7 @@ def test_it_keeps_a_failed_webhook_pending_without_writing_its_url_down(unused_t
 
 def test_it_gives_up_on_a_channel_after_a_few_attempts(unused_tcp_port: int) -> None:
     channel = AlertChannel(name="slack", kind="webhook")
-    channel.webhook_url = f"http://127.0.0.1:{unused_tcp_port}/hook"  # type: ignore[assignment]
+    channel.webhook_url = f"http://127.0.0.1:{unused_tcp_port}/hook"
     channel.save()
     raise_alert(make_network())
     for _ in range(AlertDelivery.MAX_ATTEMPTS + 2):

@@ -122,7 +122,8 @@ def test_it_turns_down_only_after_the_failure_threshold_and_alerts_once_per_chan
     target.refresh_from_db()
     services.target_check_now(target=target, network=network)
     state.refresh_from_db()
-    assert state.state == State.UP and state.since > down_since and state.consecutive_failures == 0
+    assert state.since is not None and down_since is not None and state.since > down_since
+    assert state.state == State.UP and state.consecutive_failures == 0
     assert list(Alert.objects.filter(target=target).values_list("kind", flat=True)) == ["up", "down"]
 
 
