@@ -85,6 +85,24 @@ def network_schedule_ensure(*, network: Network) -> list[str]:
     return created
 
 
+def network_sweep_interval_sync(*, network: Network) -> bool:
+    """After an admin changed the network's sweep interval: move its beat entry along.
+
+    Returns True when the entry changed. Saved through the model, so django-celery-beat's
+    change signal tells a running beat to reload.
+    """
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    entry = PeriodicTask.objects.filter(name=sweep_task_name(network.name)).select_related("interval").first()
+    if entry is None or (entry.interval and entry.interval.every == network.sweep_every_seconds):
+        return False
+    entry.interval, _ = IntervalSchedule.objects.get_or_create(
+        every=network.sweep_every_seconds, period=IntervalSchedule.SECONDS
+    )
+    entry.save(update_fields=["interval"])
+    return True
+
+
 def network_schedule_remove(*, network: Network) -> None:
     from django_celery_beat.models import PeriodicTask
 

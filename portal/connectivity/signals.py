@@ -16,9 +16,11 @@ def network_saved(
 ) -> None:
     if raw:  # loaddata: the fixture brings its own beat entries, if any
         return
-    from portal.connectivity.services import network_schedule_ensure
+    from portal.connectivity.services import network_schedule_ensure, network_sweep_interval_sync
 
     network_schedule_ensure(network=instance)
+    if not created:
+        network_sweep_interval_sync(network=instance)
 
 
 @receiver(post_delete, sender=Network, dispatch_uid="connectivity_network_schedules_gone")

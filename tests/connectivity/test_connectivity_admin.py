@@ -72,6 +72,7 @@ def test_it_stores_a_target_password_encrypted_and_never_shows_it(admin_client: 
 
     page = admin_client.get(reverse("admin:connectivity_target_change", args=[target.pk])).content.decode()
     assert "hunter2-secret" not in page and str(target.__dict__["password"]) not in page
+    assert reverse("admin:connectivity_target_check_now", args=[target.pk]) in page  # the button
     assert all("hunter2" not in entry.change_message for entry in LogEntry.objects.all())
 
 

@@ -47,6 +47,8 @@ def test_it_seeds_a_sweep_and_a_heartbeat_beat_entry_on_each_network_queue() -> 
         heartbeat = PeriodicTask.objects.get(name=f"heartbeat: net.{name}")
         assert (heartbeat.task, heartbeat.queue) == ("portal.worker_heartbeat", f"net.{name}")
         assert json.loads(heartbeat.kwargs) == {"queue": f"net.{name}"}
+    assert PeriodicTask.objects.get(task="connectivity.workers_check").queue == "default"
+    assert PeriodicTask.objects.get(task="connectivity.results_prune").queue == "default"
 
 
 def test_it_keeps_seeded_rows_editable() -> None:
@@ -65,6 +67,13 @@ def test_it_creates_the_beat_entries_when_a_network_row_is_created() -> None:
     assert sweep.interval.every == network.sweep_every_seconds
     assert PeriodicTask.objects.get(name="heartbeat: net.backend-staging").queue == "net.backend-staging"
     assert "net.backend-staging" in all_queue_names()
+
+
+def test_it_moves_the_sweep_entry_when_the_network_interval_changes() -> None:
+    network = make_network("backend-slower")
+    network.sweep_every_seconds = 120
+    network.save()
+    assert PeriodicTask.objects.get(name="connectivity sweep: backend-slower").interval.every == 120
 
 
 def test_it_removes_the_beat_entries_with_the_network() -> None:
