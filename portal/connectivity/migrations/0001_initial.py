@@ -2,8 +2,9 @@
 
 import django.core.validators
 import django.db.models.deletion
-import portal.crypto
 from django.db import migrations, models
+
+import portal.crypto
 
 
 class Migration(migrations.Migration):
