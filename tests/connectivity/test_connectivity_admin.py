@@ -252,3 +252,14 @@ def test_it_renders_the_dashboard_and_history_with_queries_independent_of_the_hi
             target_id=target.pk, network_id=network.pk, at=timezone.now(), ok=False, latency_ms=None
         )
     assert counts() == small
+
+
+def test_it_links_the_dashboard_from_the_connectivity_section(admin_client: Client) -> None:
+    page = admin_client.get(reverse("admin:app_list", args=["connectivity"])).content.decode()
+    assert reverse("admin:connectivity_dashboard") in page
+
+
+def test_it_refuses_check_now_by_get(admin_client: Client) -> None:
+    target = make_target("tcp://db:5432", make_network())
+    response = admin_client.get(reverse("admin:connectivity_target_check_now", args=[target.pk]))
+    assert response.status_code == 405
