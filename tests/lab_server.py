@@ -34,8 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
         first = self.rfile.peek(1)[:1]  # type: ignore[attr-defined]  # a BufferedReader
         if first and not first.isalpha():
             self.wfile.write(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\n"
-                b"Bad Request"
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"
             )
             self.close_connection = True
             return

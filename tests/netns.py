@@ -199,9 +199,7 @@ class NetnsLab:
             "netns", namespace,
         )  # fmt: skip
         self._ip(self.host_ns, "link", "set", veth, "master", lab_network.bridge, "up")
-        self._ip(
-            namespace, "addr", "add", f"{address}/{lab_network.subnet.prefixlen}", "dev", "eth0"
-        )
+        self._ip(namespace, "addr", "add", f"{address}/{lab_network.subnet.prefixlen}", "dev", "eth0")
         self._ip(namespace, "link", "set", "eth0", "up")
         self._ip(namespace, "route", "add", "default", "via", lab_network.gateway)
         lab_network.names[name] = address
@@ -337,16 +335,13 @@ class NetnsLab:
         }
         answer = self._run_job(namespace, job, spec)
         return [
-            (ProbeSpec.from_dict(s, password=spec.password), ProbeOutcome.from_dict(o))
-            for s, o in answer
+            (ProbeSpec.from_dict(s, password=spec.password), ProbeOutcome.from_dict(o)) for s, o in answer
         ]
 
     def _run_job(self, namespace: str, job: dict[str, Any], spec: ProbeSpec) -> Any:
         # The password travels on stdin, not argv, where `ps` would show it.
         job = {**job, "spec": spec.to_dict(), "password": spec.password}
-        done = self.exec(
-            namespace, [sys.executable, "-m", "tests.netns_job"], input=json.dumps(job)
-        )
+        done = self.exec(namespace, [sys.executable, "-m", "tests.netns_job"], input=json.dumps(job))
         return json.loads(done.stdout)
 
     # -- plumbing -------------------------------------------------------------------------

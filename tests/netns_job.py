@@ -29,9 +29,7 @@ def context_to_dict(context: NetworkContext) -> dict[str, Any]:
 
 def context_from_dict(data: dict[str, Any]) -> NetworkContext:
     subnet = ipaddress.ip_network(data["subnet"]) if data["subnet"] else None
-    return NetworkContext(
-        **{**data, "subnet": subnet, "host_addresses": tuple(data["host_addresses"])}
-    )
+    return NetworkContext(**{**data, "subnet": subnet, "host_addresses": tuple(data["host_addresses"])})
 
 
 def answer(job: dict[str, Any]) -> Any:

@@ -120,13 +120,11 @@ class _Diagnoser:
             return self.not_isolated()
         if not context.expect_reachable:
             if outcome.error_kind in _NOT_REACHED or (
-                outcome.error_kind is ErrorKind.TIMEOUT
-                and outcome.phase in (Phase.RESOLVE, Phase.CONNECT)
+                outcome.error_kind is ErrorKind.TIMEOUT and outcome.phase in (Phase.RESOLVE, Phase.CONNECT)
             ):
                 return Diagnosis(
                     DiagnosisKind.ISOLATED,
-                    f"{self.spec.target} is not reachable from {self.net}, as required "
-                    f"({self.detail}).",
+                    f"{self.spec.target} is not reachable from {self.net}, as required ({self.detail}).",
                     "",
                     healthy=True,
                 )
@@ -184,9 +182,7 @@ class _Diagnoser:
                     f"Check the port: another service listens on {self.port} "
                     f"(e.g. a database port given for an HTTP check).",
                 )
-        return self.diagnosis(
-            DiagnosisKind.UNKNOWN, f"{self.detail}.", "Unexpected failure: see the detail."
-        )
+        return self.diagnosis(DiagnosisKind.UNKNOWN, f"{self.detail}.", "Unexpected failure: see the detail.")
 
     # -- classes ------------------------------------------------------------------------
 
@@ -227,8 +223,7 @@ class _Diagnoser:
         if self.context.in_container:
             return self.diagnosis(
                 DiagnosisKind.NAME_NOT_ON_NETWORK,
-                f"{self.host} does not resolve from {self.net}: no container of that name is "
-                f"on {self.net}.",
+                f"{self.host} does not resolve from {self.net}: no container of that name is on {self.net}.",
                 f"Put the {self.host} container on {self.net} (`docker network connect "
                 f"{self.net} {self.host}`, or add {self.net} to its compose `networks:` list, "
                 "marked `external: true` when another project created it), and check the "
@@ -274,8 +269,7 @@ class _Diagnoser:
         return self.diagnosis(
             DiagnosisKind.REFUSED,
             f"{self.hostport} refuses connections: nothing listens on port {self.port}.",
-            "Check the port number and that the service runs; use the service name where "
-            "there is one.",
+            "Check the port number and that the service runs; use the service name where there is one.",
         )
 
     def no_answer(self) -> Diagnosis:
@@ -316,8 +310,7 @@ class _Diagnoser:
         if self.in_subnet() and self.ip != self.context.gateway:
             return self.diagnosis(
                 DiagnosisKind.ADDRESS_NOT_IN_USE,
-                f"Nobody answers for {self.ip} on {self.net} ({self.context.subnet}): "
-                f"{self.detail}.",
+                f"Nobody answers for {self.ip} on {self.net} ({self.context.subnet}): {self.detail}.",
                 "No container holds this address now (addresses change when containers are "
                 f"recreated): use the service name instead of {self.ip}.",
             )

@@ -115,9 +115,7 @@ class ProbeSpec:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"not an http(s) URL: {self.url!r}")
             if parts.password:
-                raise ValueError(
-                    "the url holds a password; pass it as password= (URLs are shown in reports)"
-                )
+                raise ValueError("the url holds a password; pass it as password= (URLs are shown in reports)")
         elif self.url:
             raise ValueError(f"a {self.kind} probe takes host and port; see ProbeSpec.from_url")
         elif not self.host:
@@ -181,9 +179,7 @@ class ProbeSpec:
 
     @property
     def is_unix_socket(self) -> bool:
-        return self.kind in (ProbeKind.POSTGRES, ProbeKind.REDIS) and (self.host or "").startswith(
-            "/"
-        )
+        return self.kind in (ProbeKind.POSTGRES, ProbeKind.REDIS) and (self.host or "").startswith("/")
 
     @property
     def target(self) -> str:
@@ -439,9 +435,7 @@ class _Attempt:
         self.resolved = tuple(dict.fromkeys(str(sockaddr[0]) for _, sockaddr in infos))
         return infos
 
-    def _getaddrinfo(
-        self, host: str, port: int | None
-    ) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:
+    def _getaddrinfo(self, host: str, port: int | None) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:
         # getaddrinfo cannot be interrupted, so it runs in a thread the probe stops waiting
         # for: a dead DNS server must cost the probe its timeout, not glibc's 5 s x attempts.
         box: dict[str, Any] = {}
@@ -458,14 +452,10 @@ class _Attempt:
         threading.Thread(target=work, name="probe-resolve", daemon=True).start()
         wait = self.remaining()
         if not done.wait(wait):
-            raise _Failure(
-                ErrorKind.TIMEOUT, f"Name resolution of {host} got no answer within {wait:.1f} s"
-            )
+            raise _Failure(ErrorKind.TIMEOUT, f"Name resolution of {host} got no answer within {wait:.1f} s")
         error = box.get("error")
         if isinstance(error, socket.gaierror):
-            raise _Failure(
-                ErrorKind.DNS_FAILURE, f"The name {host} does not resolve ({error.strerror})"
-            )
+            raise _Failure(ErrorKind.DNS_FAILURE, f"The name {host} does not resolve ({error.strerror})")
         if error is not None:
             raise _Failure(ErrorKind.DNS_FAILURE, f"Resolving {host} failed: {error}")
         infos = [(family, sockaddr) for family, _, _, _, sockaddr in box["infos"]]
@@ -500,9 +490,7 @@ class _Attempt:
     def _connect_failure(self, exc: OSError, ip: str, wait: float) -> _Failure:
         where = self.where(ip)
         if isinstance(exc, TimeoutError):
-            return _Failure(
-                ErrorKind.TIMEOUT, f"Connection timed out after {wait:.1f} s to {where}"
-            )
+            return _Failure(ErrorKind.TIMEOUT, f"Connection timed out after {wait:.1f} s to {where}")
         if isinstance(exc, ConnectionRefusedError):
             return _Failure(ErrorKind.REFUSED, f"Connection refused by {where}")
         if exc.errno in _UNREACHABLE_ERRNOS:
@@ -633,11 +621,7 @@ def _probe_http(attempt: _Attempt) -> str:
         try:
             status, reason, server, body = _http_exchange(attempt, sock)
         except _Failure as failure:
-            if (
-                failure.kind is ErrorKind.PROTOCOL_ERROR
-                and spec.scheme == "http"
-                and attempt.confirm_tls()
-            ):
+            if failure.kind is ErrorKind.PROTOCOL_ERROR and spec.scheme == "http" and attempt.confirm_tls():
                 raise _Failure(
                     ErrorKind.PLAIN_TO_TLS,
                     f"{attempt.where()} did not answer a plain-HTTP request but completes a TLS "
@@ -701,9 +685,7 @@ def _http_exchange(attempt: _Attempt, sock: socket.socket) -> tuple[int, str, st
         if not isinstance(sock, ssl.SSLSocket):
             first = sock.recv(5, socket.MSG_PEEK)
             if not first:
-                raise _Failure(
-                    ErrorKind.PROTOCOL_ERROR, f"{where} closed the connection without answering"
-                )
+                raise _Failure(ErrorKind.PROTOCOL_ERROR, f"{where} closed the connection without answering")
             if first[:1] in (b"\x15", b"\x16") and first[1:2] == b"\x03":
                 raise _Failure(
                     ErrorKind.PLAIN_TO_TLS,
@@ -754,9 +736,7 @@ def _probe_postgres(attempt: _Attempt) -> str:
     params["connect_timeout"] = max(2, math.ceil(wait))
     started = time.monotonic()
     try:
-        conn = psycopg.connect(
-            autocommit=True, **{k: v for k, v in params.items() if v is not None}
-        )
+        conn = psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v is not None})
     except psycopg.Error as exc:
         raise _postgres_failure(attempt, str(exc), params["connect_timeout"]) from None
     with conn:
@@ -886,9 +866,7 @@ def _redis_failure(attempt: _Attempt, exc: Exception, where: str, wait: float) -
         return _Failure(ErrorKind.AUTH_FAILED, f"Redis at {where} refused the credentials: {text}")
     if isinstance(exc, redis.TimeoutError):
         if attempt.phase is Phase.CONNECT and "connecting" in str(exc):
-            return _Failure(
-                ErrorKind.TIMEOUT, f"Connection timed out after {wait:.1f} s to {where}"
-            )
+            return _Failure(ErrorKind.TIMEOUT, f"Connection timed out after {wait:.1f} s to {where}")
         return _Failure(
             ErrorKind.TIMEOUT,
             f"{where} accepted the connection but sent no answer within {wait:.1f} s",

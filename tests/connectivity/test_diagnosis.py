@@ -23,9 +23,7 @@ def http(url: str, **options: Any) -> ProbeSpec:
     return ProbeSpec.from_url(url, **options)
 
 
-def failed(
-    spec: ProbeSpec, kind: ErrorKind, phase: Phase, detail: str, **facts: Any
-) -> ProbeOutcome:
+def failed(spec: ProbeSpec, kind: ErrorKind, phase: Phase, detail: str, **facts: Any) -> ProbeOutcome:
     return ProbeOutcome(
         ok=False,
         target=spec.target,
@@ -122,9 +120,7 @@ CASES = {
     ),
     "DNS server silent": Case(
         LITELLM,
-        failed(
-            LITELLM, ErrorKind.TIMEOUT, Phase.RESOLVE, "Name resolution of litellm got no answer"
-        ),
+        failed(LITELLM, ErrorKind.TIMEOUT, Phase.RESOLVE, "Name resolution of litellm got no answer"),
         DiagnosisKind.DNS_TIMEOUT,
         ("DNS server did not answer", "127.0.0.11"),
     ),
@@ -346,8 +342,7 @@ CASES = {
             spec_from_preset("litellm_readiness", "litellm"),
             ErrorKind.DB_NOT_CONNECTED,
             Phase.CHECK,
-            "http://litellm:4000/health/readiness answered HTTP 200 "
-            'but its database is "Not connected"',
+            'http://litellm:4000/health/readiness answered HTTP 200 but its database is "Not connected"',
         ),
         DiagnosisKind.DB_NOT_CONNECTED,
         ("not connected to its database", "DATABASE_URL"),
@@ -370,8 +365,7 @@ CASES = {
             REDIS,
             ErrorKind.AUTH_FAILED,
             Phase.CONNECT,
-            "Redis at redis:6379 (10.201.0.6) refused the credentials: "
-            "invalid username-password pair",
+            "Redis at redis:6379 (10.201.0.6) refused the credentials: invalid username-password pair",
         ),
         DiagnosisKind.AUTH_FAILED,
         ("invalid username-password pair", "requirepass", "REDIS_URL"),
@@ -393,8 +387,7 @@ CASES = {
             PG,
             ErrorKind.PROTOCOL_ERROR,
             Phase.CONNECT,
-            "postgres:5432 did not answer as PostgreSQL: "
-            "received invalid response to SSL negotiation: H",
+            "postgres:5432 did not answer as PostgreSQL: received invalid response to SSL negotiation: H",
         ),
         DiagnosisKind.PROTOCOL_ERROR,
         ("(expected PostgreSQL)", "another service listens on 5432"),

@@ -28,9 +28,7 @@ def lab() -> Iterator[NetnsLab]:
         lab.add_service("backend-dev", "litellm", 4000, responses=ALIVE)
         # On the Docker host: LiteLLM open to the containers, Ollama on loopback only.
         lab.add_service(HOST, "litellm-on-host", 4000, responses=ALIVE)
-        lab.add_service(
-            HOST, "ollama", 11434, listen="127.0.0.1", responses={"/api/tags": (200, "{}")}
-        )
+        lab.add_service(HOST, "ollama", 11434, listen="127.0.0.1", responses={"/api/tags": (200, "{}")})
         # backend-dev's compose has extra_hosts host.docker.internal:host-gateway; prod has not.
         dev = lab.container("backend-dev")
         lab.hosts_entry(dev, "host.docker.internal", lab.networks["backend-dev"].gateway)
@@ -102,9 +100,7 @@ def test_it_times_out_on_a_blackholed_lan_address_and_finds_host_docker_internal
 ) -> None:
     dev = lab.container("backend-dev")
     lan_address = lab.lan_address()  # the seeds' 192.168.1.131: LiteLLM runs on the host
-    spec = ProbeSpec(
-        kind=ProbeKind.HTTP, url=f"http://{lan_address}:4000/health/liveliness", timeout=1.0
-    )
+    spec = ProbeSpec(kind=ProbeKind.HTTP, url=f"http://{lan_address}:4000/health/liveliness", timeout=1.0)
     context = replace(lab.context("backend-dev"), host_addresses=(lan_address,))
 
     outcome = lab.run_probe(dev, spec)
@@ -160,9 +156,7 @@ def test_it_reaches_redis_and_postgresql_over_unix_sockets_from_a_namespace(
     lab: NetnsLab, private_redis: PrivateRedis
 ) -> None:
     dev = lab.container("backend-dev")
-    redis = ProbeSpec(
-        kind=ProbeKind.REDIS, host=private_redis.socket_path, password=private_redis.password
-    )
+    redis = ProbeSpec(kind=ProbeKind.REDIS, host=private_redis.socket_path, password=private_redis.password)
     postgres = ProbeSpec(kind=ProbeKind.POSTGRES, host="/var/run/postgresql", username="postgres")
 
     assert lab.run_probe(dev, redis).ok
@@ -174,9 +168,7 @@ def test_it_reaches_redis_and_postgresql_over_unix_sockets_from_a_namespace(
 
 def test_it_runs_spawned_processes_inside_the_namespace(lab: NetnsLab) -> None:
     code = "import os; print(os.readlink('/proc/self/ns/net'), open('/etc/hosts').read())"
-    process = lab.spawn(
-        lab.container("backend-dev"), [sys.executable, "-c", code], stdout=subprocess.PIPE
-    )
+    process = lab.spawn(lab.container("backend-dev"), [sys.executable, "-c", code], stdout=subprocess.PIPE)
     out, _ = process.communicate(timeout=10)
 
     assert out.split()[0] != os.readlink("/proc/self/ns/net")

@@ -21,9 +21,7 @@ from tests.lab_server import LabHTTPServer
 StartServer = Callable[..., LabHTTPServer]
 
 
-def http_spec(
-    port: int, path: str = "/health", scheme: str = "http", **options: object
-) -> ProbeSpec:
+def http_spec(port: int, path: str = "/health", scheme: str = "http", **options: object) -> ProbeSpec:
     options.setdefault("timeout", 2.0)
     return ProbeSpec(kind=ProbeKind.HTTP, url=f"{scheme}://127.0.0.1:{port}{path}", **options)  # type: ignore[arg-type]
 
@@ -148,12 +146,8 @@ def test_it_passes_the_presets_on_their_real_answers(http_server: StartServer) -
 
 
 def test_it_builds_preset_urls_on_the_services_own_ports() -> None:
-    assert spec_from_preset("litellm_liveliness", "litellm").url == (
-        "http://litellm:4000/health/liveliness"
-    )
-    assert spec_from_preset("librechat_health", "librechat-api").url == (
-        "http://librechat-api:3080/health"
-    )
+    assert spec_from_preset("litellm_liveliness", "litellm").url == ("http://litellm:4000/health/liveliness")
+    assert spec_from_preset("librechat_health", "librechat-api").url == ("http://librechat-api:3080/health")
     assert spec_from_preset("ollama_tags", "host.docker.internal").url == (
         "http://host.docker.internal:11434/api/tags"
     )
@@ -171,9 +165,7 @@ def test_it_reads_the_days_left_on_a_trusted_certificate(
 ) -> None:
     server = http_server({"/health": (200, "OK")}, tls=self_signed_cert.server_context())
 
-    outcome = run_probe(
-        http_spec(server.port, scheme="https", ca_file=str(self_signed_cert.cert_file))
-    )
+    outcome = run_probe(http_spec(server.port, scheme="https", ca_file=str(self_signed_cert.cert_file)))
 
     assert outcome.ok, outcome.detail
     assert outcome.tls_days_left == self_signed_cert.valid_days - 1  # 30 days minus seconds
@@ -298,9 +290,7 @@ def test_it_pings_redis() -> None:
 
 
 def test_it_pings_a_password_protected_redis(private_redis: PrivateRedis) -> None:
-    spec = ProbeSpec(
-        kind=ProbeKind.REDIS, host=private_redis.socket_path, password=private_redis.password
-    )
+    spec = ProbeSpec(kind=ProbeKind.REDIS, host=private_redis.socket_path, password=private_redis.password)
 
     assert run_probe(spec).ok
 
