@@ -301,3 +301,6 @@ PORTAL_VERSION = "0.1.0"
 # Outbound vendor calls: connect and read timeouts in seconds (integrations/http.py).
 VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
 VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
+# Connectivity check history is pruned after this many days (the prune beat entry's `days`
+# kwarg overrides it from the admin).
+CONNECTIVITY_KEEP_RESULTS_DAYS = env.int("CONNECTIVITY_KEEP_RESULTS_DAYS", default=30)
