@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -127,6 +128,10 @@ if env.str("DATABASE_URL", default=""):
             f"not {env.str('DATABASE_URL').split(':', 1)[0]}://"
         )
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A Unix socket written the libpq way, postgres://user@%2Fvar%2Frun%2Fpostgresql/db:
+        # django-environ keeps the host percent-encoded.
+        if str(DATABASES["default"].get("HOST", "")).startswith("%2F"):
+            DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
         DATABASES["default"].setdefault("OPTIONS", {})
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
