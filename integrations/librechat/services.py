@@ -416,20 +416,32 @@ def _take_over(account: LibreChatAccount) -> SessionTokens:
         f"service) and retry, or remove the stale account with `npm run delete-user {account.email}` "
         "in the LibreChat container, then retry."
     )
+    stale = f"LibreChat already has an account for {account.email} with a password the portal does not hold"
+    # Ask first: with an email service, requesting a reset would mail the person a link they
+    # never asked for, and still not let the portal in (/api/config needs no auth).
+    config = client.config()
+    if config.email_enabled:
+        raise NeedsAttention(
+            f"{stale}, and LibreChat sends reset links by email (an email service is configured). {ways_out}",
+            note="staff must fix your LibreChat account",
+        )
+    if not config.password_reset_enabled:
+        raise NeedsAttention(
+            f"{stale}, and password reset is off there (ALLOW_PASSWORD_RESET). {ways_out}",
+            note="staff must fix your LibreChat account",
+        )
     try:
         request = _gated(server, "reset", lambda: client.password_reset_request(email=account.email))
     except VendorHTTPError as exc:
         if exc.status == 403 and not exc.retryable:
             raise NeedsAttention(
-                f"LibreChat already has an account for {account.email} with a password the portal does "
-                f"not hold, and password reset is off there ({exc.vendor_message}). {ways_out}",
+                f"{stale}, and password reset is off there ({exc.vendor_message}). {ways_out}",
                 note="staff must fix your LibreChat account",
             ) from None
         raise
     if request.emailed:
         raise NeedsAttention(
-            f"LibreChat already has an account for {account.email} with a password the portal does not "
-            f"hold, and it sends reset links by email (it just mailed one to the person). {ways_out}",
+            f"{stale}, and LibreChat sent the reset link by email. {ways_out}",
             note="staff must fix your LibreChat account",
         )
     password = account.password.reveal()
