@@ -750,6 +750,10 @@ def account_password_reset(*, account_id: int) -> str:
             return f"not reset: the account is {account.status_line}"
         client = client_for(account.server.api_url)
         try:
+            # Ask first: with an email service the request would mail the person a reset link.
+            config = client.config()
+            if config.email_enabled or not config.password_reset_enabled:
+                return "not reset: LibreChat resets passwords only by email (or not at all) here"
             request = _gated(
                 account.server, "reset", lambda: client.password_reset_request(email=account.email)
             )
