@@ -311,3 +311,16 @@ def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
     account = LibreChatAccount.objects.get(pk=account.pk)
     assert account.status == AccountStatus.NEEDS_ATTENTION and "FERNET_KEYS" in account.last_error
     assert sum(sim.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "expected"),
+    [
+        ("  Ann   Example ", "ann@example.com", "Ann Example"),
+        ("", "bob@example.com", "bob"),
+        ("", "al@example.com", "al (portal)"),
+        ("X" * 100, "x@example.com", "X" * 80),
+    ],
+)
+def test_it_makes_a_name_librechat_accepts(name: str, email: str, expected: str) -> None:
+    assert services.display_name(name, email) == expected  # 3 to 80 characters (contract "Register")
