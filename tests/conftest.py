@@ -11,6 +11,8 @@ from tests.workers import CeleryWorker, database_url_for_tests
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("django"):
+        return  # `-p no:django`: Django-free tests (simulators, probes) only
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
