@@ -225,7 +225,7 @@ class ModelAddForm(forms.Form):
         help_text="The NAME of the variable holding the provider key on the proxy (sent as os.environ/NAME); "
         "the portal never handles provider keys.",
     )
-    api_base = forms.URLField(required=False, max_length=500)
+    api_base = forms.URLField(required=False, max_length=500, assume_scheme="http")
 
     def clean_provider_model(self) -> str:
         value = self.cleaned_data["provider_model"].strip()

@@ -54,6 +54,9 @@ MANAGED_BY = "portal"
 # A claimed row is left alone this long by other workers (longer than the task time limit).
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
+# A pending action still failing after this many tries (about a day with the backoff) is
+# reported failed instead of retried forever.
+MAX_ATTEMPTS = 30
 # Keys missing from a sync listing are confirmed one by one (a key deleted during the sync
 # shifts later pages, so a listing alone can skip a live key); past this many the rest wait
 # for the next sync.
@@ -512,6 +515,9 @@ def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> Ac
     key.last_action_ok = ok
     key.last_action_detail = detail[:2000]
     key.last_action_at = now
+    if ok is None and key.attempts + 1 >= MAX_ATTEMPTS:
+        ok = False
+        detail = f"gave up after {MAX_ATTEMPTS} attempts: {detail}"
     if ok is None:
         key.attempts += 1
         key.next_attempt_at = now + min(timedelta(seconds=15 * 2**key.attempts), MAX_BACKOFF)
