@@ -332,18 +332,24 @@ def key_request(
     """Record that LiteLLM must be told `action` for this key, and wake a worker."""
     if action not in KeyAction.values or action in ("", KeyAction.CREATE):
         raise ValueError(f"unknown key action {action!r}")
-    if key.status in (KeyStatus.DELETED,) and action != KeyAction.REFRESH:
-        raise ValueError(f"{key} is deleted")
-    if key.pending_action and key.pending_action != action:
-        raise ValueError(f"{key} is still busy: {key.get_pending_action_display()} pending")
     with transaction.atomic():
-        key.pending_action = action
-        key.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
-        key.next_attempt_at = timezone.now()
-        key.attempts = 0
-        key.save(update_fields=["pending_action", "pending_changes", "next_attempt_at", "attempts", "updated_at"])
+        # The row as it is now, not as the caller last read it (a worker may have moved on).
+        row = VirtualKey.objects.select_for_update().get(pk=key.pk)
+        if row.status == KeyStatus.DELETED and action != KeyAction.REFRESH:
+            raise ValueError(f"{key} is deleted")
+        if row.status in (KeyStatus.CREATING, KeyStatus.FAILED):
+            raise ValueError(f"{key} does not exist in LiteLLM yet ({row.get_status_display()})")
+        if row.pending_action and row.pending_action != action:
+            raise ValueError(f"{key} is still busy: {row.get_pending_action_display()} pending")
+        row.pending_action = action
+        row.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
+        row.next_attempt_at = timezone.now()
+        row.attempts = 0
+        row.save(update_fields=["pending_action", "pending_changes", "next_attempt_at", "attempts", "updated_at"])
+        for name in ("pending_action", "pending_changes", "next_attempt_at", "attempts", "status"):
+            setattr(key, name, getattr(row, name))
         if enqueue:
-            _enqueue_on_commit(key)
+            _enqueue_on_commit(row)
     return key
 
 
