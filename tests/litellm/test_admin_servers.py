@@ -15,7 +15,6 @@ from tests.litellm.conftest import REAL_LITELLM_VERSION, RealProxy
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker
 
-
 INLINE = {"llm_models-TOTAL_FORMS": "0", "llm_models-INITIAL_FORMS": "0"}
 
 
@@ -61,7 +60,13 @@ def test_the_master_key_is_stored_encrypted_and_never_shown(staff: Client, trans
     secret = "sk-master-" + "q" * 30
     response = staff.post(
         reverse("admin:litellm_litellmserver_add"),
-        {"name": "dev", "base_url": "http://litellm:4000/v1", "network": "backend-dev", "master_key_input": secret, **INLINE},
+        {
+            "name": "dev",
+            "base_url": "http://litellm:4000/v1",
+            "network": "backend-dev",
+            "master_key_input": secret,
+            **INLINE,
+        },
     )
     assert response.status_code == 302
     server = LiteLLMServer.objects.get()
@@ -71,7 +76,13 @@ def test_the_master_key_is_stored_encrypted_and_never_shown(staff: Client, trans
     # An empty field on edit keeps the stored key.
     staff.post(
         reverse("admin:litellm_litellmserver_change", args=[server.pk]),
-        {"name": "dev", "base_url": "http://litellm:4000", "network": "backend-dev", "master_key_input": "", **INLINE},
+        {
+            "name": "dev",
+            "base_url": "http://litellm:4000",
+            "network": "backend-dev",
+            "master_key_input": "",
+            **INLINE,
+        },
     )
     server.refresh_from_db()
     assert server.master_key.reveal() == secret

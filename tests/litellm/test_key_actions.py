@@ -10,6 +10,7 @@ import requests
 from integrations.litellm import services
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
+from tests.litellm.conftest import stored_key
 from tests.simulators.litellm import LiteLLMSimulator
 
 pytestmark = pytest.mark.django_db
@@ -49,10 +50,10 @@ def chat(sim: LiteLLMSimulator, raw: str) -> int:
 def test_it_blocks_and_unblocks(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     services.key_block(key=key, enqueue=False)
     assert apply(key).ok is True
-    assert key.blocked is True and sim.get_key(key.token_hash)["blocked"] is True
+    assert key.blocked is True and stored_key(sim, key.token_hash)["blocked"] is True
     services.key_unblock(key=key, enqueue=False)
     assert apply(key).ok is True
-    assert key.blocked is False and sim.get_key(key.token_hash)["blocked"] is False
+    assert key.blocked is False and stored_key(sim, key.token_hash)["blocked"] is False
 
 
 def test_it_changes_the_row_only_after_litellm_accepted(key: VirtualKey, sim: LiteLLMSimulator) -> None:
@@ -64,7 +65,7 @@ def test_it_changes_the_row_only_after_litellm_accepted(key: VirtualKey, sim: Li
     VirtualKey.objects.filter(pk=key.pk).update(next_attempt_at=None)
     assert apply(key).ok is True
     assert key.max_budget == Decimal("20") and key.rpm_limit == 90 and key.pending_action == ""
-    assert sim.get_key(key.token_hash)["max_budget"] == 20.0
+    assert stored_key(sim, key.token_hash)["max_budget"] == 20.0
 
 
 def test_it_reports_a_refused_change_and_keeps_the_row(key: VirtualKey, sim: LiteLLMSimulator) -> None:
@@ -76,7 +77,7 @@ def test_it_reports_a_refused_change_and_keeps_the_row(key: VirtualKey, sim: Lit
 
 
 def test_it_refreshes_spend(key: VirtualKey, sim: LiteLLMSimulator) -> None:
-    sim.set_spend(key.token_hash, 12.5)
+    sim.set_spend(key.token_hash or "", 12.5)
     services.key_refresh(key=key, enqueue=False)
     assert apply(key).ok is True
     assert key.spend == Decimal("12.5")
@@ -86,7 +87,7 @@ def test_it_refreshes_spend(key: VirtualKey, sim: LiteLLMSimulator) -> None:
 def test_it_deletes_and_a_second_delete_is_harmless(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     services.key_delete(key=key, enqueue=False)
     assert apply(key).ok is True
-    assert key.status == KeyStatus.DELETED and sim.get_key(key.token_hash) is None
+    assert key.status == KeyStatus.DELETED and sim.get_key(key.token_hash or "") is None
     with pytest.raises(ValueError):
         services.key_block(key=key, enqueue=False)
 
@@ -115,8 +116,8 @@ def test_it_rotates_without_the_enterprise_regenerate(key: VirtualKey, sim: Lite
     outcome = apply(key)
     assert outcome.ok is True, outcome.detail
     assert key.token_hash != old_hash and key.rotation_step == "" and key.rotated_at is not None
-    assert sim.get_key(old_hash) is None  # the old key is gone
-    new = sim.get_key(key.token_hash)
+    assert sim.get_key(old_hash or "") is None  # the old key is gone
+    new = stored_key(sim, key.token_hash)
     assert new["key_alias"] == "team-search"  # the new key took the old alias
     assert new["models"] == ["gpt-4o-mock"] and new["max_budget"] == 10.0 and new["rpm_limit"] == 30
     assert sim.calls[("POST", "/key/regenerate")] == 0
@@ -136,18 +137,22 @@ def test_a_rotation_interrupted_after_the_swap_leaves_one_working_key_and_resume
     assert outcome.ok is None  # will be retried
     assert key.rotation_step == "delete" and key.pending_action == "rotate"
     assert key.token_hash != old_hash and key.rotation_old_hash == old_hash
-    assert sim.get_key(key.token_hash) is not None  # the row names a key that exists
+    assert sim.get_key(key.token_hash or "") is not None  # the row names a key that exists
     VirtualKey.objects.filter(pk=key.pk).update(next_attempt_at=None)
     assert apply(key).ok is True
-    assert sim.get_key(old_hash) is None and sim.get_key(key.token_hash)["key_alias"] == "team-search"
+    assert (
+        sim.get_key(old_hash or "") is None and stored_key(sim, key.token_hash)["key_alias"] == "team-search"
+    )
     assert sim.key_count() == 1
 
 
-def test_a_rotation_whose_replacement_is_refused_keeps_the_old_key(key: VirtualKey, sim: LiteLLMSimulator) -> None:
+def test_a_rotation_whose_replacement_is_refused_keeps_the_old_key(
+    key: VirtualKey, sim: LiteLLMSimulator
+) -> None:
     old_hash = key.token_hash
     sim.configure(master_key="sk-someone-changed-the-master-key-000")
     services.key_rotate(key=key, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is False
     assert key.token_hash == old_hash and key.rotation_step == "" and key.rotation_new_key is None
-    assert sim.get_key(old_hash) is not None and sim.key_count() == 1
+    assert sim.get_key(old_hash or "") is not None and sim.key_count() == 1

@@ -78,7 +78,9 @@ def test_it_leaves_a_key_made_during_the_sync_alone(server: LiteLLMServer, sim: 
     assert key.status == KeyStatus.CREATING and key.pending_action == "create"
 
 
-def test_it_does_not_adopt_a_rotation_replacement_in_flight(server: LiteLLMServer, sim: LiteLLMSimulator) -> None:
+def test_it_does_not_adopt_a_rotation_replacement_in_flight(
+    server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
     key = services.key_create(server=server, alias="rot", enqueue=False)
     services.key_apply_pending(key_id=key.pk)
     sim.set_faults(lose_answer_after_write=2)  # stops the rotation after its swap
