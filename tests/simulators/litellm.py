@@ -1109,6 +1109,13 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: _Server
 
+    wbufsize = -1  # buffer the answer: headers and body leave in one send at the flush
+
+    def setup(self) -> None:
+        super().setup()
+        # no Nagle: a small answer must not wait for the client's delayed ACK (~40 ms)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def version_string(self) -> str:
         return "uvicorn"
 
@@ -1213,6 +1220,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+            self.wfile.flush()
         except OSError:
             self.close_connection = True
 
@@ -1265,6 +1273,7 @@ class LiteLLMSimulator:
         self.faults = Faults(latency=latency)
         self.calls: Counter[tuple[str, str]] = Counter()
         self._initial_master_key = master_key
+        self._initial_latency = latency
         self._initial_settings = {
             "premium": premium,
             "store_model_in_db": store_model_in_db,
@@ -1361,11 +1370,11 @@ class LiteLLMSimulator:
             self._lost_answers_left = 0
 
     def reset(self) -> None:
-        """Back to the constructed state: no keys, users or DB models, no faults, no call
-        counts, constructor settings (premium, store_model_in_db, ...) and master key restored."""
+        """Back to the constructed state: no keys, users or DB models, no faults (but the
+        constructor's latency), no call counts, constructor settings and master key restored."""
         with self._lock:
             self._reset_state()
-            self.faults = Faults()
+            self.faults = Faults(latency=self._initial_latency)
             self.calls.clear()
             self.master_key = self._initial_master_key
             for name, value in self._initial_settings.items():
@@ -2235,7 +2244,8 @@ class LiteLLMSimulator:
 
     def _prisma_dump(self, row: Mapping[str, Any], include_budget: bool = False) -> dict[str, Any]:
         """A LiteLLM_VerificationToken prisma row model_dump(): columns + relation fields."""
-        out = {name: copy.deepcopy(row.get(name)) for name in KEY_COLUMNS}
+        # shallow: every caller serialises it (which rebuilds containers) under the lock
+        out = {name: row.get(name) for name in KEY_COLUMNS}
         for rel in KEY_RELATIONS:
             out[rel] = None
         if include_budget:
@@ -2257,7 +2267,7 @@ class LiteLLMSimulator:
         out = {name: dump.get(name) for name in VERIFICATION_TOKEN_FIELDS}
         out["org_id"] = dump.get("organization_id")
         for name, default in USER_API_KEY_AUTH_EXTRA:
-            out[name] = copy.deepcopy(default)
+            out[name] = [] if default == [] else default
         return out
 
     @staticmethod
@@ -2760,7 +2770,7 @@ class LiteLLMSimulator:
                     info = self._deleted_view(source)
                     info.pop("token")
                     info["status"] = "deleted"
-            return _Response(200, _to_jsonable({"key": key, "info": info}, z_dates=False))
+                return _Response(200, _to_jsonable({"key": key, "info": info}, z_dates=False))
         except Exception as e:
             raise _via_handle_exception_on_proxy(e) from e
 
