@@ -445,12 +445,16 @@ def key_reveal(*, key: VirtualKey) -> str | None:
 
 
 def key_revealable(key: VirtualKey) -> bool:
-    return (
+    if not (
         key.status == KeyStatus.ACTIVE
         and key.revealed_at is None
         and key.pending_action not in (KeyAction.CREATE, KeyAction.ROTATE)
-        and key.__dict__.get("raw_key") is not None
-    )
+    ):
+        return False
+    if "raw_key" in key.__dict__:
+        return key.__dict__["raw_key"] is not None
+    # Deferred (the admin never loads secrets it does not show): ask without decrypting.
+    return VirtualKey.objects.filter(pk=key.pk, raw_key__isnull=False).exists()
 
 
 # --- keys: telling LiteLLM (run in a task on the server's network queue) ----------------------
@@ -500,6 +504,9 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
         row = VirtualKey.objects.filter(pk=key_id).first()
         if row is None:
             return ActionOutcome(key_id, "", False, "no such key")
+        if row.pending_action:
+            # Another worker holds it (the beat job and an admin can both wake it up).
+            return ActionOutcome(key_id, row.pending_action, None, "in progress in another worker")
         return ActionOutcome(
             key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due"
         )

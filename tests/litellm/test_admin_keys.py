@@ -197,3 +197,19 @@ def test_the_list_filters_and_searches(
         assert "svc-3" in response.content.decode(), query
     assert "svc-3" not in staff.get(url + "?over_budget=no").content.decode()
     assert "svc-3" not in staff.get(url + "?owner=someone-else").content.decode()
+
+
+@override_settings(LITELLM_ADMIN_WAIT_SECONDS=0.5)
+def test_a_key_created_while_pending_can_be_revealed_once_later(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
+    key = VirtualKey.objects.get()
+    services.key_apply_pending(key_id=key.pk)  # what the worker does once it is back
+    change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
+    assert "Show the full key once" in change
+    page = staff.get(reverse("admin:litellm_virtualkey_reveal", args=[key.pk]))
+    assert re.search(rb'value="(sk-[A-Za-z0-9_-]{32,})"', page.content)
+    change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
+    assert "Show the full key once" not in change
