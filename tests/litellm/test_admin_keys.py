@@ -213,3 +213,26 @@ def test_a_key_created_while_pending_can_be_revealed_once_later(
     assert re.search(rb'value="(sk-[A-Za-z0-9_-]{32,})"', page.content)
     change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
     assert "Show the full key once" not in change
+
+
+def test_the_list_costs_the_same_queries_for_few_and_many_keys(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:litellm_virtualkey_changelist")
+    sim.seed_keys(3, max_budget=2.0)
+    services.keys_sync(server=tx_server)
+    staff.get(url)
+    with CaptureQueriesContext(connection) as few:
+        staff.get(url)
+    sim.seed_keys(120, max_budget=2.0)
+    services.keys_sync(server=tx_server)
+    with CaptureQueriesContext(connection) as many:
+        page = staff.get(url)
+    assert len(few) == len(many)
+    assert "COUNT(*)" not in " ".join(
+        q["sql"].upper() for q in many.captured_queries if "PG_CLASS" not in q["sql"].upper()
+    )
+    assert page.status_code == 200
