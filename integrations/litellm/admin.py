@@ -123,7 +123,7 @@ class KeyListPaginator(LargeTablePaginator):
         table = queryset.model._meta.db_table
         quoted = connections[db].ops.quote_name(table)  # the model's own table, not input
         sql = (
-            "SELECT CASE WHEN c.reltuples > %s THEN c.reltuples::bigint "
+            "SELECT CASE WHEN c.reltuples > %s THEN c.reltuples::bigint "  # noqa: S608
             f"ELSE (SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT %s) AS capped) END "
             "FROM pg_class c WHERE c.oid = to_regclass(%s)"
         )
