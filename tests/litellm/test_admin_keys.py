@@ -236,3 +236,28 @@ def test_the_list_costs_the_same_queries_for_few_and_many_keys(
         q["sql"].upper() for q in many.captured_queries if "PG_CLASS" not in q["sql"].upper()
     )
     assert page.status_code == 200
+
+
+def test_the_change_form_shows_field_errors_and_busy_keys_never_a_500(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    key = services.key_create(server=tx_server, alias="busy", enqueue=False)
+    services.key_apply_pending(key_id=key.pk)
+    url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
+    bad = staff.post(url, {"key_alias": "busy", "max_budget": "-5", "budget_duration": "soon"})
+    assert bad.status_code == 200 and "not a LiteLLM duration" in bad.content.decode()
+    services.key_block(key=key, enqueue=False)  # an action still pending
+    busy = staff.post(url, {"key_alias": "busy", "max_budget": "3"}, follow=True)
+    assert busy.status_code == 200 and "still busy" in busy.content.decode()
+    key.refresh_from_db()
+    assert key.pending_action == "block" and key.max_budget is None
+
+
+def test_the_list_draws_spend_against_budget(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    sim.seed_keys(1, key_alias="spender", max_budget=10.0, spend=9.0)
+    services.keys_sync(server=tx_server)
+    page = staff.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
+    assert "width:90%" in page and "9.00 / 10.00" in page
