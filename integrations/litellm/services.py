@@ -617,7 +617,8 @@ def key_fingerprint(info: KeyInfo) -> str:
         info.key_name,
         info.created_at.isoformat() if info.created_at else None,
     )
-    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+    # repr, not json.dumps: half the cost, and stable for the JSON-born values in `parts`.
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
 def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = None) -> bool:
