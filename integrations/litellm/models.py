@@ -175,9 +175,9 @@ class VirtualKey(models.Model):
                 fields=["server", "token_hash"], name="litellm_key_unique_hash_per_server"
             ),
         ]
-        # Every admin filter is indexed and paired with the id the list sorts by. Search
-        # (alias and owner prefixes, case-insensitive) is not index-backed: an UPPER() LIKE
-        # over 1,000,000 rows is one sequential scan, ~0.2 s, and is only run on request.
+        # Every admin filter is indexed and paired with the id the list sorts by. The
+        # prefix search indexes (UPPER(col) text_pattern_ops) are PostgreSQL-only: see
+        # migrations/0002_search_indexes.py.
         indexes = [
             models.Index(fields=["server", "-id"], name="litellm_key_server_id"),
             models.Index(fields=["owner", "-id"], name="litellm_key_owner_id"),
