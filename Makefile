@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := portal.settings
 
-.PHONY: install run test lint format migrations-check bench proof e2e clean
+.PHONY: install litellm-venv run test lint format migrations-check bench proof e2e clean
 
 install: $(VENV)/.installed
 
@@ -15,14 +15,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The REAL LiteLLM proxy for the real-proxy test tier, in its own virtualenv (never in the
+# portal's requirements). Pinned to the version contracts/litellm.md was read from.
+LITELLM_VENV ?= .venv-litellm
+LITELLM_VERSION := 1.106.2
+litellm-venv: $(LITELLM_VENV)/bin/litellm
+
+$(LITELLM_VENV)/bin/litellm:
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==$(LITELLM_VERSION)'
+
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 	$(BIN)/python manage.py ensure_admin
 	PORTAL_QUEUES=$$($(BIN)/python manage.py celery_queues) $(BIN)/honcho start -f Procfile.dev
 
-test: install
-	scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: install litellm-venv
+	LITELLM_VENV=$(abspath $(LITELLM_VENV)) scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

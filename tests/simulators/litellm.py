@@ -1051,6 +1051,7 @@ _ROUTES: Final[tuple[tuple[str, re.Pattern[str], str], ...]] = tuple(
     for m, p, h in (
         ("GET", r"/health/liveliness|/health/liveness", "_ep_liveliness"),
         ("GET", r"/health/readiness", "_ep_readiness"),
+        ("GET", r"/health/readiness/details", "_ep_readiness_details"),
         ("GET", r"/health", "_ep_health"),
         ("GET", r"/v1/models|/models", "_ep_models"),
         ("GET", r"/model/info|/v1/model/info", "_ep_model_info"),
@@ -1944,6 +1945,29 @@ class LiteLLMSimulator:
                 show_env_credential_login_warning=False,
             )
         return _Response(status, body)
+
+    def _ep_readiness_details(self, req: _Request) -> _Response:
+        # health_endpoints/_health_endpoints.health_readiness_details: the detailed payload
+        # (with litellm_version) behind user_api_key_auth; seen on the real 1.106.2 proxy.
+        self._auth(req)
+        with self._lock:
+            db = self.db_status
+        status = 503 if db not in ("connected", "Not connected") else 200
+        return _Response(
+            status,
+            {
+                "status": "healthy",
+                "db": db,
+                "cache": None,
+                "litellm_version": LITELLM_VERSION,
+                "success_callbacks": [],
+                "use_aiohttp_transport": True,
+                "log_level": "WARNING",
+                "is_detailed_debug": False,
+                "show_no_redis_warning": False,
+                "show_env_credential_login_warning": False,
+            },
+        )
 
     def _ep_health(self, req: _Request) -> _Response:
         self._auth(req)

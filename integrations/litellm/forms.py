@@ -1,0 +1,260 @@
+"""Admin forms for LiteLLM: they mirror LiteLLM's own rules so a bad value is a field error
+here, not a 400 from the proxy (contract §2.1)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from integrations.litellm.client import normalise_base_url
+from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
+
+# LiteLLM's durations: 30s, 30m, 30h, 30d, 1w, 1mo (§2.1 budget_duration / duration).
+DURATION_RE = re.compile(r"^[1-9][0-9]{0,5}(s|m|h|d|w|mo)$")
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def validate_duration(value: str) -> None:
+    if value and not DURATION_RE.match(value):
+        raise ValidationError(f"'{value}' is not a LiteLLM duration; use a number and a unit: 30s, 30m, 24h, 30d, 1w, 1mo.")
+
+
+def validate_alias(value: str) -> None:
+    # LiteLLM refuses path traversal and control characters in aliases (§1, _validate_key_alias_format).
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or ".." in value or "/" in value or "\\" in value:
+        raise ValidationError("An alias may not contain control characters, slashes or '..' (LiteLLM refuses them).")
+
+
+def model_choices(server: LiteLLMServer | None = None) -> list[tuple[str, str]]:
+    rows = LiteLLMModel.objects.order_by("model_name")
+    if server is not None:
+        rows = rows.filter(server=server)
+    names = sorted(set(rows.values_list("model_name", flat=True)))
+    return [(n, n) for n in names]
+
+
+class _KeyLimitsMixin(forms.ModelForm):
+    allowed_models = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Models discovered on the server (Test connection or Sync); none ticked = all models.",
+    )
+    max_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+    soft_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+    tpm_limit = forms.IntegerField(required=False, min_value=1)
+    rpm_limit = forms.IntegerField(required=False, min_value=1)
+    max_parallel_requests = forms.IntegerField(required=False, min_value=1)
+    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
+    key_alias = forms.CharField(required=False, max_length=255, validators=[validate_alias])
+
+    def _server(self) -> LiteLLMServer | None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        server = self._server()
+        chosen = cleaned.get("allowed_models") or []
+        if server is not None and chosen:
+            known = {n for n, _ in model_choices(server)}
+            unknown = [m for m in chosen if m not in known]
+            if unknown:
+                self.add_error("allowed_models", f"Not a model of {server}: {', '.join(unknown)}.")
+        alias = cleaned.get("key_alias")
+        if server is not None and alias:
+            clash = VirtualKey.objects.filter(server=server, key_alias=alias).exclude(status="deleted")
+            if self.instance.pk:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("key_alias", "Another key on this server has this alias (LiteLLM requires unique aliases).")
+        return cleaned
+
+
+class KeyCreateForm(_KeyLimitsMixin):
+    duration = forms.CharField(
+        required=False,
+        max_length=20,
+        validators=[validate_duration],
+        help_text="Key lifetime, e.g. 90d; empty = never expires (or the plan's).",
+    )
+
+    class Meta:
+        model = VirtualKey
+        fields = (
+            "server",
+            "key_alias",
+            "owner",
+            "plan",
+            "allowed_models",
+            "max_budget",
+            "budget_duration",
+            "soft_budget",
+            "tpm_limit",
+            "rpm_limit",
+            "max_parallel_requests",
+            "keep_secret",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_models"].choices = model_choices()
+        self.fields["server"].queryset = LiteLLMServer.objects.all()
+
+    def _server(self) -> LiteLLMServer | None:
+        return self.cleaned_data.get("server")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        plan: KeyPlan | None = cleaned.get("plan")
+        if plan is not None:
+            # Empty fields take the plan's values: the plan is the default, the form can override.
+            defaults = {
+                "allowed_models": plan.allowed_models,
+                "max_budget": plan.max_budget,
+                "budget_duration": plan.budget_duration,
+                "soft_budget": plan.soft_budget,
+                "tpm_limit": plan.tpm_limit,
+                "rpm_limit": plan.rpm_limit,
+                "max_parallel_requests": plan.max_parallel_requests,
+                "duration": plan.key_duration,
+            }
+            for name, value in defaults.items():
+                if cleaned.get(name) in (None, "", []) and value not in (None, "", []):
+                    cleaned[name] = value
+        return cleaned
+
+
+class KeyChangeForm(_KeyLimitsMixin):
+    class Meta:
+        model = VirtualKey
+        fields = (
+            "key_alias",
+            "owner",
+            "allowed_models",
+            "max_budget",
+            "budget_duration",
+            "soft_budget",
+            "tpm_limit",
+            "rpm_limit",
+            "max_parallel_requests",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        server = self.instance.server if self.instance.server_id else None
+        choices = model_choices(server)
+        # Keep a model LiteLLM already allows even if it is no longer discovered.
+        current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
+        self.fields["allowed_models"].choices = choices + current
+
+    def _server(self) -> LiteLLMServer | None:
+        return self.instance.server if self.instance.server_id else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Models LiteLLM already had for this key stay valid even if not discovered.
+        if "allowed_models" in self.errors:
+            chosen = cleaned.get("allowed_models") or self.data.getlist("allowed_models")
+            server = self._server()
+            known = {n for n, _ in model_choices(server)} | set(self.instance.allowed_models or [])
+            if all(m in known for m in chosen):
+                del self.errors["allowed_models"]
+                cleaned["allowed_models"] = chosen
+        return cleaned
+
+
+# LiteLLM's field names for the /key/update a change form sends.
+CHANGE_FIELD_TO_LITELLM = {
+    "key_alias": "key_alias",
+    "owner": "user_id",
+    "allowed_models": "models",
+    "max_budget": "max_budget",
+    "budget_duration": "budget_duration",
+    "soft_budget": "soft_budget",
+    "tpm_limit": "tpm_limit",
+    "rpm_limit": "rpm_limit",
+    "max_parallel_requests": "max_parallel_requests",
+}
+
+
+class ServerForm(forms.ModelForm):
+    master_key_input = forms.CharField(
+        label="Master key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="LITELLM_MASTER_KEY. Stored encrypted; leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = LiteLLMServer
+        fields = ("name", "base_url", "network")
+
+    def clean_base_url(self) -> str:
+        try:
+            return normalise_base_url(self.cleaned_data["base_url"])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("master_key_input"):
+            self.add_error("master_key_input", "The master key is required.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> LiteLLMServer:
+        server = super().save(commit=False)
+        if self.cleaned_data.get("master_key_input"):
+            server.master_key = self.cleaned_data["master_key_input"]
+        if commit:
+            server.save()
+        return server
+
+
+class ModelAddForm(forms.Form):
+    server = forms.ModelChoiceField(queryset=LiteLLMServer.objects.all())
+    model_name = forms.CharField(max_length=255, help_text="The name clients ask for, e.g. gpt-4o.")
+    provider_model = forms.CharField(max_length=255, help_text="provider/model, e.g. openai/gpt-4o or ollama/llama3.")
+    api_key_env = forms.CharField(
+        required=False,
+        max_length=100,
+        label="API key environment variable",
+        help_text="The NAME of the variable holding the provider key on the proxy (sent as os.environ/NAME); "
+        "the portal never handles provider keys.",
+    )
+    api_base = forms.URLField(required=False, max_length=500, assume_scheme="http")
+
+    def clean_provider_model(self) -> str:
+        value = self.cleaned_data["provider_model"].strip()
+        if "/" not in value:
+            raise ValidationError("Use provider/model, e.g. openai/gpt-4o.")
+        return value
+
+    def clean_api_key_env(self) -> str:
+        value = self.cleaned_data["api_key_env"].strip()
+        if value.startswith("os.environ/"):
+            value = value[len("os.environ/") :]
+        if value and not ENV_NAME_RE.match(value):
+            raise ValidationError("An environment variable name (A-Z, 0-9, _), not a key.")
+        return value
+
+
+class KeyPlanForm(forms.ModelForm):
+    allowed_models = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
+    key_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
+    max_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+    soft_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+
+    class Meta:
+        model = KeyPlan
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = model_choices()
+        current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
+        self.fields["allowed_models"].choices = choices + current

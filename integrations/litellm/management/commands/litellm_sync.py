@@ -1,0 +1,61 @@
+"""`manage.py litellm_sync [server name ...]`: sync keys and models now.
+
+By default the sync runs as a task on each server's network queue (where the proxy's
+name resolves) and this command waits for it; `--here` runs it in this process, for a
+shell that is itself on the proxy's network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from integrations.litellm import services, tasks
+from integrations.litellm.models import LiteLLMServer
+from portal.queues import dispatch_and_wait
+
+
+class Command(BaseCommand):
+    help = "Sync virtual keys and models from LiteLLM into the portal."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("servers", nargs="*", help="server names (default: all)")
+        parser.add_argument("--here", action="store_true", help="call LiteLLM from this process")
+        parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for each task")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        servers = LiteLLMServer.objects.all()
+        if options["servers"]:
+            servers = servers.filter(name__in=options["servers"])
+            unknown = set(options["servers"]) - set(servers.values_list("name", flat=True))
+            if unknown:
+                raise CommandError(f"no LiteLLM server named {', '.join(sorted(unknown))}")
+        failed = 0
+        for server in servers:
+            if options["here"]:
+                try:
+                    report = services.keys_sync(server=server)
+                except Exception as exc:
+                    failed += 1
+                    self.stderr.write(f"{server.name}: sync failed: {exc}")
+                    continue
+                self.stdout.write(f"{server.name}: {report}")
+                continue
+            done, result, task_id = dispatch_and_wait(
+                tasks.server_sync, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=options["wait"]
+            )
+            if not done:
+                failed += 1
+                self.stderr.write(
+                    f"{server.name}: still running after {options['wait']:g} s (task {task_id}); is a worker "
+                    f"consuming net.{server.network}?"
+                )
+            elif not isinstance(result, dict) or not result.get("ok"):
+                failed += 1
+                detail = result.get("detail") if isinstance(result, dict) else result
+                self.stderr.write(f"{server.name}: sync failed: {detail}")
+            else:
+                self.stdout.write(f"{server.name}: {result['detail']}")
+        if failed:
+            raise CommandError(f"{failed} server(s) not synced")

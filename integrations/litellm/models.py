@@ -1,0 +1,213 @@
+"""LiteLLM servers, their virtual keys and models, and key plans.
+
+Work in flight lives on the rows (DESIGN.md): a key waiting for LiteLLM carries
+`pending_action` and `next_attempt_at`; a beat job picks up due rows, so a lost task
+message loses nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
+
+from portal.crypto import EncryptedTextField
+
+
+class CheckStatus(models.TextChoices):
+    UNKNOWN = "unknown", "not checked yet"
+    OK = "ok", "reachable"
+    FAILED = "failed", "not reachable"
+
+
+class LiteLLMServer(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.CharField(
+        max_length=500,
+        help_text="The proxy's URL as seen from its network, e.g. http://litellm:4000 (a trailing /v1 is fine).",
+    )
+    network = models.CharField(
+        max_length=100,
+        default="backend-dev",
+        help_text="The Docker network the proxy lives on; calls to it run on that network's queue.",
+    )
+    master_key = EncryptedTextField(help_text="LITELLM_MASTER_KEY of this proxy.")
+    litellm_version = models.CharField(max_length=50, blank=True)
+    db_status = models.CharField(max_length=50, blank=True, help_text="The proxy's own database, as it reports it.")
+    check_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.UNKNOWN)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_diagnosis = models.TextField(blank=True)
+    keys_synced_at = models.DateTimeField(null=True, blank=True)
+    models_synced_at = models.DateTimeField(null=True, blank=True)
+    sync_status = models.TextField(blank=True, help_text="The outcome of the last sync, in words.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = "LiteLLM server"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KeyPlan(models.Model):
+    """A named preset for keys. Editing a plan does NOT change keys already issued from it:
+    each key keeps the values it was created with (LiteLLM holds them per key); a new plan
+    value applies to keys issued, or rotated with "apply plan", afterwards."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    allowed_models = models.JSONField(default=list, blank=True, help_text="Allowed model names; empty = all models.")
+    max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    budget_duration = models.CharField(max_length=20, blank=True, help_text="Spend reset period, e.g. 30d.")
+    soft_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    max_parallel_requests = models.PositiveIntegerField(null=True, blank=True)
+    key_duration = models.CharField(
+        max_length=20, blank=True, help_text="Key lifetime, e.g. 90d; empty = never expires."
+    )
+    rotation_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rotate keys of this plan after this many days; empty = never."
+    )
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KeyOrigin(models.TextChoices):
+    PORTAL = "portal", "made here"
+    FOUND = "found", "found in LiteLLM"
+
+
+class KeyStatus(models.TextChoices):
+    CREATING = "creating", "being created"
+    ACTIVE = "active", "active"
+    FAILED = "failed", "creation failed"
+    MISSING = "missing", "missing from LiteLLM"
+    DELETED = "deleted", "deleted"
+
+
+class KeyAction(models.TextChoices):
+    NONE = "", "none"
+    CREATE = "create", "create"
+    UPDATE = "update", "update"
+    BLOCK = "block", "block"
+    UNBLOCK = "unblock", "unblock"
+    DELETE = "delete", "delete"
+    ROTATE = "rotate", "rotate"
+    REFRESH = "refresh", "refresh"
+
+
+class VirtualKey(models.Model):
+    server = models.ForeignKey(LiteLLMServer, on_delete=models.PROTECT, related_name="keys")
+    key_alias = models.CharField(max_length=255, blank=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="LiteLLM user_id of the key's owner.")
+    plan = models.ForeignKey(KeyPlan, on_delete=models.SET_NULL, null=True, blank=True, related_name="keys")
+    allowed_models = models.JSONField(default=list, blank=True, help_text="Empty = all models.")
+    max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    budget_duration = models.CharField(max_length=20, blank=True)
+    soft_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    max_parallel_requests = models.PositiveIntegerField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    blocked = models.BooleanField(default=False)
+    spend = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    over_budget = models.GeneratedField(
+        expression=Q(max_budget__isnull=False) & Q(spend__gte=F("max_budget")),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    token_hash = models.CharField(max_length=64, null=True, blank=True, help_text="LiteLLM's sha256 of the key.")
+    key_name = models.CharField(max_length=20, blank=True, help_text="sk-...ab12: recognisable, not usable.")
+    # Only where the portal must hand the key on later (a person's key pushed into
+    # LibreChat), or until the one reveal right after creation / rotation.
+    raw_key = EncryptedTextField()
+    keep_secret = models.BooleanField(
+        default=False, help_text="Keep the raw key (encrypted) after its reveal, to hand it on later."
+    )
+    revealed_at = models.DateTimeField(null=True, blank=True)
+    origin = models.CharField(max_length=10, choices=KeyOrigin.choices, default=KeyOrigin.PORTAL)
+    status = models.CharField(max_length=10, choices=KeyStatus.choices, default=KeyStatus.CREATING)
+    # Work in flight: what LiteLLM still has to be told, and when to try next.
+    pending_action = models.CharField(max_length=10, choices=KeyAction.choices, blank=True, default="")
+    pending_changes = models.JSONField(default=dict, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Rotation state (see services.key_rotate): the key being replaced and the step reached.
+    rotation_step = models.CharField(max_length=20, blank=True)
+    rotation_old_hash = models.CharField(max_length=64, blank=True)
+    # The replacement's raw key, stored before LiteLLM is asked, so a lost answer is
+    # recovered by its hash and a crash never leaves an orphan key nobody can name.
+    rotation_new_key = EncryptedTextField()
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_action = models.CharField(max_length=10, blank=True)
+    last_action_ok = models.BooleanField(null=True)
+    last_action_detail = models.TextField(blank=True)
+    last_action_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    litellm_created_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "virtual key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "token_hash"], name="litellm_key_unique_hash_per_server"
+            ),
+        ]
+        # Every admin filter is indexed and paired with the id the list sorts by.
+        indexes = [
+            models.Index(fields=["server", "-id"], name="litellm_key_server_id"),
+            models.Index(fields=["owner", "-id"], name="litellm_key_owner_id"),
+            models.Index(fields=["key_alias"], name="litellm_key_alias"),
+            models.Index(Upper("key_alias"), name="litellm_key_alias_upper"),
+            models.Index(Upper("owner"), name="litellm_key_owner_upper"),
+            models.Index(fields=["blocked", "-id"], name="litellm_key_blocked_id"),
+            models.Index(fields=["expires"], name="litellm_key_expires"),
+            models.Index(fields=["over_budget", "-id"], name="litellm_key_over_budget_id"),
+            models.Index(fields=["status", "-id"], name="litellm_key_status_id"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="litellm_key_due",
+                condition=~Q(pending_action=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key_alias or self.key_name or f"key #{self.pk}"
+
+    @property
+    def network(self) -> str:
+        return self.server.network
+
+
+class ModelSource(models.TextChoices):
+    CONFIG = "config", "config file"
+    DATABASE = "db", "database"
+
+
+class LiteLLMModel(models.Model):
+    server = models.ForeignKey(LiteLLMServer, on_delete=models.CASCADE, related_name="llm_models")
+    model_name = models.CharField(max_length=255)
+    provider_model = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=ModelSource.choices, default=ModelSource.CONFIG)
+    model_id = models.CharField(max_length=255)
+    litellm_params = models.JSONField(default=dict, blank=True, help_text="As LiteLLM shows them (secrets removed).")
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("server", "model_name")
+        verbose_name = "LiteLLM model"
+        constraints = [
+            models.UniqueConstraint(fields=["server", "model_id"], name="litellm_model_unique_id_per_server")
+        ]
+
+    def __str__(self) -> str:
+        return self.model_name

@@ -1,0 +1,970 @@
+"""LiteLLM domain actions: servers, keys, models, sync.
+
+Entry points (admin, tasks, commands) call these. Vendor calls happen only in functions a
+task runs on the server's network queue (`network_queue_name(server.network)`); functions
+that only write rows (key_create, key_block, ...) record the work on the row and enqueue it
+after commit, so the database stays the source of truth for work in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.http import VendorError
+from integrations.litellm.client import (
+    MAX_PAGE_SIZE,
+    KeyInfo,
+    KeyNotFound,
+    KeyPage,
+    LiteLLMClient,
+    abbreviate_key,
+    generate_raw_key,
+    hash_token,
+    is_lost_answer,
+)
+from integrations.litellm.models import (
+    CheckStatus,
+    KeyAction,
+    KeyOrigin,
+    KeyPlan,
+    KeyStatus,
+    LiteLLMModel,
+    LiteLLMServer,
+    ModelSource,
+    VirtualKey,
+)
+from portal.queues import network_queue_name
+
+log = logging.getLogger(__name__)
+
+# /key/update replaces metadata wholesale (contract §2.2): this marker is sent in full with
+# every create and update, so an edit never drops it.
+MANAGED_BY = "portal"
+# A claimed row is left alone this long by other workers (longer than the task time limit).
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+# A pending action still failing after this many tries (about a day with the backoff) is
+# reported failed instead of retried forever.
+MAX_ATTEMPTS = 30
+# Keys missing from a sync listing are confirmed one by one (a key deleted during the sync
+# shifts later pages, so a listing alone can skip a live key); past this many the rest wait
+# for the next sync.
+MAX_MISSING_CONFIRMATIONS = 200
+ROTATING_ALIAS_SUFFIX = ".rotating"
+
+
+def client_for(server: LiteLLMServer) -> LiteLLMClient:
+    master_key = server.master_key
+    if not master_key:
+        raise ValueError(f"LiteLLM server '{server.name}' has no master key")
+    return LiteLLMClient(base_url=server.base_url, master_key=master_key.reveal())
+
+
+def server_queue(server: LiteLLMServer) -> str:
+    return network_queue_name(server.network)
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerCheck:
+    reachable: bool
+    diagnosis: str
+    litellm_version: str = ""
+    db: str = ""
+    models: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "reachable": self.reachable,
+            "diagnosis": self.diagnosis,
+            "litellm_version": self.litellm_version,
+            "db": self.db,
+            "models": self.models,
+        }
+
+
+def server_check(*, server: LiteLLMServer) -> ServerCheck:
+    """"Test connection": liveliness, version, and the models discovered (recorded on the row)."""
+    now = timezone.now()
+    try:
+        with client_for(server) as client:
+            client.liveliness()
+            readiness = client.readiness()
+            deployments = client.model_info()
+            models_store(server=server, deployments=deployments, now=now)
+    except (VendorError, ValueError) as exc:
+        check = ServerCheck(reachable=False, diagnosis=str(exc))
+        server.check_status = CheckStatus.FAILED
+    else:
+        names = sorted({d.model_name for d in deployments})
+        check = ServerCheck(
+            reachable=True,
+            diagnosis=f"Connection successful: LiteLLM {readiness.litellm_version or '(version unknown)'}, "
+            f"{len(names)} models discovered.",
+            litellm_version=readiness.litellm_version,
+            db=readiness.db,
+            models=names,
+        )
+        server.check_status = CheckStatus.OK
+        server.litellm_version = readiness.litellm_version[:50]
+        server.db_status = readiness.db[:50]
+        server.models_synced_at = now
+    server.checked_at = now
+    server.check_diagnosis = check.diagnosis
+    server.save(
+        update_fields=[
+            "check_status",
+            "checked_at",
+            "check_diagnosis",
+            "litellm_version",
+            "db_status",
+            "models_synced_at",
+        ]
+    )
+    return check
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def models_store(*, server: LiteLLMServer, deployments: list[Any], now: datetime) -> tuple[int, int, int]:
+    """Make the server's model rows match /model/info. Returns (added, updated, removed)."""
+    existing = {m.model_id: m for m in LiteLLMModel.objects.filter(server=server)}
+    added = updated = 0
+    seen: set[str] = set()
+    with transaction.atomic():
+        for d in deployments:
+            seen.add(d.model_id)
+            values = {
+                "model_name": d.model_name[:255],
+                "provider_model": d.provider_model[:255],
+                "source": ModelSource.DATABASE if d.db_model else ModelSource.CONFIG,
+                "litellm_params": _public_params(d.litellm_params),
+                "last_synced_at": now,
+            }
+            row = existing.get(d.model_id)
+            if row is None:
+                LiteLLMModel.objects.create(server=server, model_id=d.model_id, **values)
+                added += 1
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.save()
+                updated += 1
+        removed, _ = LiteLLMModel.objects.filter(server=server).exclude(model_id__in=seen).delete()
+    return added, updated, removed
+
+
+def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    # LiteLLM already removes api keys from /model/info (§3.2); drop anything key-like anyway.
+    return {k: v for k, v in params.items() if "key" not in k.lower() and "secret" not in k.lower()}
+
+
+def model_add(
+    *, server: LiteLLMServer, model_name: str, provider_model: str, api_key_env: str = "", api_base: str = ""
+) -> LiteLLMModel:
+    """POST /model/new (needs STORE_MODEL_IN_DB=True on the proxy). The provider key is passed
+    as an `os.environ/NAME` reference that LiteLLM resolves itself: no literal secret leaves here."""
+    params: dict[str, Any] = {"model": provider_model}
+    if api_key_env:
+        params["api_key"] = f"os.environ/{api_key_env}"
+    if api_base:
+        params["api_base"] = api_base
+    with client_for(server) as client:
+        model_id = client.model_new(model_name=model_name, litellm_params=params)
+    row, _ = LiteLLMModel.objects.update_or_create(
+        server=server,
+        model_id=model_id,
+        defaults={
+            "model_name": model_name,
+            "provider_model": provider_model,
+            "source": ModelSource.DATABASE,
+            "litellm_params": _public_params(params) | ({"api_key": params["api_key"]} if api_key_env else {}),
+            "last_synced_at": timezone.now(),
+        },
+    )
+    return row
+
+
+class ConfigModelReadOnly(Exception):
+    """A model from the proxy's config file cannot be changed through the API (§3.4)."""
+
+
+def model_delete(*, model: LiteLLMModel) -> None:
+    if model.source != ModelSource.DATABASE:
+        raise ConfigModelReadOnly(
+            f"'{model.model_name}' comes from the proxy's config file: edit config.yaml and restart "
+            "LiteLLM (the API deletes only database models)"
+        )
+    with client_for(model.server) as client:
+        client.model_delete(model_id=model.model_id)
+    model.delete()
+
+
+def models_export_yaml(*, server: LiteLLMServer, env_names: Mapping[str, str] | None = None) -> str:
+    """A ready `model_list:` block for config.yaml. Provider keys are `os.environ/NAME`
+    references (LiteLLM resolves them at start), never literals."""
+    import yaml
+
+    env_names = env_names or {}
+    entries = []
+    for m in LiteLLMModel.objects.filter(server=server).order_by("model_name", "model_id"):
+        provider = (m.provider_model.split("/", 1)[0] if "/" in m.provider_model else "openai").lower()
+        params: dict[str, Any] = {"model": m.provider_model or m.model_name}
+        for name in ("api_base", "api_version", "rpm", "tpm"):
+            if m.litellm_params.get(name) not in (None, ""):
+                params[name] = m.litellm_params[name]
+        if provider == "ollama" or provider == "ollama_chat":
+            params.setdefault("api_base", "os.environ/OLLAMA_API_BASE")
+        else:
+            env = env_names.get(provider) or _PROVIDER_KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
+            params["api_key"] = f"os.environ/{env}"
+        entries.append({"model_name": m.model_name, "litellm_params": params})
+    return yaml.safe_dump({"model_list": entries}, sort_keys=False, default_flow_style=False)
+
+
+_PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "vertex_ai": "VERTEXAI_CREDENTIALS",
+    "azure": "AZURE_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+}
+
+
+# --- keys: rows and intent (no vendor calls) --------------------------------------------------
+
+
+@dataclass
+class KeySettings:
+    """What LiteLLM enforces on a key: the fields of /key/generate the portal manages (§2.1)."""
+
+    allowed_models: list[str] = field(default_factory=list)
+    max_budget: Decimal | None = None
+    budget_duration: str = ""
+    soft_budget: Decimal | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    duration: str = ""  # key lifetime; "" = never expires
+
+    @classmethod
+    def from_plan(cls, plan: KeyPlan) -> KeySettings:
+        return cls(
+            allowed_models=list(plan.allowed_models or []),
+            max_budget=plan.max_budget,
+            budget_duration=plan.budget_duration,
+            soft_budget=plan.soft_budget,
+            tpm_limit=plan.tpm_limit,
+            rpm_limit=plan.rpm_limit,
+            max_parallel_requests=plan.max_parallel_requests,
+            duration=plan.key_duration,
+        )
+
+
+def key_create(
+    *,
+    server: LiteLLMServer,
+    alias: str,
+    owner: str = "",
+    plan: KeyPlan | None = None,
+    settings: KeySettings | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    keep_secret: bool = False,
+    enqueue: bool = True,
+) -> VirtualKey:
+    """Record a new key and generate its raw value here (stored encrypted until revealed).
+
+    LiteLLM is told by the task `litellm.key_apply_pending` on the server's network queue;
+    with enqueue=False the caller dispatches it itself (the admin waits a few seconds).
+    """
+    if settings is None:
+        settings = KeySettings.from_plan(plan) if plan else KeySettings()
+    raw = generate_raw_key()
+    key = VirtualKey(
+        server=server,
+        key_alias=alias,
+        owner=owner,
+        plan=plan,
+        allowed_models=list(settings.allowed_models),
+        max_budget=settings.max_budget,
+        budget_duration=settings.budget_duration,
+        soft_budget=settings.soft_budget,
+        tpm_limit=settings.tpm_limit,
+        rpm_limit=settings.rpm_limit,
+        max_parallel_requests=settings.max_parallel_requests,
+        metadata=dict(metadata or {}),
+        token_hash=hash_token(raw),
+        key_name=abbreviate_key(raw),
+        keep_secret=keep_secret,
+        origin=KeyOrigin.PORTAL,
+        status=KeyStatus.CREATING,
+        pending_action=KeyAction.CREATE,
+        pending_changes={"duration": settings.duration} if settings.duration else {},
+        next_attempt_at=timezone.now(),
+    )
+    key.raw_key = raw
+    with transaction.atomic():
+        key.save()
+        if enqueue:
+            _enqueue_on_commit(key)
+    return key
+
+
+def key_request(
+    *, key: VirtualKey, action: str, changes: Mapping[str, Any] | None = None, enqueue: bool = True
+) -> VirtualKey:
+    """Record that LiteLLM must be told `action` for this key, and wake a worker."""
+    if action not in KeyAction.values or action in ("", KeyAction.CREATE):
+        raise ValueError(f"unknown key action {action!r}")
+    if key.status in (KeyStatus.DELETED,) and action != KeyAction.REFRESH:
+        raise ValueError(f"{key} is deleted")
+    if key.pending_action and key.pending_action != action:
+        raise ValueError(f"{key} is still busy: {key.get_pending_action_display()} pending")
+    with transaction.atomic():
+        key.pending_action = action
+        key.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
+        key.next_attempt_at = timezone.now()
+        key.attempts = 0
+        key.save(update_fields=["pending_action", "pending_changes", "next_attempt_at", "attempts", "updated_at"])
+        if enqueue:
+            _enqueue_on_commit(key)
+    return key
+
+
+def key_block(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
+    return key_request(key=key, action=KeyAction.BLOCK, enqueue=enqueue)
+
+
+def key_unblock(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
+    return key_request(key=key, action=KeyAction.UNBLOCK, enqueue=enqueue)
+
+
+def key_delete(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
+    return key_request(key=key, action=KeyAction.DELETE, enqueue=enqueue)
+
+
+def key_rotate(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
+    return key_request(key=key, action=KeyAction.ROTATE, enqueue=enqueue)
+
+
+def key_refresh(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
+    return key_request(key=key, action=KeyAction.REFRESH, enqueue=enqueue)
+
+
+def key_update_limits(*, key: VirtualKey, changes: Mapping[str, Any], enqueue: bool = True) -> VirtualKey:
+    """Change a key: LiteLLM first; the row takes the new values only once LiteLLM accepted.
+
+    `changes` uses LiteLLM's field names (key_alias, models, max_budget, budget_duration,
+    soft_budget, tpm_limit, rpm_limit, max_parallel_requests, duration, user_id)."""
+    allowed = set(_UPDATABLE)
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    return key_request(key=key, action=KeyAction.UPDATE, changes=_jsonable(changes), enqueue=enqueue)
+
+
+_UPDATABLE = (
+    "key_alias",
+    "models",
+    "max_budget",
+    "budget_duration",
+    "soft_budget",
+    "tpm_limit",
+    "rpm_limit",
+    "max_parallel_requests",
+    "duration",
+    "user_id",
+)
+
+
+def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if isinstance(value, Decimal):
+            value = float(value)
+        if value == "" and name in ("budget_duration", "key_alias", "user_id"):
+            value = None
+        out[name] = value
+    return out
+
+
+def _enqueue_on_commit(key: VirtualKey) -> None:
+    from integrations.litellm import tasks
+
+    key_id = key.pk
+    queue_name = server_queue(key.server)
+    transaction.on_commit(lambda: tasks.key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name))
+
+
+def key_reveal(*, key: VirtualKey) -> str | None:
+    """The raw key, once. Afterwards it is dropped from the row unless it must be kept to be
+    handed on later (keep_secret). Returns None when there is nothing (more) to reveal."""
+    with transaction.atomic():
+        row = VirtualKey.objects.select_for_update().get(pk=key.pk)
+        if row.revealed_at is not None or row.raw_key is None or row.status != KeyStatus.ACTIVE:
+            return None
+        if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE):
+            return None
+        raw = row.raw_key.reveal()
+        row.revealed_at = timezone.now()
+        fields = ["revealed_at", "updated_at"]
+        if not row.keep_secret:
+            row.raw_key = None
+            fields.append("raw_key")
+        row.save(update_fields=fields)
+    return raw
+
+
+def key_revealable(key: VirtualKey) -> bool:
+    return (
+        key.status == KeyStatus.ACTIVE
+        and key.revealed_at is None
+        and key.pending_action not in (KeyAction.CREATE, KeyAction.ROTATE)
+        and key.__dict__.get("raw_key") is not None
+    )
+
+
+# --- keys: telling LiteLLM (run in a task on the server's network queue) ----------------------
+
+
+@dataclass
+class ActionOutcome:
+    key_id: int
+    action: str
+    ok: bool | None  # None: not finished, will be retried
+    detail: str
+
+    def as_result(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "action": self.action, "ok": self.ok, "detail": self.detail}
+
+
+class _Retry(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class _Fail(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def key_claim(*, key_id: int) -> VirtualKey | None:
+    """Take the row's pending action for this worker for a lease, or None if not due / taken."""
+    now = timezone.now()
+    claimed = (
+        VirtualKey.objects.filter(pk=key_id)
+        .exclude(pending_action="")
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(next_attempt_at=now + CLAIM_LEASE)
+    )
+    if not claimed:
+        return None
+    return VirtualKey.objects.select_related("server").get(pk=key_id)
+
+
+def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> ActionOutcome:
+    """Carry out the row's pending action against LiteLLM and record the outcome on the row."""
+    key = key_claim(key_id=key_id)
+    if key is None:
+        row = VirtualKey.objects.filter(pk=key_id).first()
+        if row is None:
+            return ActionOutcome(key_id, "", False, "no such key")
+        return ActionOutcome(key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due")
+    action = key.pending_action
+    own_client = client is None
+    try:
+        active = client or client_for(key.server)
+    except ValueError as exc:
+        return _record(key, action, ok=False, detail=str(exc))
+    try:
+        handler = _HANDLERS[action]
+        detail = handler(key, active)
+    except _Retry as exc:
+        return _record(key, action, ok=None, detail=exc.detail)
+    except _Fail as exc:
+        return _record(key, action, ok=False, detail=exc.detail)
+    except VendorError as exc:
+        return _record(key, action, ok=None if exc.retryable else False, detail=str(exc))
+    finally:
+        if own_client:
+            active.close()
+    return _record(key, action, ok=True, detail=detail)
+
+
+def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> ActionOutcome:
+    now = timezone.now()
+    key.last_action = action
+    key.last_action_ok = ok
+    key.last_action_detail = detail[:2000]
+    key.last_action_at = now
+    if ok is None and key.attempts + 1 >= MAX_ATTEMPTS:
+        ok = False
+        detail = f"gave up after {MAX_ATTEMPTS} attempts: {detail}"
+    if ok is None:
+        key.attempts += 1
+        key.next_attempt_at = now + min(timedelta(seconds=15 * 2**key.attempts), MAX_BACKOFF)
+    else:
+        key.pending_action = ""
+        key.pending_changes = {}
+        key.next_attempt_at = None
+        key.attempts = 0
+        if ok is False and action == KeyAction.CREATE:
+            key.status = KeyStatus.FAILED
+            key.raw_key = None
+        if ok is False and action == KeyAction.ROTATE and key.rotation_step in ("", "generate"):
+            # The replacement never came to exist: the old key is untouched and still works.
+            key.rotation_step = ""
+            key.rotation_new_key = None
+    key.save()
+    log.info("litellm key %s: %s -> %s", key.pk, action, {True: "done", False: "failed", None: "retry"}[ok])
+    return ActionOutcome(key.pk, action, ok, detail)
+
+
+def _expires_duration(expires: datetime | None) -> str | None:
+    if expires is None:
+        return None
+    seconds = int((expires - timezone.now()).total_seconds())
+    return f"{max(seconds, 1)}s"
+
+
+def key_metadata(key: VirtualKey) -> dict[str, Any]:
+    """The full metadata to send: what LiteLLM holds plus the portal's marker (§2.2: wholesale)."""
+    return {
+        **(key.metadata or {}),
+        "managed_by": MANAGED_BY,
+        "portal_key_id": key.pk,
+        "portal_owner": key.owner,
+        "portal_plan": key.plan.name if key.plan_id and key.plan else None,
+    }
+
+
+def _generate_fields(key: VirtualKey, *, alias: str | None, duration: str | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "key_alias": alias or None,
+        "models": list(key.allowed_models or []),
+        "max_budget": float(key.max_budget) if key.max_budget is not None else None,
+        "budget_duration": key.budget_duration or None,
+        "soft_budget": float(key.soft_budget) if key.soft_budget is not None else None,
+        "tpm_limit": key.tpm_limit,
+        "rpm_limit": key.rpm_limit,
+        "max_parallel_requests": key.max_parallel_requests,
+        "user_id": key.owner or None,
+        "metadata": key_metadata(key),
+        "blocked": key.blocked or None,
+        "duration": duration,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = None) -> bool:
+    """Copy what LiteLLM holds onto the row. Returns True when a field changed."""
+    values: dict[str, Any] = {
+        "key_alias": info.key_alias or "",
+        "owner": info.user_id or "",
+        "allowed_models": list(info.models),
+        "max_budget": _decimal(info.max_budget),
+        "budget_duration": info.budget_duration or "",
+        "tpm_limit": info.tpm_limit,
+        "rpm_limit": info.rpm_limit,
+        "max_parallel_requests": info.max_parallel_requests,
+        "expires": info.expires,
+        "metadata": info.metadata,
+        "blocked": info.blocked,
+        "spend": _decimal(info.spend, places=6) or Decimal(0),
+    }
+    if info.soft_budget is not None:  # /key/generate does not echo it (§2.1)
+        values["soft_budget"] = _decimal(info.soft_budget)
+    if info.key_name:
+        values["key_name"] = info.key_name[:20]
+    if info.created_at:
+        values["litellm_created_at"] = info.created_at
+    changed = False
+    for name, value in values.items():
+        current = getattr(key, name)
+        if isinstance(current, Decimal) and isinstance(value, Decimal):
+            same = current.compare(value) == 0
+        else:
+            same = current == value
+        if not same:
+            setattr(key, name, value)
+            changed = True
+    if key.status in (KeyStatus.MISSING, KeyStatus.CREATING):
+        key.status = KeyStatus.ACTIVE
+        changed = True
+    key.last_synced_at = now or timezone.now()
+    return changed
+
+
+def _decimal(value: float | None, places: int = 4) -> Decimal | None:
+    if value is None:
+        return None
+    return round(Decimal(repr(value)), places)
+
+
+def _handle_create(key: VirtualKey, client: LiteLLMClient) -> str:
+    raw = key.raw_key
+    if raw is None or not key.token_hash:
+        raise _Fail("the raw key was lost before LiteLLM was told; create a new key")
+    duration = key.pending_changes.get("duration") or None
+    try:
+        generated = client.key_generate(
+            raw_key=raw.reveal(), fields=_generate_fields(key, alias=key.key_alias, duration=duration)
+        )
+        info = generated.info
+    except VendorError as exc:
+        info = _recover(client, key.token_hash, exc)
+    key_apply_info(key, info)
+    key.status = KeyStatus.ACTIVE
+    return f"Created in LiteLLM as {key.key_name}"
+
+
+def _recover(client: LiteLLMClient, token_hash: str, error: VendorError) -> KeyInfo:
+    """After a failed POST: did LiteLLM write it anyway? Ask for the hash (§1)."""
+    if not (is_lost_answer(error) or error.retryable):
+        raise error
+    try:
+        found = client.key_find(token_hash=token_hash)
+    except VendorError as lookup_error:
+        raise _Retry(f"{error} (and the check whether it was written failed: {lookup_error})") from None
+    if found is None:
+        raise error
+    return found
+
+
+def _handle_update(key: VirtualKey, client: LiteLLMClient) -> str:
+    changes = dict(key.pending_changes)
+    metadata = key_metadata(key)
+    try:
+        info = client.key_update(token_hash=_hash(key), fields={**changes, "metadata": metadata})
+    except KeyNotFound:
+        key.status = KeyStatus.MISSING
+        raise _Fail("LiteLLM no longer has this key") from None
+    key_apply_info(key, info)
+    # /key/update does not echo soft_budget from the budget table: keep what LiteLLM accepted.
+    if "soft_budget" in changes:
+        key.soft_budget = _decimal(changes["soft_budget"])
+    return "Changed in LiteLLM: " + ", ".join(sorted(changes)) if changes else "Metadata refreshed in LiteLLM"
+
+
+def _handle_block(key: VirtualKey, client: LiteLLMClient) -> str:
+    try:
+        info = client.key_block(token_hash=_hash(key))
+    except KeyNotFound:
+        key.status = KeyStatus.MISSING
+        raise _Fail("LiteLLM no longer has this key") from None
+    key.blocked = info.blocked
+    return "Blocked in LiteLLM"
+
+
+def _handle_unblock(key: VirtualKey, client: LiteLLMClient) -> str:
+    try:
+        info = client.key_unblock(token_hash=_hash(key))
+    except KeyNotFound:
+        key.status = KeyStatus.MISSING
+        raise _Fail("LiteLLM no longer has this key") from None
+    key.blocked = info.blocked
+    return "Unblocked in LiteLLM"
+
+
+def _handle_delete(key: VirtualKey, client: LiteLLMClient) -> str:
+    try:
+        client.key_delete(token_hashes=[_hash(key)])
+        detail = "Deleted in LiteLLM"
+    except KeyNotFound:
+        detail = "LiteLLM no longer had this key; marked deleted"
+    key.status = KeyStatus.DELETED
+    key.raw_key = None
+    return detail
+
+
+def _handle_refresh(key: VirtualKey, client: LiteLLMClient) -> str:
+    found = client.key_find(token_hash=_hash(key))
+    if found is None:
+        key.status = KeyStatus.MISSING
+        raise _Fail("LiteLLM no longer has this key")
+    key_apply_info(key, found)
+    return f"Refreshed: spend {found.spend:g}" + (f" of {found.max_budget:g}" if found.max_budget is not None else "")
+
+
+def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
+    """Rotate without /key/regenerate (enterprise only, §2.7), step by step so that a failure
+    anywhere leaves exactly one key the row can name, and the step reached on the row:
+
+    generate  the replacement under a temporary alias (aliases are unique, §1), same settings
+    swap      the row now names the replacement (old hash kept in rotation_old_hash)
+    delete    the old key (404 = already gone)
+    rename    the replacement takes the old alias
+    """
+    alias = key.key_alias
+    if key.rotation_step in ("", "generate"):
+        new_raw = key.rotation_new_key
+        if new_raw is None:
+            key.rotation_new_key = generate_raw_key()
+            key.rotation_step = "generate"
+            key.save(update_fields=["rotation_new_key", "rotation_step"])
+            new_raw = key.rotation_new_key
+        assert new_raw is not None
+        new_hash = hash_token(new_raw.reveal())
+        temporary = f"{alias}{ROTATING_ALIAS_SUFFIX}.{new_hash[:8]}" if alias else None
+        try:
+            generated = client.key_generate(
+                raw_key=new_raw.reveal(),
+                fields=_generate_fields(key, alias=temporary, duration=_expires_duration(key.expires)),
+            )
+            info = generated.info
+        except VendorError as exc:
+            info = _recover(client, new_hash, exc)
+        with transaction.atomic():
+            key.rotation_old_hash = _hash(key)
+            key.token_hash = new_hash
+            key.raw_key = new_raw
+            key.rotation_new_key = None
+            key.key_name = abbreviate_key(new_raw.reveal())
+            key.revealed_at = None
+            key.spend = Decimal(0)
+            key.rotation_step = "delete"
+            key.litellm_created_at = info.created_at
+            key.save()
+    if key.rotation_step == "delete":
+        try:
+            client.key_delete(token_hashes=[key.rotation_old_hash])
+        except KeyNotFound:
+            pass  # deleted already (a retry after a lost answer)
+        key.rotation_step = "rename"
+        key.save(update_fields=["rotation_step"])
+    if key.rotation_step == "rename":
+        if alias:
+            info = client.key_update(
+                token_hash=_hash(key), fields={"key_alias": alias, "metadata": key_metadata(key)}
+            )
+            key_apply_info(key, info)
+        key.rotation_step = ""
+        key.rotation_old_hash = ""
+        key.rotated_at = timezone.now()
+    return f"Rotated: the new key is {key.key_name}; the old one is deleted"
+
+
+def _hash(key: VirtualKey) -> str:
+    if not key.token_hash:
+        raise _Fail("this key has no LiteLLM hash")
+    return key.token_hash
+
+
+_HANDLERS = {
+    KeyAction.CREATE: _handle_create,
+    KeyAction.UPDATE: _handle_update,
+    KeyAction.BLOCK: _handle_block,
+    KeyAction.UNBLOCK: _handle_unblock,
+    KeyAction.DELETE: _handle_delete,
+    KeyAction.REFRESH: _handle_refresh,
+    KeyAction.ROTATE: _handle_rotate,
+}
+
+
+def keys_due(*, now: datetime | None = None, limit: int = 500) -> list[tuple[int, str]]:
+    """(key id, queue) of rows whose pending action is due: the beat job wakes their workers."""
+    now = now or timezone.now()
+    rows = (
+        VirtualKey.objects.exclude(pending_action="")
+        .filter(next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", "server__network")[:limit]
+    )
+    return [(pk, network_queue_name(network)) for pk, network in rows]
+
+
+# --- sync --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SyncReport:
+    list_calls: int = 0
+    seen: int = 0
+    adopted: int = 0
+    updated: int = 0
+    missing: int = 0
+    models_added: int = 0
+    models_removed: int = 0
+
+    def as_result(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.seen} keys seen in {self.list_calls} list calls: {self.adopted} adopted, "
+            f"{self.updated} updated, {self.missing} missing; models +{self.models_added} -{self.models_removed}"
+        )
+
+
+def _pages(client: LiteLLMClient, page_size: int, report: SyncReport) -> Iterator[KeyPage]:
+    """Pages of /key/list in created_at ascending order, the next one downloading while the
+    caller writes the current one (so the sync costs about the download time)."""
+    first = client.key_list(page=1, size=page_size)
+    report.list_calls += 1
+    yield first
+    if first.total_pages <= 1:
+        return
+    ahead: queue.Queue[KeyPage | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def download() -> None:
+        try:
+            for number in range(2, first.total_pages + 1):
+                if stop.is_set():
+                    return
+                ahead.put(client.key_list(page=number, size=page_size))
+        except BaseException as exc:
+            ahead.put(exc)
+            return
+        ahead.put(None)
+
+    worker = threading.Thread(target=download, name="litellm-key-list", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            report.list_calls += 1
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                ahead.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+
+
+_SYNC_FIELDS = [
+    "key_alias",
+    "owner",
+    "allowed_models",
+    "max_budget",
+    "budget_duration",
+    "soft_budget",
+    "tpm_limit",
+    "rpm_limit",
+    "max_parallel_requests",
+    "expires",
+    "metadata",
+    "blocked",
+    "spend",
+    "key_name",
+    "litellm_created_at",
+    "status",
+    "last_synced_at",
+]
+
+
+def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, report: SyncReport) -> None:
+    hashes = [k.token for k in keys]
+    existing = {row.token_hash: row for row in VirtualKey.objects.filter(server=server, token_hash__in=hashes)}
+    # Keys the portal made whose row does not name them yet (a rotation's replacement in
+    # flight) carry our marker with the row id: never adopt those as strangers.
+    in_flight_ids = {
+        k.metadata.get("portal_key_id")
+        for k in keys
+        if k.token not in existing and k.metadata.get("managed_by") == MANAGED_BY
+    }
+    in_flight_ids.discard(None)
+    ours = (
+        set(VirtualKey.objects.filter(pk__in=[i for i in in_flight_ids if isinstance(i, int)]).values_list("pk", flat=True))
+        if in_flight_ids
+        else set()
+    )
+    changed: list[VirtualKey] = []
+    touched: list[int] = []
+    new: list[VirtualKey] = []
+    for info in keys:
+        row = existing.get(info.token)
+        if row is None:
+            if info.metadata.get("managed_by") == MANAGED_BY and info.metadata.get("portal_key_id") in ours:
+                continue
+            row = VirtualKey(server=server, token_hash=info.token, origin=KeyOrigin.FOUND, status=KeyStatus.ACTIVE)
+            key_apply_info(row, info, now=started)
+            new.append(row)
+            continue
+        if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE):
+            continue
+        if key_apply_info(row, info, now=started):
+            changed.append(row)
+        else:
+            touched.append(row.pk)
+    with transaction.atomic():
+        if new:
+            VirtualKey.objects.bulk_create(new, batch_size=500)
+        if changed:
+            VirtualKey.objects.bulk_update(changed, _SYNC_FIELDS, batch_size=500)
+        if touched:
+            VirtualKey.objects.filter(pk__in=touched).update(last_synced_at=started)
+    report.seen += len(keys)
+    report.adopted += len(new)
+    report.updated += len(changed)
+
+
+def keys_sync(*, server: LiteLLMServer, client: LiteLLMClient | None = None, page_size: int = MAX_PAGE_SIZE) -> SyncReport:
+    """Bring the key rows in line with LiteLLM. Idempotent; costs ceil(keys / page_size) list
+    calls and a few queries per page."""
+    report = SyncReport()
+    started = timezone.now()
+    own_client = client is None
+    active = client or client_for(server)
+    try:
+        for page in _pages(active, page_size, report):
+            _sync_page(server, page.keys, started, report)
+        report.missing = _mark_missing(server, active, started)
+        deployments = active.model_info()
+        added, _updated, removed = models_store(server=server, deployments=deployments, now=started)
+        report.models_added, report.models_removed = added, removed
+    finally:
+        if own_client:
+            active.close()
+    server.keys_synced_at = started
+    server.models_synced_at = started
+    server.sync_status = f"{timezone.now():%Y-%m-%d %H:%M} UTC: {report}"
+    server.save(update_fields=["keys_synced_at", "models_synced_at", "sync_status"])
+    return report
+
+
+def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetime) -> int:
+    # Only rows older than the sync's start: a key made during the sync may not be listed yet.
+    candidates = list(
+        VirtualKey.objects.filter(
+            server=server, status=KeyStatus.ACTIVE, pending_action="", created_at__lt=started, token_hash__isnull=False
+        )
+        .filter(Q(last_synced_at__lt=started) | Q(last_synced_at__isnull=True))
+        .values_list("pk", "token_hash")[:MAX_MISSING_CONFIRMATIONS]
+    )
+    gone = []
+    for pk, token_hash in candidates:
+        found = client.key_find(token_hash=token_hash)
+        if found is None:
+            gone.append(pk)
+            continue
+        row = VirtualKey.objects.get(pk=pk)
+        key_apply_info(row, found, now=started)
+        row.save(update_fields=_SYNC_FIELDS)
+    if gone:
+        VirtualKey.objects.filter(pk__in=gone).update(status=KeyStatus.MISSING, last_synced_at=started)
+    return len(gone)

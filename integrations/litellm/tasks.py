@@ -1,0 +1,83 @@
+"""Celery tasks: take ids, load rows, call one service. Results hold no secrets.
+
+Vendor calls run on the server's network queue (`network_queue_name(server.network)`);
+the beat jobs run on the default queue and only dispatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from integrations.litellm import services
+from integrations.litellm.models import LiteLLMModel, LiteLLMServer
+
+
+@shared_task(name="litellm.key_apply_pending")
+def key_apply_pending(key_id: int) -> dict[str, Any]:
+    return services.key_apply_pending(key_id=key_id).as_result()
+
+
+@shared_task(name="litellm.keys_due", ignore_result=True)
+def keys_due() -> int:
+    """Beat: wake a worker for every key whose pending action is due (lost messages, retries)."""
+    due = services.keys_due()
+    for key_id, queue_name in due:
+        key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
+    return len(due)
+
+
+@shared_task(name="litellm.server_check")
+def server_check(server_id: int) -> dict[str, Any]:
+    server = LiteLLMServer.objects.get(pk=server_id)
+    return services.server_check(server=server).as_result()
+
+
+@shared_task(name="litellm.server_sync")
+def server_sync(server_id: int) -> dict[str, Any]:
+    server = LiteLLMServer.objects.get(pk=server_id)
+    try:
+        report = services.keys_sync(server=server)
+    except Exception as exc:  # the outcome belongs on the row either way
+        LiteLLMServer.objects.filter(pk=server_id).update(sync_status=f"Sync failed: {exc}"[:2000])
+        return {"ok": False, "detail": str(exc)}
+    return {"ok": True, "detail": str(report), **report.as_result()}
+
+
+@shared_task(name="litellm.servers_sync", ignore_result=True)
+def servers_sync() -> int:
+    """Beat: one sync per server, each on its own network's queue."""
+    servers = list(LiteLLMServer.objects.all())
+    for server in servers:
+        server_sync.apply_async(kwargs={"server_id": server.pk}, queue=services.server_queue(server))
+    return len(servers)
+
+
+@shared_task(name="litellm.model_add")
+def model_add(
+    server_id: int, model_name: str, provider_model: str, api_key_env: str = "", api_base: str = ""
+) -> dict[str, Any]:
+    server = LiteLLMServer.objects.get(pk=server_id)
+    try:
+        row = services.model_add(
+            server=server,
+            model_name=model_name,
+            provider_model=provider_model,
+            api_key_env=api_key_env,
+            api_base=api_base,
+        )
+    except Exception as exc:
+        return {"ok": False, "detail": str(exc)}
+    return {"ok": True, "detail": f"Model '{row.model_name}' added (id {row.model_id})", "model_id": row.model_id}
+
+
+@shared_task(name="litellm.model_delete")
+def model_delete(model_pk: int) -> dict[str, Any]:
+    model = LiteLLMModel.objects.select_related("server").get(pk=model_pk)
+    name = model.model_name
+    try:
+        services.model_delete(model=model)
+    except Exception as exc:
+        return {"ok": False, "detail": str(exc)}
+    return {"ok": True, "detail": f"Model '{name}' deleted"}
