@@ -254,6 +254,10 @@ STORAGES = {
     },
 }
 
+# Signup and login rate limits count per client address; behind a TLS proxy (Traefik) set
+# PORTAL_TRUSTED_PROXY_HOPS=1 so the address comes from X-Forwarded-For, not the proxy.
+PORTAL_TRUSTED_PROXY_HOPS = env.int("PORTAL_TRUSTED_PROXY_HOPS", default=0)
+
 # --- Email ----------------------------------------------------------------------------------
 try:
     _email = env.email_url("EMAIL_URL", default="consolemail://")

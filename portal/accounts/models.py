@@ -52,6 +52,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=True, help_text="Unticking suspends the person instead of deleting them."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # Nothing is provisioned (no LibreChat account, no AI access) until both are set: the
+    # address is proven, and the signup policy (or a staff member) let the person in.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person was let in (by the signup policy or by staff)."
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -64,6 +70,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name_plural = "people"
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["email_verified_at", "approved_at"], name="accounts_user_cleared_idx"),
         ]
 
     def __str__(self) -> str:
@@ -78,3 +87,54 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name.split(" ")[0] if self.name else self.email
+
+    @property
+    def is_cleared_for_ai(self) -> bool:
+        return self.is_active and self.email_verified_at is not None and self.approved_at is not None
+
+
+class SignupMode(models.TextChoices):
+    OPEN = "open", "open to anyone (with a verified email)"
+    DOMAINS = "domains", "only the allowed email domains"
+    INVITATION = "invitation", "only invited email addresses"
+    APPROVAL = "approval", "anyone may ask; staff approve"
+    CLOSED = "closed", "closed"
+
+
+class SignupPolicy(models.Model):
+    """Who may sign up. One row (the admin edits it); absent, signup is by staff approval."""
+
+    mode = models.CharField(max_length=20, choices=SignupMode.choices, default=SignupMode.APPROVAL)
+    allowed_domains = models.TextField(
+        blank=True, help_text="For 'allowed email domains': one domain per line, e.g. example.com."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "signup policy"
+        verbose_name_plural = "signup policy"
+
+    def __str__(self) -> str:
+        return SignupMode(self.mode).label
+
+    def domains(self) -> set[str]:
+        return {line.strip().lower().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()}
+
+
+class Invitation(models.Model):
+    """An email address invited to sign up (the invitation policy). Verification still applies:
+    only whoever reads that mailbox can finish the signup."""
+
+    email = models.EmailField(max_length=254)
+    invited_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(Lower("email"), name="accounts_invitation_email_idx")]
+
+    def __str__(self) -> str:
+        return self.email

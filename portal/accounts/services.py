@@ -1,0 +1,278 @@
+"""People: signup under the admin's policy, email verification, approval, and the
+orchestration that gives a cleared person their LibreChat account and session.
+
+Nothing here calls LibreChat from a web request: rows are created and a task on the
+LibreChat server's network queue does the calls (DESIGN.md "Running").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from integrations.librechat import services as librechat
+from integrations.librechat.models import AccountStatus, LibreChatAccount
+from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
+from portal.queues import dispatch_and_wait
+
+log = logging.getLogger(__name__)
+
+VERIFY_SALT = "portal.accounts.verify-email"
+VERIFY_MAX_AGE = dt.timedelta(days=3)
+SESSION_WAIT_SECONDS = 5.0
+
+
+class SignupRefused(Exception):
+    """The policy does not let this address in; `str(self)` is shown to the person."""
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+def signup_policy_current() -> SignupPolicy:
+    policy = SignupPolicy.objects.order_by("pk").first()
+    return policy if policy is not None else SignupPolicy(mode=SignupMode.APPROVAL)
+
+
+def _invitation_for(email: str) -> Invitation | None:
+    now = timezone.now()
+    return (
+        Invitation.objects.filter(email__iexact=email, used_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("created_at")
+        .first()
+    )
+
+
+def signup_check(*, email: str, policy: SignupPolicy) -> None:
+    """Raise SignupRefused when the policy keeps `email` out."""
+    domain = email.rsplit("@", 1)[-1].lower()
+    if policy.mode == SignupMode.CLOSED:
+        raise SignupRefused("Signup is closed. Ask the people who run this portal for an account.")
+    if policy.mode == SignupMode.DOMAINS and domain not in policy.domains():
+        raise SignupRefused(f"Addresses at {domain} cannot sign up here. Use your work address.")
+    if policy.mode == SignupMode.INVITATION and _invitation_for(email) is None:
+        raise SignupRefused("Signup here is by invitation. Use the address your invitation was sent to.")
+
+
+# --- signup and verification ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    person: User | None  # None when the address was already taken (the person is not told)
+    needs_approval: bool
+
+
+def person_signup(*, email: str, name: str, password: str, verify_url: str) -> SignupResult:
+    """Create the person (unverified) and mail the verification link. `verify_url` is the
+    absolute URL of the verify page with `{token}` in it."""
+    email = User.objects.normalize_email(email).strip()
+    policy = signup_policy_current()
+    signup_check(email=email, policy=policy)
+    needs_approval = policy.mode == SignupMode.APPROVAL
+    try:
+        with transaction.atomic():
+            person = User.objects.create_user(
+                email=email,
+                password=password,
+                name=name.strip(),
+                approved_at=None if needs_approval else timezone.now(),
+            )
+            if policy.mode == SignupMode.INVITATION:
+                invitation = _invitation_for(email)
+                if invitation is not None:
+                    Invitation.objects.filter(pk=invitation.pk).update(used_at=timezone.now())
+    except IntegrityError:
+        # Already signed up: answer exactly as for a new address, so the form does not tell
+        # strangers who has an account; the owner gets a note instead.
+        transaction.on_commit(lambda: _mail_already_registered(email))
+        return SignupResult(person=None, needs_approval=needs_approval)
+    token = verification_token_make(person=person)
+    link = verify_url.replace("{token}", token)
+    transaction.on_commit(lambda: _mail_verification(person.email, person.get_short_name(), link))
+    return SignupResult(person=person, needs_approval=needs_approval)
+
+
+def verification_token_make(*, person: User) -> str:
+    return signing.dumps({"p": person.pk, "e": person.email.lower()}, salt=VERIFY_SALT, compress=True)
+
+
+def person_verify_email(*, token: str) -> User | None:
+    """Mark the address verified (the link proves the mailbox), then provision if cleared."""
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    person = User.objects.filter(pk=data.get("p")).first()
+    if person is None or person.email.lower() != data.get("e"):
+        return None  # the address changed since the link was sent
+    if person.email_verified_at is None:
+        User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+        person.refresh_from_db()
+        if person.approved_at is None:
+            transaction.on_commit(lambda: _mail_staff_approval_needed(person.email))
+    person_provisioning_start(person=person)
+    return person
+
+
+def person_approve(*, person: User) -> bool:
+    """Staff let the person in; provisioning starts once the address is verified."""
+    if person.approved_at is None:
+        User.objects.filter(pk=person.pk, approved_at__isnull=True).update(approved_at=timezone.now())
+        person.refresh_from_db()
+    return person_provisioning_start(person=person) is not None
+
+
+def person_provisioning_start(*, person: User) -> LibreChatAccount | None:
+    """A LibreChat account row for a cleared person (verified, approved, active); idempotent."""
+    if not person.is_cleared_for_ai:
+        return None
+    return librechat.account_create(person=person)
+
+
+def people_provision_missing() -> int:
+    """Every cleared person without a LibreChat account gets one (admin action)."""
+    created = 0
+    people = User.objects.filter(
+        is_active=True,
+        email_verified_at__isnull=False,
+        approved_at__isnull=False,
+        librechat_account__isnull=True,
+    ).order_by("pk")
+    for person in people.iterator(chunk_size=500):
+        with transaction.atomic():
+            if librechat.account_create(person=person) is not None:
+                created += 1
+    return created
+
+
+@dataclass(frozen=True)
+class ProvisioningProgress:
+    done: int
+    failed: int
+    waiting: int
+    without_account: int
+
+
+def provisioning_progress() -> ProvisioningProgress:
+    counts = dict(
+        LibreChatAccount.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    without = User.objects.filter(
+        is_active=True,
+        email_verified_at__isnull=False,
+        approved_at__isnull=False,
+        librechat_account__isnull=True,
+    ).count()
+    return ProvisioningProgress(
+        done=counts.get(AccountStatus.READY, 0),
+        failed=counts.get(AccountStatus.NEEDS_ATTENTION, 0),
+        waiting=counts.get(AccountStatus.WAITING, 0),
+        without_account=without,
+    )
+
+
+# --- what the person sees ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessStatus:
+    state: str  # waiting | ready | needs_attention
+    line: str  # "waiting: <why>", "ready", "needs attention: <what to do>"
+    account: LibreChatAccount | None
+
+
+def person_access_status(*, person: User) -> AccessStatus:
+    if person.email_verified_at is None:
+        return AccessStatus("waiting", "waiting: confirm your email address (we sent you a link)", None)
+    if person.approved_at is None:
+        return AccessStatus("waiting", "waiting: a staff member has to approve your signup", None)
+    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
+    if account is None:
+        return AccessStatus("waiting", "waiting: no LibreChat server is set up yet", None)
+    return AccessStatus(account.status, account.status_line, account)
+
+
+# --- the session endpoint and logout -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionAnswer:
+    token: str | None
+    expires_at: dt.datetime | None
+    pending: bool
+    reason: str
+
+
+def person_librechat_session(*, person: User, wait_seconds: float = SESSION_WAIT_SECONDS) -> SessionAnswer:
+    """The person's valid LibreChat access token. A stored one is answered from the database;
+    otherwise a task on the LibreChat network refreshes or logs in while we wait briefly."""
+    from integrations.librechat.tasks import session_ensure_task
+
+    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
+    if account is None or account.status != AccountStatus.READY:
+        line = account.status_line if account else person_access_status(person=person).line
+        return SessionAnswer(None, None, pending=False, reason=line)
+    session = librechat.session_live(account=account)
+    if session is None:
+        done, result, _ = dispatch_and_wait(
+            session_ensure_task,
+            network=account.server.network,
+            kwargs={"account_id": account.pk},
+            wait_seconds=wait_seconds,
+        )
+        if not done:
+            return SessionAnswer(None, None, pending=True, reason="LibreChat is taking a while; try again shortly")
+        session = librechat.session_live(account=account)
+        if session is None:
+            reason = result.get("error", "") if isinstance(result, dict) else ""
+            return SessionAnswer(None, None, pending=True, reason=reason or "no LibreChat session yet")
+    return SessionAnswer(session.access_token.reveal(), session.access_expires_at, pending=False, reason="")
+
+
+def person_logged_out(*, person: Any) -> int:
+    """Portal logout ends the person's LibreChat session too."""
+    account = LibreChatAccount.objects.select_related("server").filter(person_id=person.pk).first()
+    if account is None:
+        return 0
+    with transaction.atomic():
+        return librechat.sessions_revoke(account=account)
+
+
+# --- mail ---------------------------------------------------------------------------------
+
+
+def _mail_verification(email: str, short_name: str, link: str) -> None:
+    body = render_to_string("accounts/email/verify_email.txt", {"name": short_name, "link": link})
+    send_mail("Confirm your email address", body, None, [email])
+
+
+def _mail_already_registered(email: str) -> None:
+    body = render_to_string("accounts/email/already_registered.txt", {"email": email})
+    send_mail("You already have an account", body, None, [email])
+
+
+def _mail_staff_approval_needed(email: str) -> None:
+    recipients = librechat.staff_recipients()
+    if recipients:
+        send_mail(
+            f"{email} asks to join",
+            f"{email} signed up and confirmed their address. Approve them in the admin (People).\n",
+            None,
+            recipients,
+        )
+
+
+def people_waiting_for_approval() -> Any:
+    return get_user_model().objects.filter(approved_at__isnull=True, email_verified_at__isnull=False)
