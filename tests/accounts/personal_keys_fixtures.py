@@ -1,0 +1,101 @@
+"""Shared set-up for the personal-key tests: both simulators, paired servers, a plan, people
+whose LibreChat account is ready, and a driver that runs the steps in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from integrations.librechat import services as librechat
+from integrations.librechat.models import LibreChatAccount, LibreChatServer
+from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
+from portal.accounts import personal_keys
+from portal.accounts.models import Pairing, PersonalKey, User
+from tests.simulators.librechat import LibreChatSimulator
+from tests.simulators.litellm import LiteLLMSimulator
+
+MASTER = "sk-portal-test-master-0123456789abcdef"
+NETWORK = "backend-dev"
+ENDPOINT = "LiteLLM"
+
+
+@pytest.fixture
+def litellm_sim() -> Iterator[LiteLLMSimulator]:
+    with LiteLLMSimulator(master_key=MASTER, seed=6) as sim:
+        yield sim
+
+
+@pytest.fixture
+def chat_sim() -> Iterator[LibreChatSimulator]:
+    with LibreChatSimulator() as sim:
+        sim.add_user("operator@example.com", "operator-password")  # LibreChat's first (ADMIN)
+        yield sim
+
+
+def make_pairing(litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator) -> Pairing:
+    litellm_server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network=NETWORK)
+    litellm_server.master_key = MASTER
+    litellm_server.save()
+    chat_server = LibreChatServer.objects.create(name="librechat-dev", api_url=chat_sim.base_url, network=NETWORK)
+    plan = KeyPlan.objects.create(
+        name="staff",
+        allowed_models=["gpt-4o-mock"],
+        max_budget=Decimal("10"),
+        budget_duration="30d",
+        rpm_limit=60,
+        key_duration="90d",
+        rotation_days=90,
+    )
+    return Pairing.objects.create(
+        librechat_server=chat_server, litellm_server=litellm_server, endpoint_name=ENDPOINT, default_plan=plan
+    )
+
+
+def make_ready_person(pairing: Pairing, email: str = "ann@example.com") -> User:
+    """A cleared person whose LibreChat account is provisioned (against the simulator)."""
+    now = timezone.now()
+    person = User.objects.create_user(
+        email=email, password="portal pass 1", name="Ann Example", email_verified_at=now, approved_at=now
+    )
+    account = librechat.account_create(person=person, server=pairing.librechat_server)
+    assert account is not None
+    librechat.account_provision(account_id=account.pk)
+    account.refresh_from_db()
+    assert account.status == "ready", account.last_error
+    return person
+
+
+def drive(record: PersonalKey, *, until: Callable[[PersonalKey], bool] | None = None, limit: int = 30) -> PersonalKey:
+    """Run the record's steps here, one after the other, as the workers would (ignoring the
+    backoff), until it is idle, needs attention, or `until` says stop before the next step."""
+    for _ in range(limit):
+        record.refresh_from_db()
+        if not record.step or record.status == "needs_attention":
+            return record
+        if until is not None and until(record):
+            return record
+        PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None)
+        # The key rows' own backoff is skipped too (a worker would wait it out).
+        VirtualKey.objects.filter(pk__in=[record.key_id, record.next_key_id]).exclude(pending_action="").update(
+            next_attempt_at=timezone.now()
+        )
+        personal_keys.personal_key_advance(record_id=record.pk)
+    record.refresh_from_db()
+    return record
+
+
+def litellm_keys_of(sim: LiteLLMSimulator, person: User) -> list[dict]:
+    with sim._lock:  # the simulator's own table: what LiteLLM holds, deleted keys excluded
+        rows = [dict(r) for r in sim._keys.values()]
+    return [r for r in rows if (r.get("metadata") or {}).get("portal_person_id") == person.pk]
+
+
+def chat_key_value(chat_sim: LibreChatSimulator, email: str) -> str | None:
+    return chat_sim.user_keys(email).get(ENDPOINT)
+
+
+def account_of(person: User) -> LibreChatAccount:
+    return LibreChatAccount.objects.get(person=person)
