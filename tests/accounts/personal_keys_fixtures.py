@@ -35,11 +35,11 @@ def chat_sim() -> Iterator[LibreChatSimulator]:
         yield sim
 
 
-def make_pairing(litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator) -> Pairing:
+def make_pairing(litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator, chat_network: str = NETWORK) -> Pairing:
     litellm_server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network=NETWORK)
     litellm_server.master_key = MASTER
     litellm_server.save()
-    chat_server = LibreChatServer.objects.create(name="librechat-dev", api_url=chat_sim.base_url, network=NETWORK)
+    chat_server = LibreChatServer.objects.create(name="librechat-dev", api_url=chat_sim.base_url, network=chat_network)
     plan = KeyPlan.objects.create(
         name="staff",
         allowed_models=["gpt-4o-mock"],

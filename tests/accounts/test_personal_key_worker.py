@@ -1,0 +1,114 @@
+"""The whole path through real Celery workers: steps hop between the LiteLLM and LibreChat
+network queues, and a worker SIGKILLed in the middle of a rotation is resumed by the beat."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.utils import timezone
+
+from integrations.litellm.client import hash_token
+from integrations.litellm.models import VirtualKey
+from portal.accounts import personal_keys
+from portal.accounts.models import PersonalKey
+from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
+    chat_key_value,
+    chat_sim,
+    drive,
+    litellm_keys_of,
+    litellm_sim,
+    make_pairing,
+    make_ready_person,
+)
+from tests.workers import CeleryWorker, database_url_for_tests
+
+CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
+
+
+@pytest.fixture
+def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[[], CeleryWorker]]:
+    workers: list[CeleryWorker] = []
+
+    def start() -> CeleryWorker:
+        worker = CeleryWorker(
+            database_url=database_url_for_tests(),
+            broker_url=redis_url,
+            queues=["default", "net.backend-dev", f"net.{CHAT_NETWORK}"],
+        )
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")
+
+
+def status(record: PersonalKey) -> tuple[str, str]:
+    record.refresh_from_db()
+    return record.step, record.status
+
+
+def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
+    litellm_sim, chat_sim, start_worker
+) -> None:
+    worker = start_worker()
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    person = make_ready_person(pairing)  # ready -> the record is made and its first step queued
+    record = PersonalKey.objects.get(person=person)
+
+    wait_for(lambda: status(record) == ("", "ready"), worker)
+
+    keys = litellm_keys_of(litellm_sim, person)
+    assert len(keys) == 1
+    assert hash_token(json.loads(chat_key_value(chat_sim, person.email))["apiKey"]) == keys[0]["token"]
+    assert "accounts.personal_key_advance" in worker.log()
+    assert "sk-" not in worker.log().replace(keys[0].get("key_name") or "", "")  # no raw key in the log
+
+
+def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
+    litellm_sim, chat_sim, start_worker
+) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    old_hash = record.key.token_hash
+    personal_keys.personal_key_rotate(record=record)
+    record = drive(record, until=lambda r: r.step == "rotate_delete_old")
+    new_hash = record.next_key.token_hash
+
+    litellm_sim.latency = 3.0  # LiteLLM slow: the worker is inside /key/delete when it dies
+    first = start_worker()
+    PersonalKey.objects.filter(pk=record.pk).update(next_attempt_at=timezone.now())
+    personal_keys.personal_keys_due()
+    wait_for(lambda: PersonalKey.objects.filter(pk=record.pk, claimed_until__isnull=False).exists(), first)
+    time.sleep(0.5)
+    first.kill()  # SIGKILL: no cleanup, the claim stays on the row
+    litellm_sim.latency = 0.0
+
+    record.refresh_from_db()
+    assert record.step == "rotate_delete_old" and record.claimed_until is not None
+    # Time passes: the dead worker's leases (ours and the key row's) run out.
+    PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None, next_attempt_at=timezone.now())
+    VirtualKey.objects.filter(token_hash=old_hash).update(next_attempt_at=timezone.now())
+    second = start_worker()
+    personal_keys.personal_keys_due()
+
+    wait_for(lambda: status(record) == ("", "ready"), second)
+    keys = litellm_keys_of(litellm_sim, person)
+    assert [k["token"] for k in keys] == [new_hash]
+    assert keys[0]["key_alias"] == f"portal-person-{person.pk}"
+    assert litellm_sim.get_key(old_hash) is None
+    assert hash_token(json.loads(chat_key_value(chat_sim, person.email))["apiKey"]) == new_hash
