@@ -42,11 +42,15 @@ from integrations.litellm.models import (
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
 
-# How long a person waits for LiteLLM before the action is shown as pending.
-ADMIN_WAIT_SECONDS = 5.0
+
+def admin_wait_seconds() -> float:
+    """How long a person waits for LiteLLM before the action is shown as pending."""
+    from django.conf import settings
+
+    return float(getattr(settings, "LITELLM_ADMIN_WAIT_SECONDS", 5.0))
 
 
-def _dispatch_keys(key_ids: list[int], wait_seconds: float = ADMIN_WAIT_SECONDS) -> dict[int, dict[str, Any] | None]:
+def _dispatch_keys(key_ids: list[int], wait_seconds: float | None = None) -> dict[int, dict[str, Any] | None]:
     """Send key_apply_pending for each key to its network queue, wait (shared deadline)."""
     rows = dict(VirtualKey.objects.filter(pk__in=key_ids).values_list("pk", "server__network"))
     from portal.queues import network_queue_name
@@ -56,7 +60,7 @@ def _dispatch_keys(key_ids: list[int], wait_seconds: float = ADMIN_WAIT_SECONDS)
         for pk in key_ids
         if pk in rows
     }
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + (admin_wait_seconds() if wait_seconds is None else wait_seconds)
     results: dict[int, dict[str, Any] | None] = {}
     for pk, async_result in sent.items():
         remaining = max(0.05, deadline - time.monotonic())
@@ -97,7 +101,15 @@ class LiteLLMModelInline(admin.TabularInline):
 class LiteLLMServerAdmin(admin.ModelAdmin):
     form = ServerForm
     change_form_template = "admin/litellm/litellmserver/change_form.html"
-    list_display = ("name", "base_url", "network", "check_status", "litellm_version", "checked_at", "keys_synced_at")
+    list_display = (
+        "name",
+        "base_url",
+        "network",
+        "check_status",
+        "litellm_version",
+        "checked_at",
+        "keys_synced_at",
+    )
     search_fields = ("name", "base_url")
     readonly_fields = (
         "master_key_display",
@@ -127,26 +139,29 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
         return key.masked() if key else "—"
 
     def get_urls(self) -> list[Any]:
-        info = self.opts.app_label, self.opts.model_name
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name="%s_%s_test" % info),
-            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name="%s_%s_sync" % info),
+            path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name=f"{info}_test"),
+            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name=f"{info}_sync"),
             path(
                 "<int:pk>/model-list.yaml",
                 self.admin_site.admin_view(self.export_view),
-                name="%s_%s_export" % info,
+                name=f"{info}_export",
             ),
             *super().get_urls(),
         ]
 
     def _check(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result, _ = dispatch_and_wait(
-            tasks.server_check, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=ADMIN_WAIT_SECONDS
+            tasks.server_check,
+            network=server.network,
+            kwargs={"server_id": server.pk},
+            wait_seconds=admin_wait_seconds(),
         )
         if not done:
             messages.warning(
                 request,
-                f"{server}: no answer within {ADMIN_WAIT_SECONDS:g} s (is a worker consuming net.{server.network}?); "
+                f"{server}: no answer within {admin_wait_seconds():g} s (is a worker consuming net.{server.network}?); "
                 "the result will show on the server page.",
             )
         elif isinstance(result, dict) and result.get("reachable"):
@@ -166,10 +181,15 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result, _ = dispatch_and_wait(
-            tasks.server_sync, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=ADMIN_WAIT_SECONDS
+            tasks.server_sync,
+            network=server.network,
+            kwargs={"server_id": server.pk},
+            wait_seconds=admin_wait_seconds(),
         )
         if not done:
-            messages.warning(request, f"{server}: sync still running; its outcome will show on the server page.")
+            messages.warning(
+                request, f"{server}: sync still running; its outcome will show on the server page."
+            )
         elif isinstance(result, dict) and result.get("ok"):
             messages.success(request, f"{server}: {result['detail']}")
         else:
@@ -316,7 +336,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VirtualKey]:
         # The list never decrypts or even loads the secrets.
-        return super().get_queryset(request).defer("raw_key", "rotation_new_key", "metadata", "pending_changes")
+        return (
+            super().get_queryset(request).defer("raw_key", "rotation_new_key", "metadata", "pending_changes")
+        )
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["form"] = KeyChangeForm if obj is not None else KeyCreateForm
@@ -343,7 +365,21 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                 ),
             )
         return (
-            (None, {"fields": ("server", "key_alias", "owner", "key_name", "status", "origin", "plan", "reveal_link")}),
+            (
+                None,
+                {
+                    "fields": (
+                        "server",
+                        "key_alias",
+                        "owner",
+                        "key_name",
+                        "status",
+                        "origin",
+                        "plan",
+                        "reveal_link",
+                    )
+                },
+            ),
             (
                 "Limits (changed in LiteLLM first)",
                 {
@@ -358,7 +394,20 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     )
                 },
             ),
-            ("State in LiteLLM", {"fields": ("blocked", "spend", "expires", "token_hash", "metadata", "litellm_created_at", "last_synced_at")}),
+            (
+                "State in LiteLLM",
+                {
+                    "fields": (
+                        "blocked",
+                        "spend",
+                        "expires",
+                        "token_hash",
+                        "metadata",
+                        "litellm_created_at",
+                        "last_synced_at",
+                    )
+                },
+            ),
             (
                 "Work in flight",
                 {
@@ -382,7 +431,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         return self._readonly if obj is not None else ()
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         plan_id = request.GET.get("plan")
         if plan_id and str(plan_id).isdigit():
             plan = KeyPlan.objects.filter(pk=plan_id).first()
@@ -478,7 +527,11 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         request._litellm_dispatch = ("update", stored.pk, sorted(changes))  # type: ignore[attr-defined]
 
     def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
     ) -> HttpResponse:
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
@@ -504,7 +557,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         messages.add_message(request, level, f"{key}: {what}: {words}")
         return HttpResponseRedirect(change_url)
 
-    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[obj.pk]))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -529,7 +584,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         raw = services.key_reveal(key=key)
         if raw is None:
-            messages.info(request, f"{key}: the full key was shown once already; only {key.key_name} remains.")
+            messages.info(
+                request, f"{key}: the full key was shown once already; only {key.key_name} remains."
+            )
             return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[pk]))
         self.log_change(request, key, "Showed the full key once")
         context = {
@@ -540,13 +597,13 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "change_url": reverse("admin:litellm_virtualkey_change", args=[pk]),
         }
-        response = TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
 
     # --- actions
 
-    def _run_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey], action: str, label: str) -> None:
+    def _run_action(
+        self, request: HttpRequest, queryset: QuerySet[VirtualKey], action: str, label: str
+    ) -> None:
         accepted: list[VirtualKey] = []
         for key in queryset.select_related("server"):
             try:
@@ -563,7 +620,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             self.log_change(request, key, f"{label}: {words}")
             if action == KeyAction.ROTATE and results.get(key.pk, {}) and (results[key.pk] or {}).get("ok"):
                 url = reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
-                messages.info(request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url))
+                messages.info(
+                    request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
+                )
 
     @admin.action(description="Block in LiteLLM")
     def block_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
@@ -595,7 +654,15 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     list_filter = ("server", "source")
     search_fields = ("model_name", "provider_model")
     list_select_related = ("server",)
-    readonly_fields = ("server", "model_name", "provider_model", "source", "model_id", "litellm_params", "source_note")
+    readonly_fields = (
+        "server",
+        "model_name",
+        "provider_model",
+        "source",
+        "model_id",
+        "litellm_params",
+        "source_note",
+    )
     actions = ("delete_from_litellm",)
 
     @admin.display(description="editable?")
@@ -636,14 +703,18 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                     "api_key_env": form.cleaned_data["api_key_env"],
                     "api_base": form.cleaned_data["api_base"] or "",
                 },
-                wait_seconds=ADMIN_WAIT_SECONDS,
+                wait_seconds=admin_wait_seconds(),
             )
-            self.log_change(request, server, f"Asked LiteLLM to add model {form.cleaned_data['model_name']!r}")
+            self.log_change(
+                request, server, f"Asked LiteLLM to add model {form.cleaned_data['model_name']!r}"
+            )
             if done and isinstance(result, dict) and result.get("ok"):
                 messages.success(request, result["detail"])
                 return HttpResponseRedirect(reverse("admin:litellm_litellmmodel_changelist"))
             if not done:
-                messages.warning(request, "LiteLLM has not answered yet; the model will appear after the next sync.")
+                messages.warning(
+                    request, "LiteLLM has not answered yet; the model will appear after the next sync."
+                )
                 return HttpResponseRedirect(reverse("admin:litellm_litellmmodel_changelist"))
             form.add_error(None, str(result.get("detail") if isinstance(result, dict) else result))
         context = {
@@ -667,7 +738,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                 tasks.model_delete,
                 network=model.server.network,
                 kwargs={"model_pk": model.pk},
-                wait_seconds=ADMIN_WAIT_SECONDS,
+                wait_seconds=admin_wait_seconds(),
             )
             self.log_change(request, model.server, f"Asked LiteLLM to delete model {model.model_name!r}")
             level, words = _outcome_words(result if done else None)
@@ -680,7 +751,15 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
 @admin.register(KeyPlan)
 class KeyPlanAdmin(admin.ModelAdmin):
     form = KeyPlanForm
-    list_display = ("name", "max_budget", "budget_duration", "models_display", "rpm_limit", "tpm_limit", "rotation_days")
+    list_display = (
+        "name",
+        "max_budget",
+        "budget_duration",
+        "models_display",
+        "rpm_limit",
+        "tpm_limit",
+        "rotation_days",
+    )
     search_fields = ("name",)
     readonly_fields = ("existing_keys_note",)
 
@@ -697,4 +776,3 @@ class KeyPlanAdmin(admin.ModelAdmin):
             "key on its own page.",
             count,
         )
-

@@ -45,6 +45,8 @@ def litellm_beat(environ: Mapping[str, str]) -> list[str]:
         ("litellm: sync keys and models", "litellm.servers_sync", SYNC_EVERY_SECONDS),
         ("litellm: retry due key actions", "litellm.keys_due", DUE_EVERY_SECONDS),
     ):
-        created = services.periodic_task_ensure(name=name, task=task, every_seconds=every, queue=DEFAULT_QUEUE)
+        created = services.periodic_task_ensure(
+            name=name, task=task, every_seconds=every, queue=DEFAULT_QUEUE
+        )
         out.append(f"beat entry '{name}' " + ("created" if created else "already there"))
     return out

@@ -436,7 +436,11 @@ class LiteLLMClient:
         return found
 
     def model_new(
-        self, *, model_name: str, litellm_params: Mapping[str, Any], model_info: Mapping[str, Any] | None = None
+        self,
+        *,
+        model_name: str,
+        litellm_params: Mapping[str, Any],
+        model_info: Mapping[str, Any] | None = None,
     ) -> str:
         """Add a database model (needs STORE_MODEL_IN_DB=True on the proxy, §3.3). Returns its id."""
         body: dict[str, Any] = {"model_name": model_name, "litellm_params": dict(litellm_params)}

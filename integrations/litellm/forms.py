@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -20,13 +20,17 @@ ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 def validate_duration(value: str) -> None:
     if value and not DURATION_RE.match(value):
-        raise ValidationError(f"'{value}' is not a LiteLLM duration; use a number and a unit: 30s, 30m, 24h, 30d, 1w, 1mo.")
+        raise ValidationError(
+            f"'{value}' is not a LiteLLM duration; use a number and a unit: 30s, 30m, 24h, 30d, 1w, 1mo."
+        )
 
 
 def validate_alias(value: str) -> None:
     # LiteLLM refuses path traversal and control characters in aliases (§1, _validate_key_alias_format).
     if any(ord(c) < 32 or ord(c) == 127 for c in value) or ".." in value or "/" in value or "\\" in value:
-        raise ValidationError("An alias may not contain control characters, slashes or '..' (LiteLLM refuses them).")
+        raise ValidationError(
+            "An alias may not contain control characters, slashes or '..' (LiteLLM refuses them)."
+        )
 
 
 def model_choices(server: LiteLLMServer | None = None) -> list[tuple[str, str]]:
@@ -55,7 +59,7 @@ class _KeyLimitsMixin(forms.ModelForm):
         raise NotImplementedError
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         server = self._server()
         chosen = cleaned.get("allowed_models") or []
         if server is not None and chosen:
@@ -69,7 +73,10 @@ class _KeyLimitsMixin(forms.ModelForm):
             if self.instance.pk:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
-                self.add_error("key_alias", "Another key on this server has this alias (LiteLLM requires unique aliases).")
+                self.add_error(
+                    "key_alias",
+                    "Another key on this server has this alias (LiteLLM requires unique aliases).",
+                )
         return cleaned
 
 
@@ -100,14 +107,14 @@ class KeyCreateForm(_KeyLimitsMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["allowed_models"].choices = model_choices()
-        self.fields["server"].queryset = LiteLLMServer.objects.all()
+        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = model_choices()
+        cast(forms.ModelChoiceField, self.fields["server"]).queryset = LiteLLMServer.objects.all()
 
     def _server(self) -> LiteLLMServer | None:
         return self.cleaned_data.get("server")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         plan: KeyPlan | None = cleaned.get("plan")
         if plan is not None:
             # Empty fields take the plan's values: the plan is the default, the form can override.
@@ -148,16 +155,16 @@ class KeyChangeForm(_KeyLimitsMixin):
         choices = model_choices(server)
         # Keep a model LiteLLM already allows even if it is no longer discovered.
         current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
-        self.fields["allowed_models"].choices = choices + current
+        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = choices + current
 
     def _server(self) -> LiteLLMServer | None:
         return self.instance.server if self.instance.server_id else None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         # Models LiteLLM already had for this key stay valid even if not discovered.
         if "allowed_models" in self.errors:
-            chosen = cleaned.get("allowed_models") or self.data.getlist("allowed_models")
+            chosen = cleaned.get("allowed_models") or cast(Any, self.data).getlist("allowed_models")
             server = self._server()
             known = {n for n, _ in model_choices(server)} | set(self.instance.allowed_models or [])
             if all(m in known for m in chosen):
@@ -200,7 +207,7 @@ class ServerForm(forms.ModelForm):
             raise ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not self.instance.pk and not cleaned.get("master_key_input"):
             self.add_error("master_key_input", "The master key is required.")
         return cleaned
@@ -217,7 +224,9 @@ class ServerForm(forms.ModelForm):
 class ModelAddForm(forms.Form):
     server = forms.ModelChoiceField(queryset=LiteLLMServer.objects.all())
     model_name = forms.CharField(max_length=255, help_text="The name clients ask for, e.g. gpt-4o.")
-    provider_model = forms.CharField(max_length=255, help_text="provider/model, e.g. openai/gpt-4o or ollama/llama3.")
+    provider_model = forms.CharField(
+        max_length=255, help_text="provider/model, e.g. openai/gpt-4o or ollama/llama3."
+    )
     api_key_env = forms.CharField(
         required=False,
         max_length=100,
@@ -251,10 +260,22 @@ class KeyPlanForm(forms.ModelForm):
 
     class Meta:
         model = KeyPlan
-        fields = "__all__"
+        fields = (
+            "name",
+            "description",
+            "allowed_models",
+            "max_budget",
+            "budget_duration",
+            "soft_budget",
+            "tpm_limit",
+            "rpm_limit",
+            "max_parallel_requests",
+            "key_duration",
+            "rotation_days",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = model_choices()
         current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
-        self.fields["allowed_models"].choices = choices + current
+        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = choices + current

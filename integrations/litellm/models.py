@@ -8,7 +8,7 @@ message loses nothing.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.db.models.functions import Upper
 
 from portal.crypto import EncryptedTextField
@@ -33,7 +33,9 @@ class LiteLLMServer(models.Model):
     )
     master_key = EncryptedTextField(help_text="LITELLM_MASTER_KEY of this proxy.")
     litellm_version = models.CharField(max_length=50, blank=True)
-    db_status = models.CharField(max_length=50, blank=True, help_text="The proxy's own database, as it reports it.")
+    db_status = models.CharField(
+        max_length=50, blank=True, help_text="The proxy's own database, as it reports it."
+    )
     check_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.UNKNOWN)
     checked_at = models.DateTimeField(null=True, blank=True)
     check_diagnosis = models.TextField(blank=True)
@@ -57,7 +59,9 @@ class KeyPlan(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    allowed_models = models.JSONField(default=list, blank=True, help_text="Allowed model names; empty = all models.")
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="Allowed model names; empty = all models."
+    )
     max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     budget_duration = models.CharField(max_length=20, blank=True, help_text="Spend reset period, e.g. 30d.")
     soft_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
@@ -119,11 +123,16 @@ class VirtualKey(models.Model):
     blocked = models.BooleanField(default=False)
     spend = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     over_budget = models.GeneratedField(
-        expression=Q(max_budget__isnull=False) & Q(spend__gte=F("max_budget")),
+        expression=ExpressionWrapper(
+            Q(max_budget__isnull=False) & Q(spend__gte=F("max_budget")), output_field=models.BooleanField()
+        ),
         output_field=models.BooleanField(),
         db_persist=True,
     )
-    token_hash = models.CharField(max_length=64, null=True, blank=True, help_text="LiteLLM's sha256 of the key.")
+    # NULL, not "", for "no hash yet": the unique constraint must not see two empty hashes.
+    token_hash = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, help_text="LiteLLM's sha256 of the key."
+    )
     key_name = models.CharField(max_length=20, blank=True, help_text="sk-...ab12: recognisable, not usable.")
     # Only where the portal must hand the key on later (a person's key pushed into
     # LibreChat), or until the one reveal right after creation / rotation.
@@ -199,7 +208,9 @@ class LiteLLMModel(models.Model):
     provider_model = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=10, choices=ModelSource.choices, default=ModelSource.CONFIG)
     model_id = models.CharField(max_length=255)
-    litellm_params = models.JSONField(default=dict, blank=True, help_text="As LiteLLM shows them (secrets removed).")
+    litellm_params = models.JSONField(
+        default=dict, blank=True, help_text="As LiteLLM shows them (secrets removed)."
+    )
     last_synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,10 +8,11 @@ after commit, so the database stays the source of truth for work in flight.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -97,7 +98,7 @@ class ServerCheck:
 
 
 def server_check(*, server: LiteLLMServer) -> ServerCheck:
-    """"Test connection": liveliness, version, and the models discovered (recorded on the row)."""
+    """ "Test connection": liveliness, version, and the models discovered (recorded on the row)."""
     now = timezone.now()
     try:
         with client_for(server) as client:
@@ -192,7 +193,8 @@ def model_add(
             "model_name": model_name,
             "provider_model": provider_model,
             "source": ModelSource.DATABASE,
-            "litellm_params": _public_params(params) | ({"api_key": params["api_key"]} if api_key_env else {}),
+            "litellm_params": _public_params(params)
+            | ({"api_key": params["api_key"]} if api_key_env else {}),
             "last_synced_at": timezone.now(),
         },
     )
@@ -332,18 +334,26 @@ def key_request(
     """Record that LiteLLM must be told `action` for this key, and wake a worker."""
     if action not in KeyAction.values or action in ("", KeyAction.CREATE):
         raise ValueError(f"unknown key action {action!r}")
-    if key.status in (KeyStatus.DELETED,) and action != KeyAction.REFRESH:
-        raise ValueError(f"{key} is deleted")
-    if key.pending_action and key.pending_action != action:
-        raise ValueError(f"{key} is still busy: {key.get_pending_action_display()} pending")
     with transaction.atomic():
-        key.pending_action = action
-        key.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
-        key.next_attempt_at = timezone.now()
-        key.attempts = 0
-        key.save(update_fields=["pending_action", "pending_changes", "next_attempt_at", "attempts", "updated_at"])
+        # The row as it is now, not as the caller last read it (a worker may have moved on).
+        row = VirtualKey.objects.select_for_update().get(pk=key.pk)
+        if row.status == KeyStatus.DELETED and action != KeyAction.REFRESH:
+            raise ValueError(f"{key} is deleted")
+        if row.status in (KeyStatus.CREATING, KeyStatus.FAILED):
+            raise ValueError(f"{key} does not exist in LiteLLM yet ({row.get_status_display()})")
+        if row.pending_action and row.pending_action != action:
+            raise ValueError(f"{key} is still busy: {row.get_pending_action_display()} pending")
+        row.pending_action = action
+        row.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
+        row.next_attempt_at = timezone.now()
+        row.attempts = 0
+        row.save(
+            update_fields=["pending_action", "pending_changes", "next_attempt_at", "attempts", "updated_at"]
+        )
+        for name in ("pending_action", "pending_changes", "next_attempt_at", "attempts", "status"):
+            setattr(key, name, getattr(row, name))
         if enqueue:
-            _enqueue_on_commit(key)
+            _enqueue_on_commit(row)
     return key
 
 
@@ -409,7 +419,9 @@ def _enqueue_on_commit(key: VirtualKey) -> None:
 
     key_id = key.pk
     queue_name = server_queue(key.server)
-    transaction.on_commit(lambda: tasks.key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name))
+    transaction.on_commit(
+        lambda: tasks.key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
+    )
 
 
 def key_reveal(*, key: VirtualKey) -> str | None:
@@ -487,7 +499,9 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
         row = VirtualKey.objects.filter(pk=key_id).first()
         if row is None:
             return ActionOutcome(key_id, "", False, "no such key")
-        return ActionOutcome(key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due")
+        return ActionOutcome(
+            key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due"
+        )
     action = key.pending_action
     own_client = client is None
     try:
@@ -641,7 +655,7 @@ def _recover(client: LiteLLMClient, token_hash: str, error: VendorError) -> KeyI
     if not (is_lost_answer(error) or error.retryable):
         raise error
     try:
-        found = client.key_find(token_hash=token_hash)
+        found = client.key_find(token_hash=token_hash or "")
     except VendorError as lookup_error:
         raise _Retry(f"{error} (and the check whether it was written failed: {lookup_error})") from None
     if found is None:
@@ -701,7 +715,9 @@ def _handle_refresh(key: VirtualKey, client: LiteLLMClient) -> str:
         key.status = KeyStatus.MISSING
         raise _Fail("LiteLLM no longer has this key")
     key_apply_info(key, found)
-    return f"Refreshed: spend {found.spend:g}" + (f" of {found.max_budget:g}" if found.max_budget is not None else "")
+    return f"Refreshed: spend {found.spend:g}" + (
+        f" of {found.max_budget:g}" if found.max_budget is not None else ""
+    )
 
 
 def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
@@ -744,10 +760,8 @@ def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
             key.litellm_created_at = info.created_at
             key.save()
     if key.rotation_step == "delete":
-        try:
+        with contextlib.suppress(KeyNotFound):  # deleted already (a retry after a lost answer)
             client.key_delete(token_hashes=[key.rotation_old_hash])
-        except KeyNotFound:
-            pass  # deleted already (a retry after a lost answer)
         key.rotation_step = "rename"
         key.save(update_fields=["rotation_step"])
     if key.rotation_step == "rename":
@@ -768,7 +782,7 @@ def _hash(key: VirtualKey) -> str:
     return key.token_hash
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[VirtualKey, LiteLLMClient], str]] = {
     KeyAction.CREATE: _handle_create,
     KeyAction.UPDATE: _handle_update,
     KeyAction.BLOCK: _handle_block,
@@ -879,7 +893,9 @@ _SYNC_FIELDS = [
 
 def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, report: SyncReport) -> None:
     hashes = [k.token for k in keys]
-    existing = {row.token_hash: row for row in VirtualKey.objects.filter(server=server, token_hash__in=hashes)}
+    existing = {
+        row.token_hash: row for row in VirtualKey.objects.filter(server=server, token_hash__in=hashes)
+    }
     # Keys the portal made whose row does not name them yet (a rotation's replacement in
     # flight) carry our marker with the row id: never adopt those as strangers.
     in_flight_ids = {
@@ -889,7 +905,11 @@ def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, re
     }
     in_flight_ids.discard(None)
     ours = (
-        set(VirtualKey.objects.filter(pk__in=[i for i in in_flight_ids if isinstance(i, int)]).values_list("pk", flat=True))
+        set(
+            VirtualKey.objects.filter(pk__in=[i for i in in_flight_ids if isinstance(i, int)]).values_list(
+                "pk", flat=True
+            )
+        )
         if in_flight_ids
         else set()
     )
@@ -901,7 +921,9 @@ def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, re
         if row is None:
             if info.metadata.get("managed_by") == MANAGED_BY and info.metadata.get("portal_key_id") in ours:
                 continue
-            row = VirtualKey(server=server, token_hash=info.token, origin=KeyOrigin.FOUND, status=KeyStatus.ACTIVE)
+            row = VirtualKey(
+                server=server, token_hash=info.token, origin=KeyOrigin.FOUND, status=KeyStatus.ACTIVE
+            )
             key_apply_info(row, info, now=started)
             new.append(row)
             continue
@@ -923,7 +945,9 @@ def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, re
     report.updated += len(changed)
 
 
-def keys_sync(*, server: LiteLLMServer, client: LiteLLMClient | None = None, page_size: int = MAX_PAGE_SIZE) -> SyncReport:
+def keys_sync(
+    *, server: LiteLLMServer, client: LiteLLMClient | None = None, page_size: int = MAX_PAGE_SIZE
+) -> SyncReport:
     """Bring the key rows in line with LiteLLM. Idempotent; costs ceil(keys / page_size) list
     calls and a few queries per page."""
     report = SyncReport()
@@ -951,14 +975,18 @@ def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetim
     # Only rows older than the sync's start: a key made during the sync may not be listed yet.
     candidates = list(
         VirtualKey.objects.filter(
-            server=server, status=KeyStatus.ACTIVE, pending_action="", created_at__lt=started, token_hash__isnull=False
+            server=server,
+            status=KeyStatus.ACTIVE,
+            pending_action="",
+            created_at__lt=started,
+            token_hash__isnull=False,
         )
         .filter(Q(last_synced_at__lt=started) | Q(last_synced_at__isnull=True))
         .values_list("pk", "token_hash")[:MAX_MISSING_CONFIRMATIONS]
     )
     gone = []
     for pk, token_hash in candidates:
-        found = client.key_find(token_hash=token_hash)
+        found = client.key_find(token_hash=token_hash or "")
         if found is None:
             gone.append(pk)
             continue

@@ -69,7 +69,11 @@ def model_add(
         )
     except Exception as exc:
         return {"ok": False, "detail": str(exc)}
-    return {"ok": True, "detail": f"Model '{row.model_name}' added (id {row.model_id})", "model_id": row.model_id}
+    return {
+        "ok": True,
+        "detail": f"Model '{row.model_name}' added (id {row.model_id})",
+        "model_id": row.model_id,
+    }
 
 
 @shared_task(name="litellm.model_delete")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -132,14 +133,18 @@ def real_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealProxy
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"the real LiteLLM exited at start:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"the real LiteLLM exited at start:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             try:
                 if requests.get(base_url + "/health/liveliness", timeout=1).status_code == 200:
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the real LiteLLM did not answer in 120 s:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"the real LiteLLM did not answer in 120 s:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.25)
         yield RealProxy(base_url=base_url, master_key=master_key, log_path=log_path)
     finally:
@@ -151,3 +156,11 @@ def real_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealProxy
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
         log.close()
+
+
+def stored_key(sim: LiteLLMSimulator, token_or_raw: str | None) -> dict[str, Any]:
+    """The simulator's row for a key that must exist."""
+    assert token_or_raw, "the key has no hash"
+    row = sim.get_key(token_or_raw)
+    assert row is not None, "LiteLLM has no such key"
+    return row

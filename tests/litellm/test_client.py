@@ -16,7 +16,7 @@ from integrations.litellm.client import (
     hash_token,
     normalise_base_url,
 )
-from tests.litellm.conftest import MASTER
+from tests.litellm.conftest import MASTER, stored_key
 from tests.simulators.litellm import LiteLLMSimulator
 
 
@@ -40,17 +40,24 @@ def test_it_generates_long_portal_keys() -> None:
     assert raw.startswith("sk-") and len(raw) >= 3 + 32
 
 
-def test_it_creates_a_key_with_its_own_raw_key_and_gets_the_hash_back(client: LiteLLMClient, sim: LiteLLMSimulator) -> None:
+def test_it_creates_a_key_with_its_own_raw_key_and_gets_the_hash_back(
+    client: LiteLLMClient, sim: LiteLLMSimulator
+) -> None:
     raw = generate_raw_key()
     generated = client.key_generate(
         raw_key=raw,
-        fields={"key_alias": "ci", "models": ["gpt-4o-mock"], "max_budget": 5.0, "metadata": {"managed_by": "portal"}},
+        fields={
+            "key_alias": "ci",
+            "models": ["gpt-4o-mock"],
+            "max_budget": 5.0,
+            "metadata": {"managed_by": "portal"},
+        },
     )
     # §2.1: token / token_id are the sha256 of the raw key; key_name is "sk-..." + last 4.
     assert generated.info.token == hash_token(raw)
     assert generated.info.key_name == f"sk-...{raw[-4:]}"
     assert generated.info.max_budget == 5.0
-    assert sim.get_key(raw)["metadata"] == {"managed_by": "portal"}
+    assert stored_key(sim, raw)["metadata"] == {"managed_by": "portal"}
 
 
 def test_it_looks_keys_up_by_hash_and_refuses_a_raw_key(client: LiteLLMClient, sim: LiteLLMSimulator) -> None:
@@ -62,7 +69,9 @@ def test_it_looks_keys_up_by_hash_and_refuses_a_raw_key(client: LiteLLMClient, s
     assert client.key_find(token_hash="0" * 64) is None
 
 
-def test_it_carries_litellms_own_message_for_a_duplicate_alias(client: LiteLLMClient, sim: LiteLLMSimulator) -> None:
+def test_it_carries_litellms_own_message_for_a_duplicate_alias(
+    client: LiteLLMClient, sim: LiteLLMSimulator
+) -> None:
     sim.add_key(key_alias="taken")
     with pytest.raises(VendorHTTPError) as caught:
         client.key_generate(raw_key=generate_raw_key(), fields={"key_alias": "taken"})
@@ -99,7 +108,9 @@ def test_it_blocks_unblocks_updates_and_deletes_by_hash(client: LiteLLMClient, s
     token = hash_token(raw)
     assert client.key_block(token_hash=token).blocked is True
     assert client.key_unblock(token_hash=token).blocked is False
-    updated = client.key_update(token_hash=token, fields={"rpm_limit": 7, "metadata": {"managed_by": "portal"}})
+    updated = client.key_update(
+        token_hash=token, fields={"rpm_limit": 7, "metadata": {"managed_by": "portal"}}
+    )
     assert updated.rpm_limit == 7 and updated.metadata == {"managed_by": "portal"}
     assert client.key_delete(token_hashes=[token]) == [token]
     assert client.key_find(token_hash=token) is None
@@ -109,7 +120,9 @@ def test_it_blocks_unblocks_updates_and_deletes_by_hash(client: LiteLLMClient, s
         client.key_block(token_hash=token)
 
 
-def test_it_recognises_the_open_source_regenerate_refusal(client: LiteLLMClient, sim: LiteLLMSimulator) -> None:
+def test_it_recognises_the_open_source_regenerate_refusal(
+    client: LiteLLMClient, sim: LiteLLMSimulator
+) -> None:
     raw = sim.add_key()
     with pytest.raises(RegenerateRefused) as caught:
         client.key_regenerate(token_hash=hash_token(raw), new_raw_key=generate_raw_key())
@@ -161,14 +174,18 @@ def test_it_reads_models_and_model_info(client: LiteLLMClient) -> None:
     assert {m.provider_model for m in infos} == {"openai/gpt-4o", "anthropic/claude-3-5-sonnet-20240620"}
 
 
-def test_it_adds_and_deletes_database_models_only_when_the_proxy_stores_them(client: LiteLLMClient, sim: LiteLLMSimulator) -> None:
+def test_it_adds_and_deletes_database_models_only_when_the_proxy_stores_them(
+    client: LiteLLMClient, sim: LiteLLMSimulator
+) -> None:
     with pytest.raises(VendorHTTPError) as caught:
         client.model_new(model_name="m", litellm_params={"model": "openai/gpt-4o-mini"})
     # §3.3: STORE_MODEL_IN_DB unset is a permanent 500.
     assert caught.value.status == 500 and not caught.value.retryable
     assert "STORE_MODEL_IN_DB" in caught.value.vendor_message
     sim.configure(store_model_in_db=True)
-    model_id = client.model_new(model_name="m", litellm_params={"model": "openai/gpt-4o-mini", "api_key": "os.environ/OPENAI_API_KEY"})
+    model_id = client.model_new(
+        model_name="m", litellm_params={"model": "openai/gpt-4o-mini", "api_key": "os.environ/OPENAI_API_KEY"}
+    )
     assert any(m.model_id == model_id and m.db_model for m in client.model_info())
     client.model_delete(model_id=model_id)
     with pytest.raises(VendorHTTPError) as caught:  # §3.4: unknown id, 400

@@ -43,7 +43,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{server.name}: {report}")
                 continue
             done, result, task_id = dispatch_and_wait(
-                tasks.server_sync, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=options["wait"]
+                tasks.server_sync,
+                network=server.network,
+                kwargs={"server_id": server.pk},
+                wait_seconds=options["wait"],
             )
             if not done:
                 failed += 1

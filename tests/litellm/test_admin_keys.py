@@ -1,0 +1,199 @@
+"""The key admin end to end: a real Celery worker on the server's network queue, the
+simulator as LiteLLM, the admin through Django's test client."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from integrations.litellm import services
+from integrations.litellm.client import hash_token
+from integrations.litellm.models import KeyStatus, LiteLLMModel, LiteLLMServer, VirtualKey
+from portal.accounts.models import User
+from tests.litellm.conftest import stored_key
+from tests.simulators.litellm import LiteLLMSimulator
+from tests.workers import CeleryWorker
+
+
+@pytest.fixture
+def staff(transactional_db: None) -> Client:
+    user = User.objects.create_superuser(email="ops@example.com", password="a long test password")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def discover(server: LiteLLMServer) -> None:
+    for name, model_id in (("gpt-4o-mock", "m1"), ("claude-mock", "m2")):
+        LiteLLMModel.objects.create(
+            server=server, model_name=name, model_id=model_id, provider_model=f"x/{name}"
+        )
+
+
+def add_form(server: LiteLLMServer, **overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "server": server.pk,
+        "key_alias": "ci-bot",
+        "owner": "ana",
+        "allowed_models": ["gpt-4o-mock"],
+        "max_budget": "10",
+        "budget_duration": "30d",
+        "rpm_limit": "60",
+        "duration": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_creates_a_key_and_shows_it_exactly_once(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
+) -> None:
+    discover(tx_server)
+    response = staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
+    key = VirtualKey.objects.get()
+    assert response.status_code == 302, response.content[:2000]
+    assert response["Location"] == reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
+    page = staff.get(response["Location"])
+    found = re.search(rb'value="(sk-[A-Za-z0-9_-]{32,})"', page.content)
+    assert found is not None
+    raw = found.group(1).decode()
+    assert hash_token(raw) == key.token_hash and stored_key(sim, raw)["key_alias"] == "ci-bot"
+    assert "no-store" in page["Cache-Control"]
+    # Afterwards only the abbreviation, anywhere in the admin.
+    again = staff.get(reverse("admin:litellm_virtualkey_reveal", args=[key.pk]), follow=True)
+    assert raw.encode() not in again.content and f"sk-...{raw[-4:]}".encode() in again.content
+    change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk]))
+    listing = staff.get(reverse("admin:litellm_virtualkey_changelist"))
+    assert raw.encode() not in change.content and raw.encode() not in listing.content
+    history = list(LogEntry.objects.filter(object_id=str(key.pk)).values_list("change_message", flat=True))
+    assert any("Create in LiteLLM" in m for m in history) and any(
+        "Showed the full key once" in m for m in history
+    )
+    assert not any(raw in m for m in history)
+    assert raw not in net_worker.log()
+    key.refresh_from_db()
+    assert key.raw_key is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("max_budget", "-1", "greater than or equal to 0"),
+        ("budget_duration", "monthly", "not a LiteLLM duration"),
+        ("duration", "5 days", "not a LiteLLM duration"),
+        ("rpm_limit", "0", "greater than or equal to 1"),
+        ("allowed_models", ["not-a-model"], "Select a valid choice"),
+        ("key_alias", "../etc", "may not contain"),
+    ],
+)
+def test_it_shows_field_errors_never_a_500(
+    staff: Client, tx_server: LiteLLMServer, field: str, value: object, words: str
+) -> None:
+    discover(tx_server)
+    response = staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server, **{field: value}))
+    assert response.status_code == 200
+    assert words in response.content.decode()
+    assert not VirtualKey.objects.exists()
+
+
+def test_it_refuses_a_model_of_another_server(staff: Client, tx_server: LiteLLMServer) -> None:
+    discover(tx_server)
+    other = LiteLLMServer(name="prod", base_url="http://litellm-prod:4000", network="backend-prod")
+    other.master_key = "sk-" + "p" * 30
+    other.save()
+    LiteLLMModel.objects.create(server=other, model_name="prod-only", model_id="p1")
+    response = staff.post(
+        reverse("admin:litellm_virtualkey_add"), add_form(tx_server, allowed_models=["prod-only"])
+    )
+    assert (
+        response.status_code == 200 and "Not a model of litellm-dev: prod-only" in response.content.decode()
+    )
+
+
+@override_settings(LITELLM_ADMIN_WAIT_SECONDS=0.5)
+def test_it_shows_pending_when_no_worker_answers(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    response = staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server), follow=True)
+    key = VirtualKey.objects.get()
+    assert key.status == KeyStatus.CREATING and key.pending_action == "create"
+    assert "pending" in response.content.decode()
+    assert sim.key_count() == 0  # nothing reached LiteLLM; the beat job will pick the row up
+
+
+def test_the_actions_report_per_key_and_land_in_the_admin_log(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
+) -> None:
+    keys = []
+    for alias in ("a", "b"):
+        key = services.key_create(server=tx_server, alias=alias, enqueue=False)
+        services.key_apply_pending(key_id=key.pk)
+        keys.append(key)
+    response = staff.post(
+        reverse("admin:litellm_virtualkey_changelist"),
+        {"action": "block_action", "_selected_action": [k.pk for k in keys]},
+        follow=True,
+    )
+    text = response.content.decode()
+    # (the admin capitalises messages)
+    assert "A: block: Blocked in LiteLLM" in text and "B: block: Blocked in LiteLLM" in text
+    assert all(stored_key(sim, k.token_hash)["blocked"] for k in keys)
+    assert LogEntry.objects.filter(change_message__contains="block: Blocked in LiteLLM").count() == 2
+
+    response = staff.post(
+        reverse("admin:litellm_virtualkey_changelist"),
+        {"action": "rotate_action", "_selected_action": [keys[0].pk]},
+        follow=True,
+    )
+    assert "A: rotate: Rotated" in response.content.decode()
+    keys[0].refresh_from_db()
+    assert stored_key(sim, keys[0].token_hash)["key_alias"] == "a" and sim.key_count() == 2
+
+
+def test_changing_a_key_goes_to_litellm_first(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
+) -> None:
+    discover(tx_server)
+    key = services.key_create(server=tx_server, alias="edit-me", enqueue=False)
+    services.key_apply_pending(key_id=key.pk)
+    url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
+    form = {
+        "key_alias": "edit-me",
+        "owner": "",
+        "allowed_models": ["claude-mock"],
+        "max_budget": "7.5",
+        "budget_duration": "",
+    }
+    response = staff.post(url, form, follow=True)
+    assert "Change in LiteLLM" in response.content.decode()
+    stored = stored_key(sim, key.token_hash)
+    assert stored["models"] == ["claude-mock"] and stored["max_budget"] == 7.5
+    key.refresh_from_db()
+    assert key.allowed_models == ["claude-mock"] and key.max_budget == Decimal("7.5")
+
+
+def test_the_list_filters_and_searches(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    sim.seed_keys(5, key_alias="svc-{i}", user_id="team-x", max_budget=1.0, spend=2.0)
+    services.keys_sync(server=tx_server)
+    url = reverse("admin:litellm_virtualkey_changelist")
+    for query in (
+        "?owner=team-x",
+        "?expired=no",
+        "?over_budget=yes",
+        "?blocked__exact=0",
+        "?q=svc",
+        f"?server__id__exact={tx_server.pk}",
+    ):
+        response = staff.get(url + query)
+        assert response.status_code == 200, query
+        assert "svc-3" in response.content.decode(), query
+    assert "svc-3" not in staff.get(url + "?over_budget=no").content.decode()
+    assert "svc-3" not in staff.get(url + "?owner=someone-else").content.decode()
