@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
@@ -606,7 +607,7 @@ def sessions_revoke(*, account: LibreChatAccount) -> int:
     queue = network_queue_name(account.server.network)
     for session_id in ids:
         transaction.on_commit(
-            lambda sid=session_id: session_logout_task.apply_async(kwargs={"session_id": sid}, queue=queue)
+            partial(session_logout_task.apply_async, kwargs={"session_id": session_id}, queue=queue)
         )
     return len(ids)
 
@@ -668,3 +669,29 @@ def account_password_reset(*, account_id: int) -> str:
             revoked_at=timezone.now(), logged_out_at=timezone.now(), access_token=None, refresh_token=None
         )
     return "password reset"
+
+
+# --- server check (admin action) ----------------------------------------------------------------
+
+
+def server_check(*, server_id: int) -> dict[str, Any]:
+    """/health, then /api/config: is LibreChat up, and will it take new accounts?"""
+    server = LibreChatServer.objects.get(pk=server_id)
+    client = client_for(server.api_url)
+    try:
+        client.health()
+        config = client.config()
+    except VendorError as exc:
+        return {"ok": False, "message": str(exc)}
+    blocking = []
+    if not config.registration_enabled:
+        blocking.append("registration is closed (ALLOW_REGISTRATION), so new people cannot get accounts")
+    if not config.email_login_enabled:
+        blocking.append("email login is off (ALLOW_EMAIL_LOGIN), so the portal cannot sign in")
+    notes = list(blocking)
+    if config.email_enabled:
+        notes.append("an email service is configured, so stale accounts cannot be taken over by a reset")
+    message = f"LibreChat at {server.api_url} answers" + (
+        ": " + "; ".join(notes) if notes else "; ready for new accounts"
+    )
+    return {"ok": not blocking, "message": message}

@@ -50,3 +50,8 @@ def session_logout_task(session_id: int) -> str:
 @shared_task(name="librechat.account_password_reset")
 def account_password_reset_task(account_id: int) -> str:
     return services.account_password_reset(account_id=account_id)
+
+
+@shared_task(name="librechat.server_check")
+def server_check_task(server_id: int) -> dict[str, Any]:
+    return services.server_check(server_id=server_id)

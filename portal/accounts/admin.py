@@ -1,10 +1,19 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
 
-from portal.accounts.models import User
+from portal.accounts import services
+from portal.accounts.models import Invitation, SignupPolicy, User
 
 
 class PersonCreationForm(AdminUserCreationForm):
@@ -24,15 +33,26 @@ class UserAdmin(DjangoUserAdmin):
     form = PersonChangeForm
     add_form = PersonCreationForm
     ordering = ("-date_joined",)
-    list_display = ("email", "name", "is_active", "is_staff", "date_joined")
+    list_display = (
+        "email",
+        "name",
+        "is_active",
+        "is_staff",
+        "email_verified_at",
+        "approved_at",
+        "date_joined",
+    )
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "name")
     readonly_fields = ("last_login", "date_joined")
+    actions = ("approve", "mark_verified_and_approve")
+    change_list_template = "admin/accounts/user/change_list.html"
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("name",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Signup", {"fields": ("email_verified_at", "approved_at")}),
     )
     add_fieldsets = (
         (
@@ -40,3 +60,80 @@ class UserAdmin(DjangoUserAdmin):
             {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")},
         ),
     )
+
+    @admin.action(description="Approve (LibreChat account once the email is verified)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        provisioned = 0
+        for person in queryset:
+            if services.person_approve(person=person):
+                provisioned += 1
+            self.log_change(request, person, "Approved")
+        self.message_user(
+            request, f"{queryset.count()} approved; {provisioned} LibreChat account(s) under way."
+        )
+
+    @admin.action(description="Mark the email verified and approve (people staff created)")
+    def mark_verified_and_approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        queryset.filter(email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+        for person in queryset:
+            services.person_approve(person=person)
+            self.log_change(request, person, "Marked the email verified and approved")
+        self.message_user(request, f"{queryset.count()} person(s) cleared for AI access.")
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "provision-librechat/",
+                self.admin_site.admin_view(self.provision_librechat_view),
+                name="accounts_user_provision_librechat",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def provision_librechat_view(self, request: HttpRequest) -> HttpResponse:
+        """Provision every verified person who has no LibreChat account, and show the progress."""
+        if not self.has_change_permission(request):
+            return redirect("admin:index")
+        if request.method == "POST":
+            created = services.people_provision_missing()
+            self.message_user(request, f"{created} LibreChat account(s) queued.", messages.SUCCESS)
+            from django.contrib.admin.models import CHANGE, LogEntry
+
+            staff = request.user
+            assert isinstance(staff, User)  # admin_view lets only staff in
+            LogEntry.objects.log_actions(
+                user_id=staff.pk,
+                queryset=[staff],
+                action_flag=CHANGE,
+                change_message=f"Provisioned LibreChat for every verified person without an account ({created})",
+                single_object=True,
+            )
+            return redirect("admin:accounts_user_provision_librechat")
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "LibreChat accounts for everyone verified",
+            "progress": services.provisioning_progress(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/user/provision_librechat.html", context)
+
+
+@admin.register(SignupPolicy)
+class SignupPolicyAdmin(admin.ModelAdmin):
+    list_display = ("mode", "allowed_domains", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SignupPolicy.objects.exists()  # one policy
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "invited_by", "created_at", "expires_at", "used_at")
+    search_fields = ("email",)
+    readonly_fields = ("invited_by", "created_at", "used_at")
+    ordering = ("-created_at",)
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        if not change:
+            obj.invited_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

@@ -57,7 +57,9 @@ def client_address(request: HttpRequest) -> str:
     forged by the client, the ones the proxies append cannot."""
     hops = int(getattr(settings, "PORTAL_TRUSTED_PROXY_HOPS", 0))
     if hops > 0:
-        forwarded = [a.strip() for a in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if a.strip()]
+        forwarded = [
+            a.strip() for a in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if a.strip()
+        ]
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR") or "unknown")

@@ -118,7 +118,9 @@ def person_verify_email(*, token: str) -> User | None:
     if person is None or person.email.lower() != data.get("e"):
         return None  # the address changed since the link was sent
     if person.email_verified_at is None:
-        User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+        User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(
+            email_verified_at=timezone.now()
+        )
         person.refresh_from_db()
         if person.approved_at is None:
             transaction.on_commit(lambda: _mail_staff_approval_needed(person.email))
@@ -233,7 +235,9 @@ def person_librechat_session(*, person: User, wait_seconds: float = SESSION_WAIT
             wait_seconds=wait_seconds,
         )
         if not done:
-            return SessionAnswer(None, None, pending=True, reason="LibreChat is taking a while; try again shortly")
+            return SessionAnswer(
+                None, None, pending=True, reason="LibreChat is taking a while; try again shortly"
+            )
         session = librechat.session_live(account=account)
         if session is None:
             reason = result.get("error", "") if isinstance(result, dict) else ""

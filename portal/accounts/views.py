@@ -104,9 +104,7 @@ def me(request: HttpRequest) -> HttpResponse:
             context["revealed_password"] = status.account.password.reveal()
         elif form.is_valid():
             form.add_error("password", "That is not your portal password.")
-    response = render(request, "accounts/me.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "accounts/me.html", context)
 
 
 @require_GET
@@ -115,9 +113,11 @@ def librechat_session(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         response: HttpResponse = JsonResponse({"error": "not logged in"}, status=401)
     else:
-        answer = services.person_librechat_session(person=request.user)  # type: ignore[arg-type]
+        answer = services.person_librechat_session(person=request.user)
         if answer.token is not None and answer.expires_at is not None:
-            response = JsonResponse({"access_token": answer.token, "expires_at": answer.expires_at.isoformat()})
+            response = JsonResponse(
+                {"access_token": answer.token, "expires_at": answer.expires_at.isoformat()}
+            )
         elif answer.pending:
             response = JsonResponse({"error": answer.reason, "pending": True}, status=503)
             response["Retry-After"] = "5"

@@ -34,7 +34,10 @@ def sim() -> Iterator[LibreChatSimulator]:
 @pytest.fixture
 def server(sim: LibreChatSimulator, db: None) -> LibreChatServer:
     return LibreChatServer.objects.create(
-        name="librechat-api", api_url=sim.base_url, public_url="https://chat.example.com", network="backend-dev"
+        name="librechat-api",
+        api_url=sim.base_url,
+        public_url="https://chat.example.com",
+        network="backend-dev",
     )
 
 

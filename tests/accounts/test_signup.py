@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 from django.core import mail
@@ -25,13 +24,17 @@ def sign_up(client: Client, email: str = "ann@example.com", password: str = PASS
 
 def verification_link(email: str) -> str:
     message = next(m for m in mail.outbox if m.to == [email] and "Confirm" in m.subject)
-    found = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", message.body)
+    found = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(message.body))
     assert found, message.body
     return found.group(1)
 
 
 def test_it_signs_up_without_provisioning_anything_before_verification(
-    client: Client, policy, server: LibreChatServer, sim: LibreChatSimulator, django_capture_on_commit_callbacks
+    client: Client,
+    policy,
+    server: LibreChatServer,
+    sim: LibreChatSimulator,
+    django_capture_on_commit_callbacks,
 ) -> None:
     policy(SignupMode.OPEN)
     with django_capture_on_commit_callbacks(execute=True):
@@ -98,7 +101,10 @@ def test_it_waits_for_staff_approval_before_provisioning(
     assert person.email_verified_at is not None and person.approved_at is None
     assert not LibreChatAccount.objects.exists()
     assert any(m.to == ["ops@example.com"] and "asks to join" in m.subject for m in mail.outbox)
-    assert services.person_access_status(person=person).line == "waiting: a staff member has to approve your signup"
+    assert (
+        services.person_access_status(person=person).line
+        == "waiting: a staff member has to approve your signup"
+    )
     services.person_approve(person=person)
     assert LibreChatAccount.objects.filter(person=person).exists()
 
@@ -132,7 +138,8 @@ def test_it_applies_djangos_password_validators(client: Client, policy) -> None:
     response = sign_up(client, password="ann@example.com")
     assert b"too similar" in response.content
     response = client.post(
-        "/accounts/signup/", {"email": "x@example.com", "name": "X", "password1": PASSWORD, "password2": "other"}
+        "/accounts/signup/",
+        {"email": "x@example.com", "name": "X", "password1": PASSWORD, "password2": "other"},
     )
     assert b"The two passwords differ." in response.content
     assert not User.objects.exists()

@@ -39,7 +39,7 @@ def test_it_registers_then_logs_in_with_tokens_and_the_refresh_cookie(sim: Libre
     c.register(name="Ann Example", email="Ann@Example.com", password=PASSWORD)
     tokens = c.login(email="ann@example.com", password=PASSWORD)
     assert tokens.user.email == "ann@example.com"
-    assert tokens.user.id == sim.user("ann@example.com").id
+    assert tokens.user.id == sim.users["ann@example.com"].id
     assert tokens.user.role == "ADMIN"  # the first account ever (contract "Login")
     now = dt.datetime.now(tz=dt.UTC)
     assert now + dt.timedelta(minutes=14) < tokens.access_expires_at <= now + dt.timedelta(minutes=16)
@@ -161,7 +161,7 @@ def test_it_resets_a_password_without_email(sim: LibreChatSimulator) -> None:
     sim.add_user("ann@example.com", "someone-elses-password")
     c = client(sim)
     request = c.password_reset_request(email="ann@example.com")
-    assert request.emailed is False and request.user_id == sim.user("ann@example.com").id
+    assert request.emailed is False and request.user_id == sim.users["ann@example.com"].id
     assert request.token not in repr(request)
     c.password_reset_complete(user_id=request.user_id, token=request.token, password=PASSWORD)
     assert sim.check_password("ann@example.com", PASSWORD)

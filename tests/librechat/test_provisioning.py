@@ -41,7 +41,7 @@ def test_it_registers_then_logs_in_and_keeps_that_login_as_the_session(
     sim.add_user("first@example.com", "whatever-password")  # so ours is not LibreChat's first (ADMIN)
     account = provision(make_account())
     assert account.status == AccountStatus.READY and account.status_line == "ready"
-    assert account.librechat_user_id == sim.user("ann@example.com").id
+    assert account.librechat_user_id == sim.users["ann@example.com"].id
     assert account.role == "USER" and account.provisioned_at is not None
     assert sim.check_password("ann@example.com", account.password.reveal())
     assert sim.calls[("POST", "/api/auth/register")] == 1 and sim.calls[("POST", "/api/auth/login")] == 1
@@ -142,10 +142,12 @@ def test_it_retries_transient_failures_with_capped_backoff(
     assert account.status == AccountStatus.WAITING and account.attempts == 1
     assert "502" in account.last_error
     assert account.status_line == "waiting: LibreChat is not answering yet"
+    assert account.next_attempt_at is not None
     delay = (account.next_attempt_at - timezone.now()).total_seconds()
     assert 25 < delay <= 34
     LibreChatAccount.objects.filter(pk=account.pk).update(attempts=40)
     account = provision(account)
+    assert account.next_attempt_at is not None
     delay = (account.next_attempt_at - timezone.now()).total_seconds()
     assert 1700 < delay <= 1800 * 1.1 and account.status == AccountStatus.WAITING
     sim.clear_faults()
@@ -254,7 +256,9 @@ def test_it_picks_up_due_rows_and_leases_them(make_account: MakeAccount) -> None
     LibreChatAccount.objects.filter(pk=ready.pk).update(status=AccountStatus.READY, next_attempt_at=now)
     assert services.accounts_provision_due() == 1
     due.refresh_from_db()
-    assert due.next_attempt_at > now + dt.timedelta(minutes=4)  # leased: not handed out twice
+    assert due.next_attempt_at is not None and due.next_attempt_at > now + dt.timedelta(
+        minutes=4
+    )  # leased: not handed out twice
     assert services.accounts_provision_due() == 0
 
 

@@ -92,7 +92,7 @@ def test_it_provisions_again_when_librechat_no_longer_takes_the_password(
 ) -> None:
     expire_access(ready)
     LibreChatSession.objects.filter(account=ready).update(refresh_expires_at=timezone.now())
-    sim.user("ann@example.com").password_hash = "pbkdf2$00$00"  # changed inside LibreChat
+    sim.users["ann@example.com"].password_hash = "pbkdf2$00$00"  # changed inside LibreChat
     with pytest.raises(services.VendorHTTPError):
         services.session_access_token(account=ready)
     ready.refresh_from_db()

@@ -7,57 +7,100 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, help_text='Empty: never expires.', null=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, help_text="Empty: never expires.", null=True),
+                ),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='SignupPolicy',
+            name="SignupPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('open', 'open to anyone (with a verified email)'), ('domains', 'only the allowed email domains'), ('invitation', 'only invited email addresses'), ('approval', 'anyone may ask; staff approve'), ('closed', 'closed')], default='approval', max_length=20)),
-                ('allowed_domains', models.TextField(blank=True, help_text="For 'allowed email domains': one domain per line, e.g. example.com.")),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("open", "open to anyone (with a verified email)"),
+                            ("domains", "only the allowed email domains"),
+                            ("invitation", "only invited email addresses"),
+                            ("approval", "anyone may ask; staff approve"),
+                            ("closed", "closed"),
+                        ],
+                        default="approval",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "allowed_domains",
+                    models.TextField(
+                        blank=True,
+                        help_text="For 'allowed email domains': one domain per line, e.g. example.com.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'signup policy',
-                'verbose_name_plural': 'signup policy',
+                "verbose_name": "signup policy",
+                "verbose_name_plural": "signup policy",
             },
         ),
         migrations.AddField(
-            model_name='user',
-            name='approved_at',
-            field=models.DateTimeField(blank=True, help_text='When the person was let in (by the signup policy or by staff).', null=True),
+            model_name="user",
+            name="approved_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the person was let in (by the signup policy or by staff).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='email_verified_at',
+            model_name="user",
+            name="email_verified_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['email_verified_at', 'approved_at'], name='accounts_user_cleared_idx'),
+            model_name="user",
+            index=models.Index(fields=["email_verified_at", "approved_at"], name="accounts_user_cleared_idx"),
         ),
         migrations.AddField(
-            model_name='invitation',
-            name='invited_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='invitations_sent', to=settings.AUTH_USER_MODEL),
+            model_name="invitation",
+            name="invited_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="invitations_sent",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(django.db.models.functions.text.Lower('email'), name='accounts_invitation_email_idx'),
+            model_name="invitation",
+            index=models.Index(
+                django.db.models.functions.text.Lower("email"), name="accounts_invitation_email_idx"
+            ),
         ),
     ]

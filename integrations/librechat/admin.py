@@ -1,0 +1,257 @@
+"""LibreChat in the admin: servers, accounts (status, last error, retries) and sessions.
+
+Actions that call LibreChat run as tasks on the server's network queue; where staff wait
+for one row, the page waits a few seconds for the answer, else it says "pending" and the
+row shows the outcome later. Every action lands in the admin log, without secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from integrations.librechat import services
+from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
+from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
+from portal.pagination import LargeTablePaginator
+from portal.queues import dispatch_and_wait, network_queue_name
+
+WAIT_SECONDS = 5.0
+WAIT_FOR_AT_MOST = 3  # rows whose result the page waits for; more are only queued
+
+
+def _log(model_admin: admin.ModelAdmin, request: HttpRequest, obj: Any, message: str) -> None:
+    model_admin.log_change(request, obj, message)
+
+
+@admin.register(LibreChatServer)
+class LibreChatServerAdmin(admin.ModelAdmin):
+    list_display = ("name", "api_url", "public_url", "network", "accepts_new_accounts", "gates")
+    readonly_fields = ("register_blocked_until", "login_blocked_until", "reset_blocked_until", "created_at")
+    actions = ("check_connection", "open_gates")
+
+    @admin.display(description="LibreChat limits")
+    def gates(self, server: LibreChatServer) -> str:
+        now = timezone.now()
+        closed = [
+            f"{services.LIMITERS[limiter][0]} until {until:%H:%M:%S}"
+            for limiter, until in (
+                ("register", server.register_blocked_until),
+                ("login", server.login_blocked_until),
+                ("reset", server.reset_blocked_until),
+            )
+            if until is not None and until > now
+        ]
+        return "; ".join(closed) or "open"
+
+    @admin.action(description="Check the connection (health, registration open?)")
+    def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
+        for server in queryset[:WAIT_FOR_AT_MOST]:
+            done, result, _ = dispatch_and_wait(
+                server_check_task,
+                network=server.network,
+                kwargs={"server_id": server.pk},
+                wait_seconds=WAIT_SECONDS,
+            )
+            if not done:
+                self.message_user(
+                    request,
+                    f"{server}: no answer within {WAIT_SECONDS:g} s from a worker on network {server.network} "
+                    "(is a worker attached to that network running?)",
+                    messages.WARNING,
+                )
+                continue
+            level = messages.SUCCESS if result.get("ok") else messages.ERROR
+            self.message_user(request, f"{server}: {result.get('message')}", level)
+
+    @admin.action(description="Open the rate-limit gates now (after raising LibreChat's limits)")
+    def open_gates(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
+        for server in queryset:
+            LibreChatServer.objects.filter(pk=server.pk).update(
+                register_blocked_until=None, login_blocked_until=None, reset_blocked_until=None
+            )
+            due = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
+            services.accounts_retry(accounts=due)
+            _log(self, request, server, "Opened the rate-limit gates")
+        self.message_user(request, "Gates opened; waiting accounts were queued again.")
+
+
+@admin.register(LibreChatAccount)
+class LibreChatAccountAdmin(admin.ModelAdmin):
+    list_display = (
+        "email",
+        "server",
+        "status_badge",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+        "role_flag",
+    )
+    list_filter = ("status", "server")
+    list_select_related = ("server",)
+    search_fields = ("email",)
+    ordering = ("-created_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    raw_id_fields = ("person",)
+    readonly_fields = (
+        "person",
+        "librechat_user_id",
+        "email",
+        "username",
+        "role",
+        "status",
+        "status_note",
+        "last_error",
+        "attempts",
+        "next_attempt_at",
+        "registered_at",
+        "provisioned_at",
+        "staff_alerted_at",
+        "admin_role_alerted_at",
+        "created_at",
+        "updated_at",
+    )
+    fields = ("server", "name", *readonly_fields)
+    actions = ("provision_now", "retry", "relogin", "revoke_sessions", "reset_password")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # accounts come from people (signup, or the People page's action)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, account: LibreChatAccount) -> str:
+        return account.status_line
+
+    @admin.display(description="last error")
+    def short_error(self, account: LibreChatAccount) -> str:
+        text = account.last_error
+        return text if len(text) <= 120 else text[:117] + "..."
+
+    @admin.display(description="role")
+    def role_flag(self, account: LibreChatAccount) -> str:
+        if account.role == "ADMIN":
+            return format_html(
+                '<strong title="{}">ADMIN ⚠</strong>',
+                "LibreChat made this account its admin (the first one registered); the operator should own it.",
+            )
+        return account.role
+
+    def _queue(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount], what: str) -> None:
+        rows = list(queryset)
+        count = services.accounts_retry(accounts=LibreChatAccount.objects.filter(pk__in=[a.pk for a in rows]))
+        for account in rows:
+            if account.status != AccountStatus.READY:
+                _log(self, request, account, what)
+        self.message_user(
+            request,
+            f"{count} account(s) queued for provisioning; the list shows each outcome"
+            + (f" ({len(rows) - count} already ready)" if len(rows) > count else ""),
+        )
+
+    @admin.action(description="Provision now")
+    def provision_now(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
+        self._queue(request, queryset, "Provision now")
+
+    @admin.action(description="Retry accounts that need attention")
+    def retry(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
+        self._queue(request, queryset.filter(status=AccountStatus.NEEDS_ATTENTION), "Retry")
+
+    @admin.action(description="Re-login (new LibreChat session)")
+    def relogin(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
+        for n, account in enumerate(queryset.filter(status=AccountStatus.READY).select_related("server")):
+            services.sessions_revoke(account=account)
+            _log(self, request, account, "Re-login")
+            if n >= WAIT_FOR_AT_MOST:
+                session_ensure_task.apply_async(
+                    kwargs={"account_id": account.pk}, queue=network_queue_name(account.server.network)
+                )
+                continue
+            done, result, _ = dispatch_and_wait(
+                session_ensure_task,
+                network=account.server.network,
+                kwargs={"account_id": account.pk},
+                wait_seconds=WAIT_SECONDS,
+            )
+            if not done:
+                self.message_user(request, f"{account}: re-login pending", messages.WARNING)
+            elif result.get("ok"):
+                self.message_user(request, f"{account}: new session until {result['expires_at']}")
+            else:
+                self.message_user(request, f"{account}: {result.get('error')}", messages.ERROR)
+
+    @admin.action(description="Revoke LibreChat sessions")
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
+        total = 0
+        for account in queryset.select_related("server"):
+            revoked = services.sessions_revoke(account=account)
+            if revoked:
+                _log(self, request, account, f"Revoked {revoked} LibreChat session(s)")
+            total += revoked
+        self.message_user(request, f"{total} session(s) revoked; LibreChat logs them out shortly.")
+
+    @admin.action(description="Reset the LibreChat password (where LibreChat allows it)")
+    def reset_password(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
+        for account in queryset.select_related("server")[:WAIT_FOR_AT_MOST]:
+            done, result, _ = dispatch_and_wait(
+                account_password_reset_task,
+                network=account.server.network,
+                kwargs={"account_id": account.pk},
+                wait_seconds=WAIT_SECONDS,
+            )
+            outcome = str(result) if done else "pending"
+            _log(self, request, account, f"Reset the LibreChat password: {outcome}")
+            level = messages.SUCCESS if outcome == "password reset" else messages.WARNING
+            self.message_user(request, f"{account}: {outcome}", level)
+        if queryset.count() > WAIT_FOR_AT_MOST:
+            self.message_user(
+                request, f"Only the first {WAIT_FOR_AT_MOST} were reset; select fewer.", messages.WARNING
+            )
+
+
+@admin.register(LibreChatSession)
+class LibreChatSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "account",
+        "masked_access_token",
+        "access_expires_at",
+        "masked_refresh_token",
+        "refresh_expires_at",
+        "established_at",
+        "revoked_at",
+    )
+    list_select_related = ("account",)
+    search_fields = ("account__email",)
+    ordering = ("-established_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    fields = (
+        "account",
+        "masked_access_token",
+        "access_expires_at",
+        "masked_refresh_token",
+        "refresh_expires_at",
+        "established_at",
+        "refreshed_at",
+        "revoked_at",
+        "logged_out_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="access token")
+    def masked_access_token(self, session: LibreChatSession) -> str:
+        return session.access_token.masked() if session.access_token else "—"
+
+    @admin.display(description="refresh token")
+    def masked_refresh_token(self, session: LibreChatSession) -> str:
+        return session.refresh_token.masked() if session.refresh_token else "—"
