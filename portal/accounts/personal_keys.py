@@ -657,10 +657,32 @@ def _verify_chat(record: PersonalKey, key: VirtualKey | None, push_step: str) ->
     reported = _as_person(record, lambda client, token: client.user_key_expiry(access_token=token, name=name))
     record.chat_expires_at = (reported or "")[:40]
     if not chat_expiry_matches(reported, key.expires):
+        _note_chat_drift(record, reported)
         raise StepRetry(
             f"LibreChat reports {reported or 'no key'} under '{name}'; putting the key in again",
             back_to=push_step,
         )
+
+
+def _note_chat_drift(record: PersonalKey, reported: str | None) -> None:
+    """A recheck (not the first push) found LibreChat's copy gone or wrong: the reconcile
+    report shows it, already repaired by the push that follows."""
+    if record.verified_at is None or record.pushed_at is None or record.pushed_at > record.verified_at:
+        return
+    from portal.accounts.models import DriftFinding, DriftKind
+
+    now = timezone.now()
+    DriftFinding.objects.create(
+        pairing=record.pairing,
+        kind=DriftKind.CHAT_KEY_MISSING if reported is None else DriftKind.CHAT_KEY_EXPIRED,
+        person_id=record.person_id,
+        token_hash=record.key.token_hash or "" if record.key else "",
+        detail=f"LibreChat reported {reported or 'no key'} under '{record.pairing.endpoint_name}'",
+        safe_to_repair=True,
+        found_at=now,
+        fixed_at=now,
+        fix_outcome="the key was put into LibreChat again",
+    )
 
 
 def _step_verify_chat(record: PersonalKey) -> str:
@@ -744,3 +766,110 @@ def people_start_missing(*, limit: int = 1000) -> int:
         with transaction.atomic():
             started += personal_key_start(person=account.person) is not None
     return started
+
+
+# --- what the person sees on /me/, and the librechat.yaml block ----------------------------------
+
+
+@dataclass(frozen=True)
+class KeyOverview:
+    status_line: str
+    key_name: str  # sk-...ab12: recognisable, not usable
+    spend: float
+    max_budget: float | None
+    budget_percent: int | None
+    models: list[str]
+    expires: dt.datetime | None
+    can_rotate: bool
+    rotating: bool
+
+
+def personal_key_overview(*, person: Any) -> KeyOverview | None:
+    record = (
+        PersonalKey.objects.select_related("key", "pairing__litellm_server", "plan")
+        .filter(person_id=person.pk)
+        .first()
+    )
+    if record is None:
+        return None
+    key = record.key
+    if record.status == PersonalKeyStatus.NEEDS_ATTENTION:
+        line = "needs attention: staff have been told"
+    elif record.suspended:
+        line = "suspended"
+    elif key is None or record.step in FIRST_ISSUE_STEPS:
+        line = "waiting: your key is being set up"
+    else:
+        line = "ready"
+    models = list(key.allowed_models) if key is not None and key.allowed_models else []
+    if key is not None and not models:
+        from integrations.litellm.models import LiteLLMModel
+
+        models = sorted(
+            set(LiteLLMModel.objects.filter(server=record.pairing.litellm_server).values_list("model_name", flat=True))
+        ) or ["every model of the gateway"]
+    spend = float(key.spend) if key is not None else 0.0
+    budget = float(key.max_budget) if key is not None and key.max_budget is not None else None
+    percent = min(100, round(100 * spend / budget)) if budget else None
+    return KeyOverview(
+        status_line=line,
+        key_name=key.key_name if key is not None else "",
+        spend=spend,
+        max_budget=budget,
+        budget_percent=percent,
+        models=models,
+        expires=key.expires if key is not None else None,
+        can_rotate=key is not None and not record.suspended and record.step == "" and record.rotation_requested_at is None,
+        rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
+    )
+
+
+def person_rotate_now(*, person: Any) -> str:
+    """"Rotate now" on the person's own page."""
+    record = PersonalKey.objects.filter(person_id=person.pk).first()
+    if record is None:
+        return "You have no key yet."
+    try:
+        personal_key_rotate(record=record)
+    except RotationRefused as exc:
+        return f"Not rotated: {exc}."
+    return "Your key is being replaced; LibreChat gets the new one before the old one stops working."
+
+
+def pairing_librechat_yaml(*, pairing: Pairing) -> str:
+    """The custom endpoint block for librechat.yaml, ready to paste (contract "librechat.yaml")."""
+    import yaml
+
+    from integrations.litellm.client import normalise_base_url
+    from integrations.litellm.models import LiteLLMModel
+
+    base = pairing.litellm_url_for_librechat.strip() or pairing.litellm_server.base_url
+    try:
+        base = normalise_base_url(base)
+    except ValueError:
+        base = base.rstrip("/")
+    models = list(pairing.default_plan.allowed_models or []) or sorted(
+        set(LiteLLMModel.objects.filter(server=pairing.litellm_server).values_list("model_name", flat=True))
+    )
+    block = {
+        "endpoints": {
+            "custom": [
+                {
+                    "name": pairing.endpoint_name,
+                    "apiKey": "user_provided",
+                    "baseURL": f"{base}/v1",
+                    # Fetching the model list with a user-provided key needs LibreChat 0.8.5+;
+                    # the default list keeps older versions working.
+                    "models": {"default": models or ["gpt-4o-mini"], "fetch": True},
+                    "titleConvo": True,
+                    "modelDisplayLabel": pairing.endpoint_name,
+                }
+            ]
+        }
+    }
+    text = yaml.safe_dump(block, sort_keys=False, default_flow_style=False)
+    return (
+        "# Merge into librechat.yaml (version: 1.3.14 or the one your LibreChat expects).\n"
+        "# baseURL is LiteLLM as LibreChat's containers reach it: service name and container port.\n"
+        "# models.fetch with a user-provided key needs LibreChat 0.8.5 or newer.\n" + text
+    )

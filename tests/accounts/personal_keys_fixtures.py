@@ -99,3 +99,14 @@ def chat_key_value(chat_sim: LibreChatSimulator, email: str) -> str | None:
 
 def account_of(person: User) -> LibreChatAccount:
     return LibreChatAccount.objects.get(person=person)
+
+
+def litellm_loses(sim: LiteLLMSimulator, token_hash: str) -> None:
+    """LiteLLM no longer has the key (deleted behind the portal's back)."""
+    import requests
+
+    answer = requests.post(
+        f"{sim.base_url}/key/delete", headers={"Authorization": f"Bearer {MASTER}"}, json={"keys": [token_hash]}
+    )
+    assert answer.status_code == 200, answer.text
+    sim.reset_calls()

@@ -1,0 +1,66 @@
+"""The person's page shows their key masked, budget, models, expiry and "rotate now"; the admin
+shows the librechat.yaml block of a pairing."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from portal.accounts import personal_keys
+from portal.accounts.models import PersonalKey, User
+from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
+    chat_sim,
+    drive,
+    litellm_sim,
+    make_pairing,
+    make_ready_person,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_the_key_masked_with_budget_models_and_expiry_on_me(client, litellm_sim, chat_sim) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    litellm_sim.set_spend(record.key.token_hash, 2.5)
+    record.key.spend = 2.5  # what the next verification or sync copies from LiteLLM
+    record.key.save(update_fields=["spend"])
+    client.force_login(person)
+
+    page = client.get("/me/").content.decode()
+
+    assert record.key.key_name in page and record.key.raw_key.reveal() not in page
+    assert "$2.50 used of $10.00" in page and 'value="25"' in page
+    assert "gpt-4o-mock" in page and record.key.expires.strftime("%Y-%m-%d") in page
+    assert "Rotate now" in page
+
+
+def test_it_rotates_from_the_persons_own_page(client, litellm_sim, chat_sim) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    old = record.key_id
+    client.force_login(person)
+
+    response = client.post("/me/key/rotate/", follow=True)
+
+    assert "being replaced" in response.content.decode()
+    record = drive(record)
+    assert record.key_id != old and record.status == "ready"
+
+
+def test_it_shows_a_ready_to_paste_librechat_yaml_block_in_the_admin(client, litellm_sim, chat_sim) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    pairing.litellm_url_for_librechat = "http://litellm:4000"
+    pairing.save()
+    admin = User.objects.create_superuser(email="admin@example.com", password="x")
+    client.force_login(admin)
+
+    page = client.get(f"/admin/accounts/pairing/{pairing.pk}/change/").content.decode()
+    block = personal_keys.pairing_librechat_yaml(pairing=pairing)
+
+    endpoint = yaml.safe_load(block)["endpoints"]["custom"][0]
+    assert endpoint["baseURL"] == "http://litellm:4000/v1" and endpoint["apiKey"] == "user_provided"
+    assert endpoint["models"] == {"default": ["gpt-4o-mock"], "fetch": True} and endpoint["name"] == "LiteLLM"
+    assert "user_provided" in page and "0.8.5" in page
