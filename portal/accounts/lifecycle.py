@@ -52,7 +52,7 @@ def _account_saved(sender: Any, instance: LibreChatAccount, created: bool, **kwa
 
 def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:
     if instance.pk is None:
-        instance._was_active = None  # type: ignore[attr-defined]
+        instance._was_active = None
         return
     instance._was_active = (  # type: ignore[attr-defined]
         User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()

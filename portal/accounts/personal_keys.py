@@ -806,7 +806,11 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         from integrations.litellm.models import LiteLLMModel
 
         models = sorted(
-            set(LiteLLMModel.objects.filter(server=record.pairing.litellm_server).values_list("model_name", flat=True))
+            set(
+                LiteLLMModel.objects.filter(server=record.pairing.litellm_server).values_list(
+                    "model_name", flat=True
+                )
+            )
         ) or ["every model of the gateway"]
     spend = float(key.spend) if key is not None else 0.0
     budget = float(key.max_budget) if key is not None and key.max_budget is not None else None
@@ -819,13 +823,16 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         budget_percent=percent,
         models=models,
         expires=key.expires if key is not None else None,
-        can_rotate=key is not None and not record.suspended and record.step == "" and record.rotation_requested_at is None,
+        can_rotate=key is not None
+        and not record.suspended
+        and record.step == ""
+        and record.rotation_requested_at is None,
         rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
     )
 
 
 def person_rotate_now(*, person: Any) -> str:
-    """"Rotate now" on the person's own page."""
+    """ "Rotate now" on the person's own page."""
     record = PersonalKey.objects.filter(person_id=person.pk).first()
     if record is None:
         return "You have no key yet."

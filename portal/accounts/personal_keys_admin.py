@@ -131,7 +131,16 @@ class PersonalKeyAdmin(admin.ModelAdmin):
 
 @admin.register(DriftFinding)
 class DriftFindingAdmin(admin.ModelAdmin):
-    list_display = ("kind", "person", "short_hash", "detail", "safe_to_repair", "found_at", "fixed_at", "fix_outcome")
+    list_display = (
+        "kind",
+        "person",
+        "short_hash",
+        "detail",
+        "safe_to_repair",
+        "found_at",
+        "fixed_at",
+        "fix_outcome",
+    )
     list_select_related = ("person",)
     list_filter = ("kind", ("fixed_at", admin.EmptyFieldListFilter), "pairing")
     paginator = LargeTablePaginator
@@ -162,7 +171,15 @@ class PersonRemovalAdmin(admin.ModelAdmin):
     list_display = ("email", "status", "step", "detail", "created_at")
     list_filter = ("status",)
     search_fields = ("email",)
-    readonly_fields = ("email", "litellm_server", "librechat_server", "key_hashes", "status", "step", "detail")
+    readonly_fields = (
+        "email",
+        "litellm_server",
+        "librechat_server",
+        "key_hashes",
+        "status",
+        "step",
+        "detail",
+    )
     exclude = ("librechat_password",)
     ordering = ("-id",)
 

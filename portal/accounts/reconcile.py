@@ -175,25 +175,26 @@ def _compare(
         "chat_expires_at",
     )
     missing: list[tuple[int, str]] = []
-    for person_id, is_active, suspended, step, token_hash, key_status, chat_expires in rows.iterator(
+    for person_id, is_active, suspended, step, held_hash, key_status, chat_expires in rows.iterator(
         chunk_size=2000
     ):
         report.people += 1
-        if not token_hash or step in personal_keys.FIRST_ISSUE_STEPS or step in personal_keys.ROTATION_STEPS:
+        if not held_hash or step in personal_keys.FIRST_ISSUE_STEPS or step in personal_keys.ROTATION_STEPS:
             continue  # being issued or rotated: the steps own it now
-        seen = listed.get(token_hash)
-        if seen is None:
+        token_hash = str(held_hash)
+        row_seen = listed.get(token_hash)
+        if row_seen is None:
             if key_status != KeyStatus.DELETED:
                 missing.append((person_id, token_hash))
             continue
-        if seen.blocked and is_active and not suspended:
+        if row_seen.blocked and is_active and not suspended:
             found(
                 DriftKind.BLOCKED_BUT_ACTIVE,
                 person_id=person_id,
                 token_hash=token_hash,
                 detail="Blocked in LiteLLM while the person is active in the portal (blocked by hand?)",
             )
-        elif not seen.blocked and (suspended or not is_active):
+        elif not row_seen.blocked and (suspended or not is_active):
             found(
                 DriftKind.ACTIVE_BUT_SUSPENDED,
                 person_id=person_id,
@@ -270,7 +271,7 @@ def drift_fix(*, finding_id: int) -> str:
     if finding.fixed_at is not None:
         return finding.fix_outcome
     with transaction.atomic():
-        outcome = _FIXES[finding.kind](finding)
+        outcome = _FIXES[DriftKind(finding.kind)](finding)
         finding.fixed_at = timezone.now()
         finding.fix_outcome = outcome
         finding.save(update_fields=["fixed_at", "fix_outcome"])
@@ -278,7 +279,9 @@ def drift_fix(*, finding_id: int) -> str:
 
 
 def _record_of(finding: DriftFinding) -> PersonalKey | None:
-    return PersonalKey.objects.filter(person_id=finding.person_id).first() if finding.person_id else None
+    if finding.person_id is None:
+        return None
+    return PersonalKey.objects.select_related("person").filter(person_id=finding.person_id).first()
 
 
 def _fix_orphan(finding: DriftFinding) -> str:
@@ -298,7 +301,7 @@ def _fix_orphan(finding: DriftFinding) -> str:
 def _fix_person_without_key(finding: DriftFinding) -> str:
     from portal.accounts.models import User
 
-    person = User.objects.filter(pk=finding.person_id).first()
+    person = User.objects.filter(pk=finding.person_id).first() if finding.person_id else None
     if person is None:
         return "the person is gone"
     record = personal_keys.personal_key_start(person=person)
@@ -307,7 +310,7 @@ def _fix_person_without_key(finding: DriftFinding) -> str:
 
 def _fix_key_missing(finding: DriftFinding) -> str:
     record = _record_of(finding)
-    if record is None:
+    if record is None or record.key_id is None:
         return "the person has no key record"
     VirtualKey.objects.filter(pk=record.key_id, token_hash=finding.token_hash).update(
         status=KeyStatus.MISSING
@@ -338,6 +341,8 @@ def _fix_blocked(finding: DriftFinding, *, blocked_in_litellm: bool) -> str:
     record = _record_of(finding)
     if record is None:
         return "the person has no key record"
+    if record.key_id is None:
+        return "the person has no key yet"
     # The row learns what LiteLLM holds; the desired state then asks for the other.
     VirtualKey.objects.filter(pk=record.key_id).update(blocked=blocked_in_litellm)
     if not blocked_in_litellm and not record.person.is_active:

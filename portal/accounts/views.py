@@ -131,6 +131,6 @@ def librechat_session(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def rotate_my_key(request: HttpRequest) -> HttpResponse:
-    """"Rotate now" on /me/: the steps replace the key; the old one works until then."""
+    """The "rotate now" button on /me/: the steps replace the key; the old one works until then."""
     messages.info(request, personal_keys.person_rotate_now(person=request.user))
     return redirect("accounts:me")

@@ -3,21 +3,18 @@ old one, take the stable alias; a crash at any step resumes from the recorded st
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from integrations.litellm.client import hash_token
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    chat_key_value,
-    chat_sim,
+from tests.accounts.personal_keys.support import (
     drive,
+    key_of,
     litellm_keys_of,
-    litellm_sim,
     make_pairing,
     make_ready_person,
+    pushed_raw_key,
 )
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +29,14 @@ def issued(litellm_sim, chat_sim):
 
 
 def pushed_hash(chat_sim, person) -> str:
-    return hash_token(json.loads(chat_key_value(chat_sim, person.email))["apiKey"])
+    return hash_token(pushed_raw_key(chat_sim, person.email))
 
 
-def test_it_rotates_to_a_new_key_under_the_stable_alias_and_deletes_the_old_one(litellm_sim, chat_sim) -> None:
+def test_it_rotates_to_a_new_key_under_the_stable_alias_and_deletes_the_old_one(
+    litellm_sim, chat_sim
+) -> None:
     person, record = issued(litellm_sim, chat_sim)
-    old_hash = record.key.token_hash
+    old_hash = key_of(record).token_hash
 
     personal_keys.personal_key_rotate(record=record)
     record = drive(record)
@@ -47,13 +46,15 @@ def test_it_rotates_to_a_new_key_under_the_stable_alias_and_deletes_the_old_one(
     assert len(keys) == 1 and keys[0]["token"] != old_hash
     assert keys[0]["key_alias"] == f"portal-person-{person.pk}"
     assert litellm_sim.get_deleted_key(old_hash) is not None
-    assert pushed_hash(chat_sim, person) == keys[0]["token"] == record.key.token_hash
-    assert record.rotated_at is not None and record.rotation_requested_at is None and record.next_key_id is None
+    assert pushed_hash(chat_sim, person) == keys[0]["token"] == key_of(record).token_hash
+    assert (
+        record.rotated_at is not None and record.rotation_requested_at is None and record.next_key_id is None
+    )
 
 
 def test_it_keeps_the_old_key_working_until_librechat_holds_the_new_one(litellm_sim, chat_sim) -> None:
     person, record = issued(litellm_sim, chat_sim)
-    old_hash = record.key.token_hash
+    old_hash = key_of(record).token_hash
     personal_keys.personal_key_rotate(record=record)
 
     record = drive(record, until=lambda r: r.step == "rotate_push")
@@ -71,9 +72,10 @@ def test_it_keeps_the_old_key_working_until_librechat_holds_the_new_one(litellm_
 
 def test_it_resumes_after_a_crash_between_new_key_made_and_old_key_deleted(litellm_sim, chat_sim) -> None:
     person, record = issued(litellm_sim, chat_sim)
-    old_hash = record.key.token_hash
+    old_hash = key_of(record).token_hash
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
+    assert record.next_key is not None
     new_hash = record.next_key.token_hash
     # The crash: a worker claimed the step and died (its lease is still on the row).
     assert personal_keys._claim(record.pk)
@@ -92,7 +94,9 @@ def test_it_resumes_after_a_crash_between_new_key_made_and_old_key_deleted(litel
     assert pushed_hash(chat_sim, person) == new_hash
 
 
-def test_it_resumes_when_litellm_already_deleted_the_old_key_but_the_answer_was_lost(litellm_sim, chat_sim) -> None:
+def test_it_resumes_when_litellm_already_deleted_the_old_key_but_the_answer_was_lost(
+    litellm_sim, chat_sim
+) -> None:
     person, record = issued(litellm_sim, chat_sim)
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
@@ -107,14 +111,15 @@ def test_it_resumes_when_litellm_already_deleted_the_old_key_but_the_answer_was_
 def test_it_asks_for_a_rotation_when_the_plan_says_it_is_due(litellm_sim, chat_sim) -> None:
     from django.utils import timezone
 
-    person, record = issued(litellm_sim, chat_sim)
+    _, record = issued(litellm_sim, chat_sim)
     PersonalKey.objects.filter(pk=record.pk).update(rotation_due_at=timezone.now())
     personal_keys.personal_keys_due()
     record.refresh_from_db()
     assert record.step == "rotate_issue" and record.rotation_requested_at is not None
-    old_hash = record.key.token_hash
+    old_hash = key_of(record).token_hash
     record = drive(record)
-    assert record.key.token_hash != old_hash and record.rotation_due_at > timezone.now()
+    assert key_of(record).token_hash != old_hash
+    assert record.rotation_due_at is not None and record.rotation_due_at > timezone.now()
 
 
 def test_it_refuses_to_rotate_a_suspended_persons_key(litellm_sim, chat_sim) -> None:

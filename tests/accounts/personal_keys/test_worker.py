@@ -3,7 +3,6 @@ network queues, and a worker SIGKILLed in the middle of a rotation is resumed by
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -14,14 +13,13 @@ from integrations.litellm.client import hash_token
 from integrations.litellm.models import VirtualKey
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    chat_key_value,
-    chat_sim,
+from tests.accounts.personal_keys.support import (
     drive,
+    key_of,
     litellm_keys_of,
-    litellm_sim,
     make_pairing,
     make_ready_person,
+    pushed_raw_key,
 )
 from tests.workers import CeleryWorker, database_url_for_tests
 
@@ -73,7 +71,7 @@ def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
 
     keys = litellm_keys_of(litellm_sim, person)
     assert len(keys) == 1
-    assert hash_token(json.loads(chat_key_value(chat_sim, person.email))["apiKey"]) == keys[0]["token"]
+    assert hash_token(pushed_raw_key(chat_sim, person.email)) == keys[0]["token"]
     assert "accounts.personal_key_advance" in worker.log()
     assert "sk-" not in worker.log().replace(keys[0].get("key_name") or "", "")  # no raw key in the log
 
@@ -84,9 +82,10 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
     person = make_ready_person(pairing)
     record = drive(PersonalKey.objects.get(person=person))
-    old_hash = record.key.token_hash
+    old_hash = key_of(record).token_hash
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
+    assert record.next_key is not None
     new_hash = record.next_key.token_hash
 
     litellm_sim.latency = 3.0  # LiteLLM slow: the worker is inside /key/delete when it dies
@@ -111,4 +110,4 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     assert [k["token"] for k in keys] == [new_hash]
     assert keys[0]["key_alias"] == f"portal-person-{person.pk}"
     assert litellm_sim.get_key(old_hash) is None
-    assert hash_token(json.loads(chat_key_value(chat_sim, person.email))["apiKey"]) == new_hash
+    assert hash_token(pushed_raw_key(chat_sim, person.email)) == new_hash

@@ -9,12 +9,11 @@ from django.utils import timezone
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from portal.accounts import reconcile
 from portal.accounts.models import DriftFinding, PersonalKey
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    chat_sim,
+from tests.accounts.personal_keys.support import (
     drive,
+    key_of,
     litellm_keys_of,
     litellm_loses,
-    litellm_sim,
     make_pairing,
     make_ready_person,
 )
@@ -24,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 def kinds(pairing) -> dict[str, int]:
     out: dict[str, int] = {}
-    for kind in DriftFinding.objects.filter(pairing=pairing, fixed_at__isnull=True).values_list("kind", flat=True):
+    for kind in DriftFinding.objects.filter(pairing=pairing, fixed_at__isnull=True).values_list(
+        "kind", flat=True
+    ):
         out[kind] = out.get(kind, 0) + 1
     return out
 
@@ -35,8 +36,8 @@ def test_it_reports_each_kind_of_drift_reading_litellm_page_by_page(litellm_sim,
     records = [drive(PersonalKey.objects.get(person=p)) for p in people]
     litellm_sim.seed_keys(150, key_alias="stranger-{i}")  # keys the portal does not manage
     litellm_sim.add_key(metadata={"managed_by": "portal", "portal_person_id": 999})  # orphan
-    litellm_sim.update_key_fields(records[0].key.token_hash, blocked=True)  # blocked by hand
-    litellm_loses(litellm_sim, records[1].key.token_hash)
+    litellm_sim.update_key_fields(key_of(records[0]).token_hash, blocked=True)  # blocked by hand
+    litellm_loses(litellm_sim, key_of(records[1]).token_hash)
     PersonalKey.objects.filter(pk=records[2].pk).update(chat_expires_at="2020-01-01T00:00:00.000Z")
     records[3].delete()  # a person whose key row is gone
     litellm_sim.reset_calls()
@@ -60,7 +61,7 @@ def test_it_repairs_what_is_safe_and_leaves_the_rest_for_staff(litellm_sim, chat
     ann_key = drive(PersonalKey.objects.get(person=ann))
     PersonalKey.objects.get(person=bob).delete()  # bob has no key record
     litellm_sim.add_key(metadata={"managed_by": "portal", "portal_person_id": 999})
-    litellm_loses(litellm_sim, ann_key.key.token_hash)
+    litellm_loses(litellm_sim, key_of(ann_key).token_hash)
 
     report = reconcile.pairing_reconcile(pairing_id=pairing.pk, repair=True)
 

@@ -11,11 +11,9 @@ from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyPlan, VirtualKey
 from portal.accounts import lifecycle, personal_keys
 from portal.accounts.models import PersonalKey, PersonRemoval
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    chat_sim,
+from tests.accounts.personal_keys.support import (
     drive,
-    litellm_keys_of,
-    litellm_sim,
+    key_of,
     make_pairing,
     make_ready_person,
 )
@@ -31,15 +29,17 @@ def issued(litellm_sim, chat_sim):
     return person, record
 
 
-def test_it_blocks_the_key_and_revokes_the_session_when_the_person_is_deactivated(litellm_sim, chat_sim) -> None:
+def test_it_blocks_the_key_and_revokes_the_session_when_the_person_is_deactivated(
+    litellm_sim, chat_sim
+) -> None:
     person, record = issued(litellm_sim, chat_sim)
     person.is_active = False
     person.save()
 
     record = drive(record)
 
-    assert record.suspended and record.key.blocked
-    assert litellm_sim.get_key(record.key.token_hash)["blocked"] is True
+    assert record.suspended and key_of(record).blocked
+    assert litellm_sim.get_key(key_of(record).token_hash)["blocked"] is True
     assert not LibreChatSession.objects.filter(account__person=person, revoked_at__isnull=True).exists()
 
 
@@ -53,13 +53,15 @@ def test_it_unblocks_the_key_when_the_person_is_reactivated(litellm_sim, chat_si
 
     record = drive(record)
 
-    assert not record.suspended and not record.key.blocked
-    assert litellm_sim.get_key(record.key.token_hash)["blocked"] is False
+    assert not record.suspended and not key_of(record).blocked
+    assert litellm_sim.get_key(key_of(record).token_hash)["blocked"] is False
 
 
-def test_it_deletes_the_key_and_the_librechat_account_when_the_person_is_deleted(litellm_sim, chat_sim) -> None:
+def test_it_deletes_the_key_and_the_librechat_account_when_the_person_is_deleted(
+    litellm_sim, chat_sim
+) -> None:
     person, record = issued(litellm_sim, chat_sim)
-    token_hash = record.key.token_hash
+    token_hash = key_of(record).token_hash
     email = person.email
     person.delete()
 
@@ -76,7 +78,9 @@ def test_it_deletes_the_key_and_the_librechat_account_when_the_person_is_deleted
     assert removal.librechat_password is None
 
 
-def test_it_tells_staff_to_run_delete_user_where_librechat_forbids_account_deletion(litellm_sim, chat_sim) -> None:
+def test_it_tells_staff_to_run_delete_user_where_librechat_forbids_account_deletion(
+    litellm_sim, chat_sim
+) -> None:
     person, _ = issued(litellm_sim, chat_sim)
     chat_sim.configure(allow_account_deletion=False)
     email = person.email
@@ -94,15 +98,17 @@ def test_it_tells_staff_to_run_delete_user_where_librechat_forbids_account_delet
 
 def test_it_applies_the_new_plans_limits_when_the_plan_changes(litellm_sim, chat_sim) -> None:
     _, record = issued(litellm_sim, chat_sim)
-    bigger = KeyPlan.objects.create(name="research", allowed_models=[], max_budget=Decimal("50"), rpm_limit=600)
+    bigger = KeyPlan.objects.create(
+        name="research", allowed_models=[], max_budget=Decimal("50"), rpm_limit=600
+    )
 
     personal_keys.personal_key_plan_change(record=record, plan=bigger)
     record = drive(record)
 
-    row = litellm_sim.get_key(record.key.token_hash)
+    row = litellm_sim.get_key(key_of(record).token_hash)
     assert row["max_budget"] == 50.0 and row["rpm_limit"] == 600 and row["models"] == []
     assert row["metadata"]["portal_person_id"] == record.person_id  # the marker survives /key/update
-    assert record.limits_applied and record.key.plan == bigger
+    assert record.limits_applied and key_of(record).plan == bigger
 
 
 def test_it_does_not_touch_a_key_another_action_is_pending_on(litellm_sim, chat_sim) -> None:
@@ -111,4 +117,4 @@ def test_it_does_not_touch_a_key_another_action_is_pending_on(litellm_sim, chat_
     PersonalKey.objects.filter(pk=record.pk).update(suspended=True)
     personal_keys.personal_key_kick(record=record)
     record = drive(record)
-    assert record.key.blocked  # the refresh ran first, then the block
+    assert key_of(record).blocked  # the refresh ran first, then the block

@@ -8,13 +8,11 @@ import pytest
 
 from integrations.litellm.client import hash_token
 from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    ENDPOINT,
+from tests.accounts.personal_keys.support import (
     chat_key_value,
-    chat_sim,
     drive,
+    key_of,
     litellm_keys_of,
-    litellm_sim,
     make_pairing,
     make_ready_person,
 )
@@ -22,7 +20,9 @@ from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.django_db
 
 
-def test_it_issues_pushes_and_verifies_the_key_once_the_librechat_account_is_ready(litellm_sim, chat_sim) -> None:
+def test_it_issues_pushes_and_verifies_the_key_once_the_librechat_account_is_ready(
+    litellm_sim, chat_sim
+) -> None:
     pairing = make_pairing(litellm_sim, chat_sim)
     person = make_ready_person(pairing)
     record = PersonalKey.objects.get(person=person)  # started by the account becoming ready
@@ -38,12 +38,12 @@ def test_it_issues_pushes_and_verifies_the_key_once_the_librechat_account_is_rea
     assert row["user_id"] == person.email
     assert row["metadata"]["managed_by"] == "portal" and row["metadata"]["portal_person_id"] == person.pk
     assert row["models"] == ["gpt-4o-mock"] and row["max_budget"] == 10.0 and row["expires"] is not None
-    pushed = json.loads(chat_key_value(chat_sim, person.email))
+    pushed = json.loads(chat_key_value(chat_sim, person.email) or "{}")
     assert hash_token(pushed["apiKey"]) == row["token"]
-    assert record.key.raw_key.reveal() == pushed["apiKey"]
-    assert record.pushed_at and record.verified_at and record.chat_expires_at.startswith(
-        record.key.expires.strftime("%Y-%m-%d")
-    )
+    key = key_of(record)
+    assert key.raw_key is not None and key.raw_key.reveal() == pushed["apiKey"]
+    assert key.expires is not None and record.pushed_at and record.verified_at
+    assert record.chat_expires_at.startswith(key.expires.strftime("%Y-%m-%d"))
     assert record.rotation_due_at is not None
 
 

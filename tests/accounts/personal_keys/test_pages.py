@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from integrations.litellm import services as litellm
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, User
-from tests.accounts.personal_keys_fixtures import (  # noqa: F401 (fixtures)
-    chat_sim,
+from tests.accounts.personal_keys.support import (
     drive,
-    litellm_sim,
+    key_of,
     make_pairing,
     make_ready_person,
 )
@@ -23,16 +23,20 @@ def test_it_shows_the_key_masked_with_budget_models_and_expiry_on_me(client, lit
     pairing = make_pairing(litellm_sim, chat_sim)
     person = make_ready_person(pairing)
     record = drive(PersonalKey.objects.get(person=person))
-    litellm_sim.set_spend(record.key.token_hash, 2.5)
-    record.key.spend = 2.5  # what the next verification or sync copies from LiteLLM
-    record.key.save(update_fields=["spend"])
+    key = key_of(record)
+    litellm_sim.set_spend(key.token_hash, 2.5)
+    litellm.key_refresh(key=key, enqueue=False)  # what the next verification or sync does
+    litellm.key_apply_pending(key_id=key.pk)
     client.force_login(person)
 
     page = client.get("/me/").content.decode()
 
-    assert record.key.key_name in page and record.key.raw_key.reveal() not in page
+    key = key_of(record)
+    assert key.raw_key is not None
+    assert key.key_name in page and key.raw_key.reveal() not in page
     assert "$2.50 used of $10.00" in page and 'value="25"' in page
-    assert "gpt-4o-mock" in page and record.key.expires.strftime("%Y-%m-%d") in page
+    expires = key_of(record).expires
+    assert expires is not None and "gpt-4o-mock" in page and expires.strftime("%Y-%m-%d") in page
     assert "Rotate now" in page
 
 
