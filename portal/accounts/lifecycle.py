@@ -90,12 +90,16 @@ def person_removal_start(*, person: User) -> PersonRemoval | None:
     if record is None and account is None:
         return None
     keys = [k for k in (record.key, record.next_key) if k is not None] if record else []
+    # Keys the person owns that no record names any more (owner is indexed; the marker confirms).
     keys += list(
-        VirtualKey.objects.filter(metadata__portal_person_id=person.pk).exclude(pk__in=[k.pk for k in keys])
+        VirtualKey.objects.select_related("server")
+        .filter(owner=person.email, metadata__portal_person_id=person.pk)
+        .exclude(pk__in=[k.pk for k in keys])
+        .exclude(status=KeyStatus.DELETED)
     )
     removal = PersonRemoval(
         email=person.email,
-        litellm_server=record.pairing.litellm_server if record else None,
+        litellm_server=record.pairing.litellm_server if record else (keys[0].server if keys else None),
         librechat_server=account.server if account else None,
         key_hashes=[k.token_hash for k in keys if k.token_hash],
         step="keys" if keys else "librechat",

@@ -81,6 +81,10 @@ ENQUEUE_LEASE = dt.timedelta(minutes=5)
 BACKOFF_BASE_SECONDS = 15
 BACKOFF_CAP_SECONDS = 30 * 60
 MAX_ATTEMPTS = 30
+# A key with a lifetime is replaced this long before it expires.
+ROTATE_BEFORE_EXPIRY = dt.timedelta(days=7)
+# "Rotate now" on the person's own page: at most one rotation in this time.
+PERSON_ROTATION_INTERVAL = dt.timedelta(minutes=10)
 ALIAS_PREFIX = "portal-person-"
 # The marker in the key's LiteLLM metadata that names the person (reconcile finds keys by it);
 # LiteLLM's services add managed_by="portal" and portal_key_id themselves.
@@ -441,6 +445,9 @@ def _issue(record: PersonalKey, *, field: str, alias: str) -> VirtualKey:
                 keep_secret=True,  # it is handed on to LibreChat (and again after a repair)
                 enqueue=False,
             )
+            # LibreChat is the only reader of a person's key: no "reveal once" in the admin.
+            key.revealed_at = timezone.now()
+            VirtualKey.objects.filter(pk=key.pk).update(revealed_at=key.revealed_at)
             setattr(record, field, key)
             PersonalKey.objects.filter(pk=record.pk).update(**{f"{field}_id": key.pk})
     if key.status == KeyStatus.CREATING or key.pending_action == KeyAction.CREATE:
@@ -483,7 +490,8 @@ def _step_verify_key(record: PersonalKey) -> str | None:
     _verify_key(record.key)
     record.verified_at = timezone.now()
     if record.rotation_due_at is None:
-        record.rotation_due_at = _rotation_due(record.plan, record.verified_at)
+        expires = record.key.expires if record.key else None
+        record.rotation_due_at = _rotation_due(record.plan, record.verified_at, expires)
     return None  # the chain is done: whatever the desired state still asks for
 
 
@@ -524,7 +532,7 @@ def _step_rotate_rename(record: PersonalKey) -> str | None:
             raise StepFailed(f"LiteLLM kept the alias {key.key_alias!r}: {key.last_action_detail}")
     now = timezone.now()
     record.rotated_at = now
-    record.rotation_due_at = _rotation_due(record.plan, now)
+    record.rotation_due_at = _rotation_due(record.plan, now, key.expires)
     # Only the request this rotation answered: a newer "rotate now" still counts.
     PersonalKey.objects.filter(pk=record.pk, rotation_requested_at__lte=now).update(
         rotation_requested_at=None
@@ -532,8 +540,14 @@ def _step_rotate_rename(record: PersonalKey) -> str | None:
     return None
 
 
-def _rotation_due(plan: KeyPlan, since: dt.datetime) -> dt.datetime | None:
-    return since + dt.timedelta(days=plan.rotation_days) if plan.rotation_days else None
+def _rotation_due(plan: KeyPlan, since: dt.datetime, expires: dt.datetime | None) -> dt.datetime | None:
+    """The plan's rotation period, and in any case a while before the key expires, so the
+    person never holds an expired key."""
+    due = since + dt.timedelta(days=plan.rotation_days) if plan.rotation_days else None
+    if expires is not None:
+        before_expiry = max(since, expires - ROTATE_BEFORE_EXPIRY)
+        due = min(due, before_expiry) if due is not None else before_expiry
+    return due
 
 
 def _step_block(record: PersonalKey) -> str | None:
@@ -836,6 +850,9 @@ def person_rotate_now(*, person: Any) -> str:
     record = PersonalKey.objects.filter(person_id=person.pk).first()
     if record is None:
         return "You have no key yet."
+    if record.rotated_at is not None and timezone.now() - record.rotated_at < PERSON_ROTATION_INTERVAL:
+        minutes = int(PERSON_ROTATION_INTERVAL.total_seconds() // 60)
+        return f"Not rotated: your key was replaced less than {minutes} minutes ago."
     try:
         personal_key_rotate(record=record)
     except RotationRefused as exc:

@@ -44,7 +44,8 @@ def test_it_issues_pushes_and_verifies_the_key_once_the_librechat_account_is_rea
     assert key.raw_key is not None and key.raw_key.reveal() == pushed["apiKey"]
     assert key.expires is not None and record.pushed_at and record.verified_at
     assert record.chat_expires_at.startswith(key.expires.strftime("%Y-%m-%d"))
-    assert record.rotation_due_at is not None
+    # Rotation is due by the plan (90 days) and, at the latest, a week before the key expires.
+    assert record.rotation_due_at is not None and record.rotation_due_at < key.expires
 
 
 def test_it_makes_no_second_key_when_litellm_answered_but_the_answer_was_lost(litellm_sim, chat_sim) -> None:

@@ -52,6 +52,10 @@ def test_it_rotates_from_the_persons_own_page(client, litellm_sim, chat_sim) -> 
     assert "being replaced" in response.content.decode()
     record = drive(record)
     assert record.key_id != old and record.status == "ready"
+    again = client.post("/me/key/rotate/", follow=True).content.decode()
+    assert "replaced less than 10 minutes ago" in again
+    record.refresh_from_db()
+    assert record.rotation_requested_at is None and record.step == ""
 
 
 def test_it_shows_a_ready_to_paste_librechat_yaml_block_in_the_admin(client, litellm_sim, chat_sim) -> None:

@@ -76,6 +76,29 @@ def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
     assert "sk-" not in worker.log().replace(keys[0].get("key_name") or "", "")  # no raw key in the log
 
 
+def test_it_issues_the_key_once_litellm_is_back_after_being_down_when_librechat_was_ready(
+    litellm_sim, chat_sim, start_worker
+) -> None:
+    worker = start_worker()
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    litellm_sim.stop()
+    person = make_ready_person(pairing)
+    record = PersonalKey.objects.get(person=person)
+    wait_for(lambda: PersonalKey.objects.filter(pk=record.pk, attempts__gte=1).exists(), worker)
+    record.refresh_from_db()
+    assert record.step == "issue" and "LiteLLM" in record.last_error and record.key_id is not None
+
+    litellm_sim.start()
+    # Time passes: the step's backoff and the key row's own backoff run out; the beat hands it on.
+    PersonalKey.objects.filter(pk=record.pk).update(next_attempt_at=timezone.now())
+    VirtualKey.objects.filter(pk=record.key_id).update(next_attempt_at=timezone.now())
+    personal_keys.personal_keys_due()
+
+    wait_for(lambda: status(record) == ("", "ready"), worker)
+    assert len(litellm_keys_of(litellm_sim, person)) == 1
+    assert litellm_sim.calls[("POST", "/key/generate")] == 1
+
+
 def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     litellm_sim, chat_sim, start_worker
 ) -> None:
@@ -111,3 +134,24 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     assert keys[0]["key_alias"] == f"portal-person-{person.pk}"
     assert litellm_sim.get_key(old_hash) is None
     assert hash_token(pushed_raw_key(chat_sim, person.email)) == new_hash
+
+
+def test_it_deletes_the_key_and_the_librechat_account_through_the_workers_when_the_person_goes(
+    litellm_sim, chat_sim, start_worker
+) -> None:
+    from portal.accounts.models import PersonRemoval
+
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    token_hash = key_of(record).token_hash
+    assert token_hash is not None
+    worker = start_worker()
+
+    person.delete()  # the tasks get the removal row (hashes, login), never the person row
+
+    removal = PersonRemoval.objects.get(email="ann@example.com")
+    wait_for(lambda: PersonRemoval.objects.filter(pk=removal.pk, status="done").exists(), worker)
+    assert litellm_sim.get_key(token_hash) is None and chat_sim.user("ann@example.com") is None
+    removal.refresh_from_db()
+    assert removal.librechat_password is None
