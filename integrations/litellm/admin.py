@@ -7,6 +7,7 @@ action is written to Django's admin log, never with a secret.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -42,6 +43,8 @@ from integrations.litellm.models import (
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
 
+log = logging.getLogger(__name__)
+
 
 def admin_wait_seconds() -> float:
     """How long a person waits for LiteLLM before the action is shown as pending."""
@@ -55,11 +58,16 @@ def _dispatch_keys(key_ids: list[int], wait_seconds: float | None = None) -> dic
     rows = dict(VirtualKey.objects.filter(pk__in=key_ids).values_list("pk", "server__network"))
     from portal.queues import network_queue_name
 
-    sent = {
-        pk: tasks.key_apply_pending.apply_async(kwargs={"key_id": pk}, queue=network_queue_name(rows[pk]))
-        for pk in key_ids
-        if pk in rows
-    }
+    sent = {}
+    for pk in key_ids:
+        if pk not in rows:
+            continue
+        try:
+            sent[pk] = tasks.key_apply_pending.apply_async(
+                kwargs={"key_id": pk}, queue=network_queue_name(rows[pk])
+            )
+        except Exception:  # broker down: the row holds the work; the beat job sends it later
+            log.warning("could not enqueue key %s; the retry job will pick it up", pk, exc_info=True)
     deadline = time.monotonic() + (admin_wait_seconds() if wait_seconds is None else wait_seconds)
     results: dict[int, dict[str, Any] | None] = {}
     for pk, async_result in sent.items():
@@ -68,8 +76,23 @@ def _dispatch_keys(key_ids: list[int], wait_seconds: float | None = None) -> dic
             value = async_result.get(timeout=remaining, propagate=False, disable_sync_subtasks=False)
         except CeleryTimeout:
             value = None
+        except Exception:  # the result backend is unreachable: report pending, the row knows
+            log.warning("no result for key %s", pk, exc_info=True)
+            value = None
         results[pk] = value if isinstance(value, dict) else None
     return results
+
+
+def _dispatch(task: Any, *, network: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    """dispatch_and_wait, but a broker that is down reads as "pending", never a 500."""
+    try:
+        done, result, _ = dispatch_and_wait(
+            task, network=network, kwargs=kwargs, wait_seconds=admin_wait_seconds()
+        )
+    except Exception:
+        log.warning("could not dispatch %s", getattr(task, "name", task), exc_info=True)
+        return False, None
+    return done, result
 
 
 def _outcome_words(result: dict[str, Any] | None) -> tuple[int, str]:
@@ -152,12 +175,7 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
         ]
 
     def _check(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result, _ = dispatch_and_wait(
-            tasks.server_check,
-            network=server.network,
-            kwargs={"server_id": server.pk},
-            wait_seconds=admin_wait_seconds(),
-        )
+        done, result = _dispatch(tasks.server_check, network=server.network, kwargs={"server_id": server.pk})
         if not done:
             messages.warning(
                 request,
@@ -180,12 +198,7 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result, _ = dispatch_and_wait(
-            tasks.server_sync,
-            network=server.network,
-            kwargs={"server_id": server.pk},
-            wait_seconds=admin_wait_seconds(),
-        )
+        done, result = _dispatch(tasks.server_sync, network=server.network, kwargs={"server_id": server.pk})
         if not done:
             messages.warning(
                 request, f"{server}: sync still running; its outcome will show on the server page."
@@ -693,7 +706,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
         form = ModelAddForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
-            done, result, _ = dispatch_and_wait(
+            done, result = _dispatch(
                 tasks.model_add,
                 network=server.network,
                 kwargs={
@@ -703,7 +716,6 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                     "api_key_env": form.cleaned_data["api_key_env"],
                     "api_base": form.cleaned_data["api_base"] or "",
                 },
-                wait_seconds=admin_wait_seconds(),
             )
             self.log_change(
                 request, server, f"Asked LiteLLM to add model {form.cleaned_data['model_name']!r}"
@@ -734,11 +746,10 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                     f"{model.model_name}: comes from the config file; edit config.yaml and restart LiteLLM instead.",
                 )
                 continue
-            done, result, _ = dispatch_and_wait(
+            done, result = _dispatch(
                 tasks.model_delete,
                 network=model.server.network,
                 kwargs={"model_pk": model.pk},
-                wait_seconds=admin_wait_seconds(),
             )
             self.log_change(request, model.server, f"Asked LiteLLM to delete model {model.model_name!r}")
             level, words = _outcome_words(result if done else None)
