@@ -130,7 +130,15 @@ class LibreChatSession(models.Model):
                 fields=["account"], condition=Q(revoked_at__isnull=True), name="librechat_one_live_session"
             )
         ]
-        indexes = [models.Index(fields=["-established_at"], name="librechat_sess_established_idx")]
+        indexes = [
+            models.Index(fields=["-established_at"], name="librechat_sess_established_idx"),
+            # The beat's "revoked but not yet logged out of LibreChat" pickup.
+            models.Index(
+                fields=["revoked_at"],
+                condition=Q(revoked_at__isnull=False, logged_out_at__isnull=True),
+                name="librechat_sess_logout_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"session of {self.account_id} from {self.established_at:%Y-%m-%d %H:%M}"

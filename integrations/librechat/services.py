@@ -33,7 +33,7 @@ from integrations.librechat.client import (
     client_for,
 )
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
-from portal.crypto import Secret
+from portal.crypto import DecryptionError, Secret
 from portal.queues import network_queue_name
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,18 @@ def account_enqueue(*, account: LibreChatAccount) -> None:
     from integrations.librechat.tasks import account_provision_task
 
     queue = network_queue_name(account.server.network)
-    account_id = account.pk
     transaction.on_commit(
-        lambda: account_provision_task.apply_async(kwargs={"account_id": account_id}, queue=queue)
+        partial(_wake, account_provision_task, kwargs={"account_id": account.pk}, queue=queue)
     )
+
+
+def _wake(task: Any, *, kwargs: dict[str, int], queue: str) -> None:
+    """Send a wake-up message. A broker that is down must not fail the person's request: the
+    row already says the work is due, and the beat picks it up (DESIGN.md "Data that matters")."""
+    try:
+        task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception as exc:
+        log.warning("could not wake a worker on %s (%s); the beat job will pick the work up", queue, exc)
 
 
 def accounts_retry(*, accounts: Any) -> int:
@@ -187,10 +195,15 @@ def accounts_provision_due(*, limit: int = 1000) -> int:
 # --- the shared 429 gate ----------------------------------------------------------------
 
 
-def gate_until(*, server: LibreChatServer, limiter: str) -> dt.datetime | None:
-    """When the gate opens again, or None if it is open. Read fresh: another worker may have closed it."""
+def gate_until(*, server: LibreChatServer, limiter: str, fresh: bool = True) -> dt.datetime | None:
+    """When the gate opens again, or None if it is open. `fresh` reads the database (another
+    worker may have closed it since `server` was loaded); tasks load the server row with the
+    account at their start, milliseconds before calling, and pass fresh=False."""
     field = GATE_FIELDS[limiter]
-    until = LibreChatServer.objects.filter(pk=server.pk).values_list(field, flat=True).first()
+    if fresh:
+        until = LibreChatServer.objects.filter(pk=server.pk).values_list(field, flat=True).first()
+    else:
+        until = getattr(server, field)
     return until if until is not None and until > timezone.now() else None
 
 
@@ -204,6 +217,7 @@ def gate_close(*, server: LibreChatServer, limiter: str, error: VendorError) -> 
         wait = dt.timedelta(minutes=float(found.group(1))) if found else LIMITERS[limiter][2]
     until = now + wait
     field = GATE_FIELDS[limiter]
+    setattr(server, field, until)
     LibreChatServer.objects.filter(pk=server.pk).filter(
         Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": until})
     ).update(**{field: until})
@@ -212,7 +226,7 @@ def gate_close(*, server: LibreChatServer, limiter: str, error: VendorError) -> 
 
 
 def _gated(server: LibreChatServer, limiter: str, call: Callable[[], T]) -> T:
-    until = gate_until(server=server, limiter=limiter)
+    until = gate_until(server=server, limiter=limiter, fresh=False)
     if until is not None:
         raise GateClosed(limiter, until)
     try:
@@ -239,7 +253,7 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
     with transaction.atomic():
         account = (
             LibreChatAccount.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("server", "person")
+            .select_related("server")
             .filter(pk=account_id)
             .first()
         )
@@ -248,6 +262,9 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
             return ProvisionOutcome("busy" if exists else "gone")
         if account.status == AccountStatus.READY:
             return ProvisionOutcome("ready", "already provisioned")
+        if account.status == AccountStatus.NEEDS_ATTENTION:
+            # A late or duplicate wake-up: only staff's "retry" (which sets it waiting) goes on.
+            return ProvisionOutcome("needs_attention", "waiting for staff")
         outcome = _provision_locked(account)
         account.save()
         if outcome.status == "needs_attention" and account.staff_alerted_at is None:
@@ -268,9 +285,9 @@ def account_provision(*, account_id: int) -> ProvisionOutcome:
 def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
     server = account.server
     client = client_for(server.api_url)
-    password = account.password.reveal()
     account.attempts += 1
     try:
+        password = account.password.reveal()
         if account.registered_at is None:
             try:
                 _gated(
@@ -303,6 +320,12 @@ def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
         )
     except NeedsAttention as problem:
         return _needs_attention(account, note=problem.note, error=str(problem))
+    except DecryptionError as exc:
+        return _needs_attention(
+            account,
+            note="staff must fix your LibreChat account",
+            error=f"{exc}. Put the old key back in FERNET_KEYS (after the new one), then retry.",
+        )
     except LibreChatTwoFactorPending:
         return _needs_attention(
             account,
@@ -607,9 +630,34 @@ def sessions_revoke(*, account: LibreChatAccount) -> int:
     queue = network_queue_name(account.server.network)
     for session_id in ids:
         transaction.on_commit(
-            partial(session_logout_task.apply_async, kwargs={"session_id": session_id}, queue=queue)
+            partial(_wake, session_logout_task, kwargs={"session_id": session_id}, queue=queue)
         )
     return len(ids)
+
+
+def sessions_logout_due(*, limit: int = 1000) -> int:
+    """The beat's second half: revoked sessions LibreChat has not confirmed logged out yet
+    (a lost message, a broker that was down at logout) are handed to their network's worker."""
+    from integrations.librechat.tasks import session_logout_task
+
+    due = (
+        LibreChatSession.objects.filter(
+            revoked_at__lte=timezone.now() - ENQUEUE_LEASE,
+            logged_out_at__isnull=True,
+            access_token__isnull=False,
+        )
+        .select_related("account__server")
+        .order_by("revoked_at")[:limit]
+    )
+    handed = 0
+    for session in due:
+        _wake(
+            session_logout_task,
+            kwargs={"session_id": session.pk},
+            queue=network_queue_name(session.account.server.network),
+        )
+        handed += 1
+    return handed
 
 
 def session_logout(*, session_id: int) -> str:

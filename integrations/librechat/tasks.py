@@ -22,7 +22,9 @@ def account_provision_task(account_id: int) -> dict[str, Any]:
 @shared_task(name="librechat.accounts_provision_due", ignore_result=True)
 def accounts_provision_due_task() -> int:
     """Beat, on the default queue: it only hands due rows to their network's queue."""
-    return services.accounts_provision_due()
+    handed = services.accounts_provision_due()
+    services.sessions_logout_due()
+    return handed
 
 
 @shared_task(name="librechat.session_ensure")

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -93,7 +94,7 @@ class UserAdmin(DjangoUserAdmin):
     def provision_librechat_view(self, request: HttpRequest) -> HttpResponse:
         """Provision every verified person who has no LibreChat account, and show the progress."""
         if not self.has_change_permission(request):
-            return redirect("admin:index")
+            raise PermissionDenied
         if request.method == "POST":
             created = services.people_provision_missing()
             self.message_user(request, f"{created} LibreChat account(s) queued.", messages.SUCCESS)
@@ -123,7 +124,7 @@ class SignupPolicyAdmin(admin.ModelAdmin):
     list_display = ("mode", "allowed_domains", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not SignupPolicy.objects.exists()  # one policy
+        return super().has_add_permission(request) and not SignupPolicy.objects.exists()  # one policy
 
 
 @admin.register(Invitation)

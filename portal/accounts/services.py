@@ -104,6 +104,15 @@ def person_signup(*, email: str, name: str, password: str, verify_url: str) -> S
     return SignupResult(person=person, needs_approval=needs_approval)
 
 
+def verification_resend(*, person: User, verify_url: str) -> bool:
+    """A fresh link for a person whose link expired or got lost; False when already verified."""
+    if person.email_verified_at is not None:
+        return False
+    link = verify_url.replace("{token}", verification_token_make(person=person))
+    _mail_verification(person.email, person.get_short_name(), link)
+    return True
+
+
 def verification_token_make(*, person: User) -> str:
     return signing.dumps({"p": person.pk, "e": person.email.lower()}, salt=VERIFY_SALT, compress=True)
 
@@ -259,7 +268,10 @@ def person_logged_out(*, person: Any) -> int:
 
 def _mail_verification(email: str, short_name: str, link: str) -> None:
     body = render_to_string("accounts/email/verify_email.txt", {"name": short_name, "link": link})
-    send_mail("Confirm your email address", body, None, [email])
+    try:
+        send_mail("Confirm your email address", body, None, [email])
+    except Exception:  # the person is saved; /me/ offers to send the link again
+        log.exception("could not send the verification email")
 
 
 def _mail_already_registered(email: str) -> None:

@@ -10,6 +10,7 @@ app_name = "accounts"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/signup/done/", views.signup_done, name="signup_done"),
+    path("accounts/verify/resend/", views.verify_resend, name="verify_resend"),
     path("accounts/verify/<str:token>/", views.verify, name="verify"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="accounts:login"), name="logout"),

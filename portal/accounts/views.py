@@ -37,15 +37,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
             return _too_many(request, "signup attempts")
         if form.is_valid():
-            verify_url = request.build_absolute_uri(reverse("accounts:verify", args=["TOKEN"])).replace(
-                "TOKEN", "{token}"
-            )
             try:
                 result = services.person_signup(
                     email=form.cleaned_data["email"],
                     name=form.cleaned_data["name"],
                     password=form.cleaned_data["password1"],
-                    verify_url=verify_url,
+                    verify_url=_verify_url(request),
                 )
             except services.SignupRefused as refusal:
                 form.add_error("email", str(refusal))
@@ -53,6 +50,21 @@ def signup(request: HttpRequest) -> HttpResponse:
                 request.session["signup_needs_approval"] = result.needs_approval
                 return redirect("accounts:signup_done")
     return render(request, "accounts/signup.html", {"form": form, "policy": policy})
+
+
+def _verify_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("accounts:verify", args=["TOKEN"])).replace("TOKEN", "{token}")
+
+
+@login_required
+@require_http_methods(["POST"])
+def verify_resend(request: HttpRequest) -> HttpResponse:
+    person: Any = request.user
+    if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
+        return _too_many(request, "emails")
+    if services.verification_resend(person=person, verify_url=_verify_url(request)):
+        messages.success(request, f"We sent a new link to {person.email}.")
+    return redirect("accounts:me")
 
 
 @require_GET

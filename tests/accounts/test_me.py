@@ -78,3 +78,21 @@ def test_it_says_what_staff_must_do_when_it_needs_attention(client: Client, make
     )
     client.force_login(person)
     assert b"needs attention: staff must fix your LibreChat account" in client.get("/me/").content
+
+
+def test_it_sends_a_new_verification_link_from_the_persons_page(client: Client, make_person) -> None:
+    import re
+
+    from django.core import mail
+
+    person = make_person(cleared=False)
+    client.force_login(person)
+    assert b"Send me a new link" in client.get("/me/").content
+    response = client.post("/accounts/verify/resend/", follow=True)
+    assert b"We sent a new link to ann@example.com" in response.content
+    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[-1].body))
+    assert link
+    client.post(link.group(1))
+    person.refresh_from_db()
+    assert person.email_verified_at is not None
+    assert b"Send me a new link" not in client.get("/me/").content

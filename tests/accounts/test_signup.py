@@ -175,3 +175,12 @@ def test_it_counts_the_forwarded_address_behind_a_trusted_proxy(client: Client, 
     assert from_address("a@example.com", "203.0.113.1") == 302
     assert from_address("b@example.com", "203.0.113.2") == 302  # same proxy, another client
     assert from_address("c@example.com", "198.51.100.7, 203.0.113.1") == 429  # a forged left part
+
+
+def test_it_links_help_and_errors_to_their_fields_for_screen_readers(client: Client, policy) -> None:
+    policy(SignupMode.OPEN)
+    body = sign_up(client, password="password").content.decode()
+    assert 'id="id_password1_helptext"' in body and 'id="id_password1_error"' in body
+    field = re.search(r"<input[^>]*id=\"id_password1\"[^>]*>", body)
+    assert field and 'aria-describedby="id_password1_helptext id_password1_error"' in field.group(0)
+    assert 'aria-invalid="true"' in field.group(0)

@@ -117,6 +117,9 @@ def test_it_provisions_every_verified_person_without_an_account_and_shows_progre
 
 @pytest.fixture
 def net_worker(transactional_db: None, redis_url: str) -> Iterator[CeleryWorker]:
+    from django.core.cache import cache
+
+    cache.clear()  # the test Redis database: drops wake-ups other tests left for ids long gone
     worker = CeleryWorker(
         database_url=database_url_for_tests(),
         broker_url=redis_url,
@@ -153,3 +156,13 @@ def test_it_resets_the_password_and_checks_the_server_through_the_network_worker
         follow=True,
     )
     assert "registration is closed" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_provisioning_page_from_staff_without_permission(
+    client: Client, django_user_model: Any
+) -> None:
+    staff = django_user_model.objects.create_user(email="staff@example.com", password=None, is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/accounts/user/provision-librechat/").status_code == 403
+    assert client.post("/admin/accounts/user/provision-librechat/").status_code == 403

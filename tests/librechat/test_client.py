@@ -219,3 +219,20 @@ def test_it_reports_refused_connections(unused_tcp_port: int) -> None:
 
 def test_it_pools_one_client_per_base_url() -> None:
     assert client_for("http://librechat-api:3080/") is client_for("http://librechat-api:3080")
+
+
+def test_it_reports_a_bad_reset_token_as_permanent(sim: LibreChatSimulator) -> None:
+    user = sim.add_user("ann@example.com", "someone-elses-password")
+    client(sim).password_reset_request(email="ann@example.com")
+    with pytest.raises(VendorHTTPError) as caught:
+        client(sim).password_reset_complete(user_id=user.id, token="wrong", password=PASSWORD)
+    assert caught.value.status == 400 and caught.value.retryable is False
+
+
+def test_it_sends_a_key_expiry_as_an_iso_date(sim: LibreChatSimulator) -> None:
+    sim.add_user("ann@example.com", PASSWORD)
+    c = client(sim)
+    token = c.login(email="ann@example.com", password=PASSWORD).access_token
+    when = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    c.user_key_put(access_token=token, name="LiteLLM", value='{"apiKey":"sk-2"}', expires_at=when)
+    assert c.user_key_expiry(access_token=token, name="LiteLLM") == "2030-01-02T03:04:05.000Z"

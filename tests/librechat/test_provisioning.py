@@ -22,7 +22,7 @@ MakeAccount = Callable[..., LibreChatAccount]
 
 @pytest.fixture(autouse=True)
 def staff(django_user_model) -> None:
-    django_user_model.objects.create_user(email="ops@example.com", password="x", is_staff=True)
+    django_user_model.objects.create_user(email="ops@example.com", password=None, is_staff=True)
 
 
 def provision(account: LibreChatAccount) -> LibreChatAccount:
@@ -285,3 +285,26 @@ def test_it_skips_an_account_another_worker_holds(sim: LibreChatSimulator, make_
         release.set()
         thread.join()
     assert services.account_provision(account_id=account.pk).status == "ready"
+
+
+def test_it_leaves_an_account_that_needs_attention_to_staff(
+    sim: LibreChatSimulator, make_account: MakeAccount
+) -> None:
+    sim.configure(allow_registration=False)
+    account = provision(make_account())
+    before = sum(sim.calls.values())
+    assert services.account_provision(account_id=account.pk).status == "needs_attention"
+    assert sum(sim.calls.values()) == before  # a late wake-up message calls nobody
+
+
+def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
+    sim: LibreChatSimulator, make_account: MakeAccount, settings
+) -> None:
+    from cryptography.fernet import Fernet
+
+    account = make_account()
+    settings.FERNET_ACTIVE_KEYS = (Fernet.generate_key(),)  # the key it was written with is gone
+    services.account_provision(account_id=account.pk)
+    account = LibreChatAccount.objects.get(pk=account.pk)
+    assert account.status == AccountStatus.NEEDS_ATTENTION and "FERNET_KEYS" in account.last_error
+    assert sum(sim.calls.values()) == 0

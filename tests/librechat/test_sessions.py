@@ -143,3 +143,15 @@ def test_it_does_not_reset_when_librechat_emails_the_link(
 ) -> None:
     sim.configure(email_service=True)
     assert "by email" in services.account_password_reset(account_id=ready.pk)
+
+
+def test_it_hands_revoked_sessions_never_logged_out_to_the_beat(
+    sim: LibreChatSimulator, ready: LibreChatAccount
+) -> None:
+    session = live(ready)
+    services.sessions_revoke(account=ready)
+    assert services.sessions_logout_due() == 0  # the wake-up message may still be on its way
+    LibreChatSession.objects.filter(pk=session.pk).update(revoked_at=timezone.now() - dt.timedelta(minutes=6))
+    assert services.sessions_logout_due() == 1
+    services.session_logout(session_id=session.pk)
+    assert services.sessions_logout_due() == 0

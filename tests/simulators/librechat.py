@@ -1601,6 +1601,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Node's http server sets noDelay by default (net.Socket#setNoDelay, http.createServer's
+        # `noDelay: true`). Without it the body, written after the headers, waits for Nagle and
+        # the client's delayed ACK: ~40 ms per answer that real LibreChat does not have.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.sim._lock:
             self.server.sim._connections.add(self.connection)
 
