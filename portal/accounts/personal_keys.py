@@ -332,6 +332,9 @@ def personal_key_advance(*, record_id: int, step: str | None = None) -> StepOutc
         if exc.retryable:
             return _record_retry(record, current, str(exc))
         return _record_failed(record, current, str(exc))
+    except Exception as exc:  # a bug or a database hiccup: the row says so and the beat retries
+        log.exception("personal key %s: %s failed unexpectedly", record_id, current)
+        return _record_retry(record, current, f"unexpected error: {type(exc).__name__}: {exc}")
     return _record_done(record, current, following)
 
 
@@ -353,6 +356,15 @@ _ENGINE_FIELDS = [
 ]
 
 
+def _save(record: PersonalKey) -> bool:
+    """Write the engine's fields; False when the person (and so the row) was deleted meanwhile."""
+    values = {name: getattr(record, name) for name in _ENGINE_FIELDS if name not in ("key", "next_key")}
+    values["key_id"] = record.key_id
+    values["next_key_id"] = record.next_key_id
+    values["updated_at"] = timezone.now()
+    return bool(PersonalKey.objects.filter(pk=record.pk).update(**values))
+
+
 def _record_done(record: PersonalKey, step: str, following: str | None) -> StepOutcome:
     with transaction.atomic():
         record.step = following if following is not None else _next_step(record)
@@ -364,7 +376,8 @@ def _record_done(record: PersonalKey, step: str, following: str | None) -> StepO
         else:
             record.status = PersonalKeyStatus.READY
         record.next_attempt_at = timezone.now() + ENQUEUE_LEASE if record.step else None
-        record.save(update_fields=_ENGINE_FIELDS)
+        if not _save(record):
+            return StepOutcome(record.pk, step, "gone")
         personal_key_enqueue(record)
     log.info("personal key %s: %s done, next %s", record.pk, step, record.step or "nothing")
     return StepOutcome(record.pk, step, "done", next_step=record.step)
@@ -387,7 +400,7 @@ def _record_retry(
     record.last_error = f"{Step(step).label}: {detail}"[:2000]
     record.next_attempt_at = max(at, timezone.now()) if at else _backoff(record.attempts)
     record.claimed_until = None
-    record.save(update_fields=_ENGINE_FIELDS)
+    _save(record)
     log.info("personal key %s: %s will be retried: %s", record.pk, step, detail)
     return StepOutcome(record.pk, step, "retry", detail, next_step=record.step)
 
@@ -397,7 +410,7 @@ def _record_failed(record: PersonalKey, step: str, detail: str) -> StepOutcome:
     record.last_error = f"{Step(step).label}: {detail}"[:2000]
     record.next_attempt_at = None
     record.claimed_until = None
-    record.save(update_fields=_ENGINE_FIELDS)
+    _save(record)
     log.warning("personal key %s needs attention: %s", record.pk, record.last_error)
     return StepOutcome(record.pk, step, "failed", detail, next_step=record.step)
 
@@ -613,7 +626,14 @@ def _as_person(record: PersonalKey, call: Callable[[Any, str], Any]) -> Any:
     """Call LibreChat with the person's access token; a token LibreChat stopped accepting is
     dropped so the next attempt signs in again."""
     account = _account(record)
-    token, _ = librechat.session_access_token(account=account)
+    try:
+        token, _ = librechat.session_access_token(account=account)
+    except VendorHTTPError as exc:
+        if exc.status == 404:  # the login was refused: LibreChat's provisioning sets it right
+            raise StepRetry(
+                f"LibreChat refused the person's login ({exc.vendor_message}); set up again"
+            ) from None
+        raise
     client = librechat_client_for(account.server.api_url)
     try:
         return call(client, token.reveal())
