@@ -35,6 +35,8 @@ CHAT_RECHECK_AFTER = dt.timedelta(days=1)
 # Keys the listing lacks are confirmed one by one (a key deleted during the listing shifts
 # later pages); past this many the rest wait for the next run.
 MAX_MISSING_CONFIRMATIONS = 200
+# Fixed findings stay this long for the record, then go.
+KEEP_FIXED_FINDINGS = dt.timedelta(days=30)
 SAFE_KINDS = frozenset(
     {
         DriftKind.PERSON_WITHOUT_KEY,
@@ -113,6 +115,7 @@ def pairing_reconcile(
             active.close()
     with transaction.atomic():
         DriftFinding.objects.filter(pairing=pairing, fixed_at__isnull=True).delete()
+        DriftFinding.objects.filter(pairing=pairing, fixed_at__lt=now - KEEP_FIXED_FINDINGS).delete()
         DriftFinding.objects.bulk_create(findings, batch_size=1000)
     for finding in findings:
         report.findings[finding.kind] = report.findings.get(finding.kind, 0) + 1

@@ -155,3 +155,23 @@ def test_it_deletes_the_key_and_the_librechat_account_through_the_workers_when_t
     assert litellm_sim.get_key(token_hash) is None and chat_sim.user("ann@example.com") is None
     removal.refresh_from_db()
     assert removal.librechat_password is None
+
+
+def test_it_reconciles_from_the_admin_through_the_litellm_networks_worker(
+    litellm_sim, chat_sim, start_worker, client
+) -> None:
+    from portal.accounts.models import DriftFinding, User
+
+    worker = start_worker()
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    litellm_sim.add_key(metadata={"managed_by": "portal", "portal_person_id": 999})
+    client.force_login(User.objects.create_superuser(email="admin@example.com", password="x"))
+
+    response = client.post(
+        "/admin/accounts/pairing/",
+        {"action": "reconcile_report", "_selected_action": [pairing.pk]},
+        follow=True,
+    )
+
+    assert "1 findings, 0 repaired (1 LiteLLM list calls)" in response.content.decode(), worker.log()[-3000:]
+    assert DriftFinding.objects.get(pairing=pairing).kind == "orphan_key"
