@@ -445,12 +445,16 @@ def key_reveal(*, key: VirtualKey) -> str | None:
 
 
 def key_revealable(key: VirtualKey) -> bool:
-    return (
+    if not (
         key.status == KeyStatus.ACTIVE
         and key.revealed_at is None
         and key.pending_action not in (KeyAction.CREATE, KeyAction.ROTATE)
-        and key.__dict__.get("raw_key") is not None
-    )
+    ):
+        return False
+    if "raw_key" in key.__dict__:
+        return key.__dict__["raw_key"] is not None
+    # Deferred (the admin never loads secrets it does not show): ask without decrypting.
+    return VirtualKey.objects.filter(pk=key.pk, raw_key__isnull=False).exists()
 
 
 # --- keys: telling LiteLLM (run in a task on the server's network queue) ----------------------
@@ -500,6 +504,9 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
         row = VirtualKey.objects.filter(pk=key_id).first()
         if row is None:
             return ActionOutcome(key_id, "", False, "no such key")
+        if row.pending_action:
+            # Another worker holds it (the beat job and an admin can both wake it up).
+            return ActionOutcome(key_id, row.pending_action, None, "in progress in another worker")
         return ActionOutcome(
             key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due"
         )
@@ -892,8 +899,17 @@ _SYNC_FIELDS = [
 ]
 
 
-def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, report: SyncReport) -> None:
+def _seen_mark(token_hash: str) -> int:
+    # 64 bits of the hash: a set of a million of these is ~40 MB, and a collision could only
+    # delay marking one key missing until the next sync.
+    return int(token_hash[:16], 16) if len(token_hash) >= 16 else hash(token_hash)
+
+
+def _sync_page(
+    server: LiteLLMServer, keys: list[KeyInfo], started: datetime, report: SyncReport, seen: set[int]
+) -> None:
     hashes = [k.token for k in keys]
+    seen.update(_seen_mark(h) for h in hashes)
     # Only the columns the sync compares and writes: whole rows cost a third more.
     existing = {
         row.token_hash: row
@@ -919,7 +935,6 @@ def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, re
         else set()
     )
     changed: list[VirtualKey] = []
-    touched: list[int] = []
     new: list[KeyInfo] = []
     for info in keys:
         row = existing.get(info.token)
@@ -930,17 +945,15 @@ def _sync_page(server: LiteLLMServer, keys: list[KeyInfo], started: datetime, re
             continue
         if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE):
             continue
+        # Unchanged rows are not written at all: rewriting 10,000 rows (and their indexes)
+        # to stamp "seen" cost more than downloading them; `seen` records it in memory.
         if key_apply_info(row, info, now=started):
             changed.append(row)
-        else:
-            touched.append(row.pk)
     with transaction.atomic():
         if new:
             _insert_found(server, new, started)
         if changed:
             VirtualKey.objects.bulk_update(changed, _SYNC_FIELDS, batch_size=500)
-        if touched:
-            VirtualKey.objects.filter(pk__in=touched).update(last_synced_at=started)
     report.seen += len(keys)
     report.adopted += len(new)
     report.updated += len(changed)
@@ -1031,9 +1044,10 @@ def keys_sync(
     own_client = client is None
     active = client or client_for(server)
     try:
+        seen: set[int] = set()
         for page in _pages(active, page_size, report):
-            _sync_page(server, page.keys, started, report)
-        report.missing = _mark_missing(server, active, started)
+            _sync_page(server, page.keys, started, report, seen)
+        report.missing = _mark_missing(server, active, started, seen)
         deployments = active.model_info()
         added, _updated, removed = models_store(server=server, deployments=deployments, now=started)
         report.models_added, report.models_removed = added, removed
@@ -1047,9 +1061,9 @@ def keys_sync(
     return report
 
 
-def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetime) -> int:
+def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetime, seen: set[int]) -> int:
     # Only rows older than the sync's start: a key made during the sync may not be listed yet.
-    candidates = list(
+    rows = (
         VirtualKey.objects.filter(
             server=server,
             status=KeyStatus.ACTIVE,
@@ -1057,9 +1071,15 @@ def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetim
             created_at__lt=started,
             token_hash__isnull=False,
         )
-        .filter(Q(last_synced_at__lt=started) | Q(last_synced_at__isnull=True))
-        .values_list("pk", "token_hash")[:MAX_MISSING_CONFIRMATIONS]
+        .order_by()
+        .values_list("pk", "token_hash")
     )
+    candidates: list[tuple[int, str]] = []
+    for pk, token_hash in rows.iterator(chunk_size=5000):
+        if token_hash and _seen_mark(token_hash) not in seen:
+            candidates.append((pk, token_hash))
+            if len(candidates) >= MAX_MISSING_CONFIRMATIONS:
+                break
     gone = []
     for pk, token_hash in candidates:
         found = client.key_find(token_hash=token_hash or "")

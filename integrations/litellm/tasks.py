@@ -34,6 +34,20 @@ def server_check(server_id: int) -> dict[str, Any]:
     return services.server_check(server=server).as_result()
 
 
+@shared_task(name="litellm.server_health")
+def server_health(server_id: int) -> dict[str, Any]:
+    """/health on demand only: it calls every model for real (it costs money)."""
+    server = LiteLLMServer.objects.get(pk=server_id)
+    try:
+        with services.client_for(server) as client:
+            report = client.health_check_models()
+    except Exception as exc:
+        return {"ok": False, "detail": str(exc)}
+    healthy = sorted(str(e.get("model", "?")) for e in report.healthy)
+    unhealthy = sorted(str(e.get("model", "?")) for e in report.unhealthy)
+    return {"ok": not unhealthy, "healthy": healthy, "unhealthy": unhealthy}
+
+
 @shared_task(name="litellm.server_sync")
 def server_sync(server_id: int) -> dict[str, Any]:
     server = LiteLLMServer.objects.get(pk=server_id)

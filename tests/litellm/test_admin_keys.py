@@ -197,3 +197,67 @@ def test_the_list_filters_and_searches(
         assert "svc-3" in response.content.decode(), query
     assert "svc-3" not in staff.get(url + "?over_budget=no").content.decode()
     assert "svc-3" not in staff.get(url + "?owner=someone-else").content.decode()
+
+
+@override_settings(LITELLM_ADMIN_WAIT_SECONDS=0.5)
+def test_a_key_created_while_pending_can_be_revealed_once_later(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
+    key = VirtualKey.objects.get()
+    services.key_apply_pending(key_id=key.pk)  # what the worker does once it is back
+    change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
+    assert "Show the full key once" in change
+    page = staff.get(reverse("admin:litellm_virtualkey_reveal", args=[key.pk]))
+    assert re.search(rb'value="(sk-[A-Za-z0-9_-]{32,})"', page.content)
+    change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
+    assert "Show the full key once" not in change
+
+
+def test_the_list_costs_the_same_queries_for_few_and_many_keys(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:litellm_virtualkey_changelist")
+    sim.seed_keys(3, max_budget=2.0)
+    services.keys_sync(server=tx_server)
+    staff.get(url)
+    with CaptureQueriesContext(connection) as few:
+        staff.get(url)
+    sim.seed_keys(120, max_budget=2.0)
+    services.keys_sync(server=tx_server)
+    with CaptureQueriesContext(connection) as many:
+        page = staff.get(url)
+    assert len(few) == len(many)
+    assert "COUNT(*)" not in " ".join(
+        q["sql"].upper() for q in many.captured_queries if "PG_CLASS" not in q["sql"].upper()
+    )
+    assert page.status_code == 200
+
+
+def test_the_change_form_shows_field_errors_and_busy_keys_never_a_500(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    key = services.key_create(server=tx_server, alias="busy", enqueue=False)
+    services.key_apply_pending(key_id=key.pk)
+    url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
+    bad = staff.post(url, {"key_alias": "busy", "max_budget": "-5", "budget_duration": "soon"})
+    assert bad.status_code == 200 and "not a LiteLLM duration" in bad.content.decode()
+    services.key_block(key=key, enqueue=False)  # an action still pending
+    busy = staff.post(url, {"key_alias": "busy", "max_budget": "3"}, follow=True)
+    assert busy.status_code == 200 and "still busy" in busy.content.decode()
+    key.refresh_from_db()
+    assert key.pending_action == "block" and key.max_budget is None
+
+
+def test_the_list_draws_spend_against_budget(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    sim.seed_keys(1, key_alias="spender", max_budget=10.0, spend=9.0)
+    services.keys_sync(server=tx_server)
+    page = staff.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
+    assert "width:90%" in page and "9.00 / 10.00" in page

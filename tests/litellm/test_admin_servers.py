@@ -100,3 +100,20 @@ def test_sync_now_and_the_yaml_export(
     assert {e["model_name"] for e in block["model_list"]} == {"gpt-4o-mock", "claude-mock"}
     assert all(e["litellm_params"]["api_key"].startswith("os.environ/") for e in block["model_list"])
     assert b"sk-fake" not in exported.content
+
+
+def test_the_costly_health_check_runs_only_when_asked(
+    staff: Client, sim: LiteLLMSimulator, tx_server: LiteLLMServer, net_worker: CeleryWorker
+) -> None:
+    staff.post(reverse("admin:litellm_litellmserver_test", args=[tx_server.pk]))
+    staff.post(reverse("admin:litellm_litellmserver_sync", args=[tx_server.pk]))
+    assert sim.calls[("GET", "/health")] == 0
+    sim.configure(unhealthy_models={"claude-mock"})
+    response = staff.post(
+        reverse("admin:litellm_litellmserver_changelist"),
+        {"action": "health_action", "_selected_action": [tx_server.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "healthy: openai/gpt-4o; unhealthy: anthropic/claude-3-5-sonnet-20240620" in text
+    assert sim.calls[("GET", "/health")] == 1
