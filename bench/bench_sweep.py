@@ -105,5 +105,10 @@ def main() -> None:
             process.wait(timeout=10)
 
 
+def run() -> None:
+    """Entry point for `python -m bench` (bench/__main__.py calls run())."""
+    main()
+
+
 if __name__ == "__main__":
     main()

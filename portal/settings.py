@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -127,6 +128,10 @@ if env.str("DATABASE_URL", default=""):
             f"not {env.str('DATABASE_URL').split(':', 1)[0]}://"
         )
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A Unix socket written the libpq way, postgres://user@%2Fvar%2Frun%2Fpostgresql/db:
+        # django-environ keeps the host percent-encoded.
+        if str(DATABASES["default"].get("HOST", "")).startswith("%2F"):
+            DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
         DATABASES["default"].setdefault("OPTIONS", {})
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -305,3 +310,6 @@ PORTAL_VERSION = "0.1.0"
 # Outbound vendor calls: connect and read timeouts in seconds (integrations/http.py).
 VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
 VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
+# Connectivity check history is pruned after this many days (the prune beat entry's `days`
+# kwarg overrides it from the admin).
+CONNECTIVITY_KEEP_RESULTS_DAYS = env.int("CONNECTIVITY_KEEP_RESULTS_DAYS", default=30)

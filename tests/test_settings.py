@@ -118,3 +118,20 @@ def test_celery_broker_url_wins_over_redis_url(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.split() == ["redis://broker:6379/1", "redis://cache:6379/0"], result.stderr
+
+
+def test_a_unix_socket_database_url_in_libpq_form_connects(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup(); from django.db import connection as c; "
+        "c.ensure_connection(); print(c.settings_dict['HOST'])"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "/var/run/postgresql", result.stderr

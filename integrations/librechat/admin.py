@@ -101,6 +101,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     raw_id_fields = ("person",)
     readonly_fields = (
         "person",
+        "server",
         "librechat_user_id",
         "email",
         "username",
@@ -117,7 +118,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    fields = ("server", "name", *readonly_fields)
+    fields = ("name", *readonly_fields)  # the name LibreChat shows; staff fix it after a 404
     actions = ("provision_now", "retry", "relogin", "revoke_sessions", "reset_password")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

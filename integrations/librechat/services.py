@@ -427,7 +427,9 @@ def _explain(exc: VendorError, account: LibreChatAccount) -> str:
     if status == 400 and message == "Invalid invite token":
         return "LibreChat asks for an invitation (Invalid invite token): open its registration, then retry."
     if status == 404:
-        return f"LibreChat rejected the account's details: {message}. Fix the person's name, then retry."
+        return (
+            f"LibreChat rejected the account's details: {message}. Fix the name on this account, then retry."
+        )
     if status == 422:
         return (
             f"LibreChat has not verified {account.email} and sent its own verification mail. Set "

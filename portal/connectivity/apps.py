@@ -7,3 +7,6 @@ class ConnectivityConfig(AppConfig):
     name = "portal.connectivity"
     label = "connectivity"
     verbose_name = "Connectivity"
+
+    def ready(self) -> None:
+        from portal.connectivity import signals  # noqa: F401  (connects the receivers)

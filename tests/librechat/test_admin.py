@@ -166,3 +166,15 @@ def test_it_keeps_the_provisioning_page_from_staff_without_permission(
     client.force_login(staff)
     assert client.get("/admin/accounts/user/provision-librechat/").status_code == 403
     assert client.post("/admin/accounts/user/provision-librechat/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_lets_staff_fix_the_name_librechat_rejected(
+    staff_client: Client, make_account: MakeAccount
+) -> None:
+    account = make_account()
+    url = f"/admin/librechat/librechataccount/{account.pk}/change/"
+    response = staff_client.post(url, {"name": "Ann Example-Fixed"})
+    assert response.status_code == 302
+    account = LibreChatAccount.objects.get(pk=account.pk)
+    assert account.name == "Ann Example-Fixed" and account.server.name == "librechat-api"

@@ -1,0 +1,174 @@
+"""The connectivity dashboard and the CheckResult admin list at 1,000 vs 1,000,000 results.
+
+Goal: the same number of queries at both sizes, and a render time ratio <= 2. Every page
+shows a full page (100 rows) at both sizes, so the ratio measures the table, not the page. Rows are built
+in PostgreSQL (INSERT ... SELECT generate_series), spread over 7 days across 10 targets x 2
+networks, with the hourly rollups derived from them as the sweeps would have left them.
+
+    make bench            (or: scripts/with-test-services .venv/bin/python -m bench connectivity)
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+SIZES = (1_000, 1_000_000)
+RENDERS = 9
+GOAL_RATIO = 2.0
+BENCH_EMAIL = "bench-admin@example.com"
+TARGETS = 10
+
+
+def run() -> None:
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host name, and mail kept in memory
+    client = _admin_client()
+    network_ids, target_ids = _fixtures()
+    pages = _pages(network_ids, target_ids)
+
+    measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
+    for size in SIZES:
+        started = time.monotonic()
+        _fill(size, network_ids, target_ids)
+        print(f"connectivity_admin: built rows={size} in {time.monotonic() - started:.1f}s", flush=True)
+        for name, url in pages.items():
+            queries, seconds = _measure(client, url)
+            measured[name][size] = (queries, seconds)
+            print(
+                f"connectivity_admin: page={name} rows={size} queries={queries} render_ms={seconds * 1000:.1f}",
+                flush=True,
+            )
+    small, large = SIZES
+    for name in pages:
+        (q_small, t_small), (q_large, t_large) = measured[name][small], measured[name][large]
+        print(
+            f"connectivity_admin: page={name} queries_{small}={q_small} queries_{large}={q_large} "
+            f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
+            f"(goal: equal queries, ratio <= {GOAL_RATIO})",
+            flush=True,
+        )
+    _fill(0, network_ids, target_ids)  # leave the bench database small
+
+
+def _admin_client() -> Any:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    User = get_user_model()
+    user = User.objects.filter(email=BENCH_EMAIL).first()
+    if user is None:
+        user = User.objects.create_superuser(email=BENCH_EMAIL, password=None)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _fixtures() -> tuple[list[int], list[int]]:
+    from django.utils import timezone
+
+    from portal.connectivity.models import Network, Target, TargetNetwork
+    from portal.models import WorkerHeartbeat
+
+    networks = [Network.objects.get_or_create(name=f"bench-{n}")[0] for n in ("dev", "prod")]
+    targets = []
+    for i in range(TARGETS):
+        target, _ = Target.objects.get_or_create(
+            name=f"bench target {i}", defaults={"address": f"http://service-{i}:8000/health"}
+        )
+        targets.append(target)
+        for network in networks:
+            TargetNetwork.objects.get_or_create(
+                target=target,
+                network=network,
+                defaults={"state": "up", "since": timezone.now(), "last_latency_ms": 5.0},
+            )
+    for network in networks:
+        WorkerHeartbeat.objects.update_or_create(
+            queue=network.queue,
+            defaults={"hostname": "bench", "seen_at": timezone.now() + timedelta(days=1)},
+        )
+    return [n.pk for n in networks], [t.pk for t in targets]
+
+
+def _pages(network_ids: list[int], target_ids: list[int]) -> dict[str, str]:
+    from django.urls import reverse
+
+    changelist = reverse("admin:connectivity_checkresult_changelist")
+    return {
+        "dashboard": reverse("admin:connectivity_dashboard"),
+        "checkresults": changelist,
+        "checkresults_failed_on_network": f"{changelist}?network__id__exact={network_ids[1]}&ok__exact=0",
+        "checkresults_by_target": f"{changelist}?target__id__exact={target_ids[3]}",
+        "checkresults_timeouts": f"{changelist}?error_kind=timeout",
+    }
+
+
+def _fill(size: int, network_ids: list[int], target_ids: list[int]) -> None:
+    from django.db import connection
+
+    from portal.connectivity.models import CheckResult, HourlyRollup
+
+    results, rollups = CheckResult._meta.db_table, HourlyRollup._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {results}, {rollups}")
+        if size:
+            # Every 5th check failed (a timeout); one check every (7 days / size) seconds.
+            cursor.execute(
+                f"""
+                INSERT INTO {results} (target_id, network_id, ok, answered, latency_ms, resolved_addresses,
+                    http_status, error_kind, phase, detail, diagnosis_kind, diagnosis, suggested_fix,
+                    tls_days_left, alternatives, checked_at)
+                SELECT (%(targets)s::bigint[])[1 + (g / 2) %% {len(target_ids)}],
+                       (%(networks)s::bigint[])[1 + (g / 7) %% 2],
+                       g %% 5 <> 0, g %% 5 <> 0, 5 + g %% 37, '["10.20.0.5"]'::jsonb,
+                       CASE WHEN g %% 5 <> 0 THEN 200 END,
+                       CASE WHEN g %% 5 = 0 THEN 'timeout' ELSE '' END,
+                       CASE WHEN g %% 5 = 0 THEN 'connect' ELSE '' END,
+                       '', CASE WHEN g %% 5 = 0 THEN 'connect_timeout' ELSE 'ok' END,
+                       CASE WHEN g %% 5 = 0 THEN 'Nothing answered at service:8000 within 5 s.' ELSE '' END,
+                       CASE WHEN g %% 5 = 0 THEN 'Check that the service runs and listens on 8000.' ELSE '' END,
+                       NULL, '[]'::jsonb,
+                       now() - make_interval(secs => g * 604800.0 / %(size)s)
+                FROM generate_series(1, %(size)s) AS g
+                """,  # noqa: S608 -- table names from the models, values bound
+                {"targets": target_ids, "networks": network_ids, "size": size},
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO {rollups} (target_id, network_id, hour, checks, failures, latency_sum_ms, latency_count)
+                SELECT target_id, network_id, date_trunc('hour', checked_at), count(*),
+                       count(*) FILTER (WHERE NOT ok),
+                       coalesce(sum(latency_ms) FILTER (WHERE ok), 0), count(*) FILTER (WHERE ok)
+                FROM {results} GROUP BY 1, 2, 3
+                """  # noqa: S608
+            )
+    old_autocommit = connection.get_autocommit()
+    connection.set_autocommit(True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {results}")
+        cursor.execute(f"VACUUM ANALYZE {rollups}")
+    connection.set_autocommit(old_autocommit)
+
+
+def _measure(client: Any, url: str) -> tuple[int, float]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(2):  # warm caches and the template loader
+        response = client.get(url)
+        assert getattr(response, "status_code", 0) == 200, response
+    times = []
+    queries = 0
+    for _ in range(RENDERS):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            client.get(url)
+            times.append(time.perf_counter() - started)
+        queries = len(captured.captured_queries)
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+    print(f"   slowest query {float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:160]}")
+    # The fastest render: other work on the machine only ever adds time.
+    return queries, min(times)

@@ -1,0 +1,325 @@
+"""Connectivity in the admin: networks, targets with "Check now", the history, the dashboard."""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from portal.connectivity import services
+from portal.connectivity.dashboard import dashboard_build
+from portal.connectivity.models import (
+    Alert,
+    AlertChannel,
+    AlertDelivery,
+    CheckResult,
+    Network,
+    Target,
+    TargetNetwork,
+)
+from portal.pagination import LargeTablePaginator
+from portal.queues import dispatch_and_wait
+
+# How long an admin waits for "Check now" answers from all networks together.
+CHECK_NOW_WAIT_SECONDS = 10.0
+
+
+@admin.register(Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = ("name", "queue", "subnet", "gateway", "worker")
+    readonly_fields = ("queue", "worker_silent_since", "created_at")
+    fields = (
+        "name",
+        "queue",
+        "subnet",
+        "gateway",
+        "description",
+        "host_addresses",
+        "alternative_hosts",
+        "sweep_every_seconds",
+        "heartbeat_stale_after_seconds",
+        "worker_silent_since",
+        "created_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Network]:
+        queryset = super().get_queryset(request)
+        self._statuses = services.worker_statuses(networks=list(queryset))
+        return queryset
+
+    @admin.display(description="worker")
+    def worker(self, network: Network) -> str:
+        status = getattr(self, "_statuses", {}).get(network.pk)
+        if status is None:
+            status = services.worker_statuses(networks=[network])[network.pk]
+        if status.stale:
+            return status.sentence
+        return f"seen {status.last_seen:%H:%M:%S} UTC" if status.last_seen else "seen"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Network | None = None) -> tuple[str, ...]:
+        # The name is the queue's name: renaming would orphan the worker and beat entries.
+        return (*self.readonly_fields, "name") if obj else self.readonly_fields
+
+
+class TargetNetworkInline(admin.TabularInline):
+    model = TargetNetwork
+    extra = 0
+    fields = (
+        "network",
+        "expect",
+        "state",
+        "since",
+        "consecutive_failures",
+        "last_checked_at",
+        "last_error",
+        "last_fix",
+    )
+    readonly_fields = ("state", "since", "consecutive_failures", "last_checked_at", "last_error", "last_fix")
+    verbose_name_plural = "checked from these networks (none: every network)"
+
+
+class TargetForm(forms.ModelForm):
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="PostgreSQL or Redis password. Stored encrypted and never shown; leave empty to keep it.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Remove the stored password")
+
+    class Meta:
+        model = Target
+        fields = (
+            "name",
+            "preset",
+            "address",
+            "expected_status",
+            "keyword",
+            "readiness_requires_db",
+            "verify_tls",
+            "service_names",
+            "timeout_seconds",
+            "interval_seconds",
+            "failure_threshold",
+            "enabled",
+        )
+
+    def clean_expected_status(self) -> str:
+        value: str = self.cleaned_data["expected_status"]
+        try:
+            Target(expected_status=value).expected_statuses  # noqa: B018 -- parses or raises
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return value
+
+    def _post_clean(self) -> None:
+        # Set before the model's clean(), which may also move a password out of the address.
+        if self.cleaned_data.get("clear_password"):
+            self.instance.password = None
+        elif self.cleaned_data.get("new_password"):
+            self.instance.password = self.cleaned_data["new_password"]
+        super()._post_clean()  # type: ignore[misc]
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    form = TargetForm
+    inlines = (TargetNetworkInline,)
+    list_display = ("name", "kind", "address", "enabled", "interval_seconds", "has_password")
+    list_filter = ("enabled", "kind", "preset")
+    search_fields = ("name", "address")
+    actions = ("check_now",)
+    change_form_template = "admin/connectivity/target/change_form.html"
+    change_list_template = "admin/connectivity/target/change_list.html"
+
+    @admin.display(boolean=True, description="password")
+    def has_password(self, target: Target) -> bool:
+        # Reads the raw stored value: a list of targets decrypts nothing.
+        return target.__dict__.get("password") is not None
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        target = form.instance
+        if not target.placements.exists():
+            TargetNetwork.objects.bulk_create(
+                TargetNetwork(target=target, network=network) for network in Network.objects.all()
+            )
+
+    def get_urls(self) -> list[URLPattern]:
+        urls = [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="connectivity_dashboard",
+            ),
+            path(
+                "<int:target_id>/check-now/",
+                self.admin_site.admin_view(self.check_now_view),
+                name="connectivity_target_check_now",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Connectivity from each network",
+            "dashboard": dashboard_build(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/connectivity/dashboard.html", context)
+
+    def check_now_view(self, request: HttpRequest, target_id: int) -> HttpResponse:
+        target = get_object_or_404(Target, pk=target_id)
+        if request.method != "POST" or not self.has_change_permission(request, target):
+            return HttpResponse("Check now is a POST from the target's page.", status=405)
+        self._check_now(request, [target])
+        return HttpResponseRedirect(reverse("admin:connectivity_target_change", args=[target.pk]))
+
+    @admin.action(description="Check now from every network")
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Target]) -> None:
+        self._check_now(request, list(queryset))
+
+    def _check_now(self, request: HttpRequest, targets: list[Target]) -> None:
+        """Send one check per (target, network) to that network's queue; wait a little."""
+        from portal.connectivity.tasks import target_check
+
+        deadline = time.monotonic() + CHECK_NOW_WAIT_SECONDS
+        for target in targets:
+            lines = []
+            for placement in target.placements.select_related("network").order_by("network__name"):
+                network = placement.network
+                done, result, _task_id = dispatch_and_wait(
+                    target_check,
+                    network=network.name,
+                    kwargs={"target_id": target.pk, "network_id": network.pk},
+                    wait_seconds=max(0.5, deadline - time.monotonic()),
+                )
+                if not done:
+                    lines.append(
+                        f"{network.name}: pending (no answer yet; is a worker consuming {network.queue}?)"
+                    )
+                elif isinstance(result, dict):
+                    word = "ok" if result.get("ok") else "FAILED"
+                    line = f"{network.name}: {word}, state {result.get('state')}"
+                    if not result.get("ok"):
+                        line += f": {result.get('summary')} {result.get('fix')}".rstrip()
+                    lines.append(line)
+                else:  # the task raised: its exception, which names no secret
+                    lines.append(f"{network.name}: the check failed to run ({result!r})")
+            summary = "; ".join(lines) or "not placed on any network"
+            self.log_change(request, target, f"Check now: {summary}"[:2000])
+            level = messages.SUCCESS if lines and all(": ok" in line for line in lines) else messages.WARNING
+            self.message_user(request, f"{target.name}: {summary}", level)
+
+
+class CappedCountPaginator(LargeTablePaginator):
+    """Always the capped count (at most count_cap + 1 rows, an index-only scan), even on the
+    unfiltered list: one query at any table size, where the planner's estimate would cost a
+    second query whenever the table is small."""
+
+    @cached_property
+    def count(self) -> int:
+        queryset: Any = self.object_list
+        return int(queryset.order_by()[: self.count_cap + 1].count())
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(admin.ModelAdmin):
+    # A million rows: no full COUNT, no DISTINCT-based filters, every filter indexed
+    # (see CheckResult.Meta.indexes), no date_hierarchy (it scans for distinct dates).
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+    list_display = (
+        "checked_at",
+        "target",
+        "network",
+        "ok_mark",
+        "latency_ms",
+        "http_status",
+        "error_kind",
+        "short_diagnosis",
+    )
+    list_select_related = ("target", "network")
+    list_filter = ("network", "ok", "error_kind", "target")
+    ordering = ("-checked_at", "-id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="ok", ordering="ok")
+    def ok_mark(self, result: CheckResult) -> bool:
+        return result.ok
+
+    @admin.display(description="diagnosis")
+    def short_diagnosis(self, result: CheckResult) -> str:
+        text = result.diagnosis or ""
+        return text if len(text) <= 120 else text[:117] + "..."
+
+
+class AlertChannelForm(forms.ModelForm):
+    new_webhook_url = forms.URLField(
+        label="Webhook URL",
+        required=False,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Receives JSON with a Slack-compatible `text`. Stored encrypted (the URL is the "
+        "credential) and never shown; leave empty to keep it.",
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ("name", "kind", "email_to", "enabled")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("new_webhook_url"):
+            self.instance.webhook_url = cleaned["new_webhook_url"]
+        if cleaned.get("kind") == AlertChannel.Kind.WEBHOOK and not self.instance.webhook_url:
+            self.add_error("new_webhook_url", "A webhook channel needs its URL.")
+        return cleaned
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):
+    form = AlertChannelForm
+    list_display = ("name", "kind", "email_to", "enabled")
+
+
+class AlertDeliveryInline(admin.TabularInline):
+    model = AlertDelivery
+    extra = 0
+    can_delete = False
+    readonly_fields = ("channel", "delivered_at", "attempts", "last_error")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    list_display = ("created_at", "kind", "network", "target", "message")
+    list_select_related = ("network", "target")
+    list_filter = ("kind", "network")
+    inlines = (AlertDeliveryInline,)
+    readonly_fields = ("kind", "network", "target", "message", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

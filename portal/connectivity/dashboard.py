@@ -1,0 +1,150 @@
+"""The dashboard's read model: targets x networks from the state rows and the hourly rollups.
+
+Five queries whatever the size of the history: networks, heartbeats, state rows, one
+aggregate over at most 7 x 24 rollup rows per cell, and the last 24 hours' rollups for the
+sparklines. CheckResult is never read here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from portal.connectivity.models import Expectation, HourlyRollup, Network, State, TargetNetwork
+from portal.connectivity.services import WorkerStatus, worker_statuses
+
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 24
+
+
+@dataclass
+class Cell:
+    placement: TargetNetwork
+    status: str  # up, down, failing, unknown, stale: the CSS class and the word shown
+    uptime_24h: float | None
+    uptime_7d: float | None
+    spark_points: str  # SVG polyline points
+    spark_failures: list[tuple[float, float]]  # (x, y) dots for hours with failures
+    latency_max_ms: float | None
+
+    @property
+    def expects_isolation(self) -> bool:
+        return self.placement.expect == Expectation.UNREACHABLE
+
+
+@dataclass
+class Row:
+    name: str
+    target_id: int
+    address: str
+    cells: list[Cell | None] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard:
+    networks: list[Network]
+    workers: list[WorkerStatus]
+    rows: list[Row]
+    now: datetime
+    spark_width: int = SPARK_WIDTH
+    spark_height: int = SPARK_HEIGHT
+
+
+def dashboard_build(*, now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    day_start = this_hour - timedelta(hours=23)
+    week_start = this_hour - timedelta(hours=7 * 24 - 1)
+
+    networks = list(Network.objects.order_by("name"))
+    statuses = worker_statuses(networks=networks, now=now)
+    placements = list(
+        TargetNetwork.objects.filter(target__enabled=True)
+        .select_related("target", "network")
+        .order_by("target__name", "target_id", "network__name")
+    )
+    totals = {
+        (r["target_id"], r["network_id"]): r
+        for r in HourlyRollup.objects.filter(hour__gte=week_start)
+        .values("target_id", "network_id")
+        .annotate(
+            checks_7d=Sum("checks"),
+            failures_7d=Sum("failures"),
+            checks_24h=Sum("checks", filter=Q(hour__gte=day_start)),
+            failures_24h=Sum("failures", filter=Q(hour__gte=day_start)),
+        )
+        .order_by()
+    }
+    hours: dict[tuple[int, int], list[tuple[datetime, float | None, int]]] = defaultdict(list)
+    for target_id, network_id, hour, latency_sum, latency_count, failures in (
+        HourlyRollup.objects.filter(hour__gte=day_start)
+        .order_by("hour")
+        .values_list("target_id", "network_id", "hour", "latency_sum_ms", "latency_count", "failures")
+    ):
+        average = latency_sum / latency_count if latency_count else None
+        hours[(target_id, network_id)].append((hour, average, failures))
+
+    column = {n.pk: i for i, n in enumerate(networks)}
+    rows: list[Row] = []
+    for placement in placements:
+        if not rows or rows[-1].target_id != placement.target_id:
+            rows.append(
+                Row(
+                    name=placement.target.name,
+                    target_id=placement.target_id,
+                    address=placement.target.address,
+                    cells=[None] * len(networks),
+                )
+            )
+        key = (placement.target_id, placement.network_id)
+        total = totals.get(key, {})
+        points, failed_hours, latency_max = _sparkline(hours.get(key, []), day_start)
+        rows[-1].cells[column[placement.network_id]] = Cell(
+            placement=placement,
+            status=_status(placement, statuses[placement.network_id]),
+            uptime_24h=_ratio(total.get("checks_24h"), total.get("failures_24h")),
+            uptime_7d=_ratio(total.get("checks_7d"), total.get("failures_7d")),
+            spark_points=points,
+            spark_failures=failed_hours,
+            latency_max_ms=latency_max,
+        )
+    return Dashboard(networks=networks, workers=[statuses[n.pk] for n in networks], rows=rows, now=now)
+
+
+def _status(placement: TargetNetwork, worker: WorkerStatus) -> str:
+    if worker.stale:
+        return "stale"  # an old "up" from a network nobody probes any more is not up
+    if placement.state == State.UP and placement.consecutive_failures:
+        return "failing"
+    return str(placement.state)
+
+
+def _ratio(checks: int | None, failures: int | None) -> float | None:
+    if not checks:
+        return None
+    return 100.0 * (checks - (failures or 0)) / checks
+
+
+def _sparkline(
+    hours: list[tuple[datetime, float | None, int]], day_start: datetime
+) -> tuple[str, list[tuple[float, float]], float | None]:
+    latencies = [avg for _, avg, _ in hours if avg is not None]
+    if not hours:
+        return "", [], None
+    top = max(latencies) if latencies else 1.0
+    top = top or 1.0
+    step = SPARK_WIDTH / 23
+
+    def x_of(hour: datetime) -> float:
+        return round(((hour - day_start).total_seconds() / 3600) * step, 1)
+
+    def y_of(value: float) -> float:
+        return round(SPARK_HEIGHT - 2 - (value / top) * (SPARK_HEIGHT - 4), 1)
+
+    points = " ".join(f"{x_of(h)},{y_of(avg)}" for h, avg, _ in hours if avg is not None)
+    failures = [(x_of(h), float(SPARK_HEIGHT - 2)) for h, _, failed in hours if failed]
+    return points, failures, (round(max(latencies), 1) if latencies else None)

@@ -1,0 +1,667 @@
+"""Connectivity actions: sweep a network, record what was seen, move states, raise alerts.
+
+The probing itself (probes, diagnosis, alternatives, sweep) is Django-free and lives next to
+this module; here is what the portal does with it. A sweep runs on the network's own queue,
+so everything probed goes out from inside that Docker network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal import services as portal_services
+from portal.connectivity.alternatives import candidate_addresses
+from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
+from portal.connectivity.models import (
+    Alert,
+    AlertChannel,
+    AlertDelivery,
+    CheckResult,
+    Expectation,
+    HourlyRollup,
+    Network,
+    State,
+    Target,
+    TargetNetwork,
+)
+from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
+from portal.connectivity.sweep import run_sweep
+from portal.models import WorkerHeartbeat
+from portal.queues import DEFAULT_QUEUE
+
+logger = logging.getLogger(__name__)
+
+SWEEP_TASK = "connectivity.network_sweep"
+HEARTBEAT_TASK = "portal.worker_heartbeat"
+HEARTBEAT_EVERY_SECONDS = 60
+# A wrong guess among the alternatives should not cost a slow health check's full timeout.
+ALTERNATIVE_TIMEOUT_SECONDS = 2.0
+DEFAULT_KEEP_RESULTS_DAYS = 30
+
+
+# --- Beat entries ---------------------------------------------------------------------------
+def sweep_task_name(network_name: str) -> str:
+    return f"connectivity sweep: {network_name}"
+
+
+def heartbeat_task_name(queue: str) -> str:
+    # The same naming as portal.bootstrap's default-queue heartbeat.
+    return f"heartbeat: {queue}"
+
+
+def network_schedule_ensure(*, network: Network) -> list[str]:
+    """The network's sweep and heartbeat beat entries, both routed to its queue.
+
+    Created only when absent: an admin may have changed the interval since.
+    """
+    created = []
+    if portal_services.periodic_task_ensure(
+        name=sweep_task_name(network.name),
+        task=SWEEP_TASK,
+        every_seconds=network.sweep_every_seconds,
+        queue=network.queue,
+        kwargs={"network_id": network.pk},
+    ):
+        created.append(sweep_task_name(network.name))
+    if portal_services.periodic_task_ensure(
+        name=heartbeat_task_name(network.queue),
+        task=HEARTBEAT_TASK,
+        every_seconds=HEARTBEAT_EVERY_SECONDS,
+        queue=network.queue,
+        kwargs={"queue": network.queue},
+    ):
+        created.append(heartbeat_task_name(network.queue))
+    return created
+
+
+def network_sweep_interval_sync(*, network: Network) -> bool:
+    """After an admin changed the network's sweep interval: move its beat entry along.
+
+    Returns True when the entry changed. Saved through the model, so django-celery-beat's
+    change signal tells a running beat to reload.
+    """
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    entry = PeriodicTask.objects.filter(name=sweep_task_name(network.name)).select_related("interval").first()
+    if entry is None or (entry.interval and entry.interval.every == network.sweep_every_seconds):
+        return False
+    entry.interval, _ = IntervalSchedule.objects.get_or_create(
+        every=network.sweep_every_seconds, period=IntervalSchedule.SECONDS
+    )
+    entry.save(update_fields=["interval"])
+    return True
+
+
+def network_schedule_remove(*, network: Network) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    for task in PeriodicTask.objects.filter(
+        name__in=[sweep_task_name(network.name), heartbeat_task_name(network.queue)]
+    ):
+        task.delete()  # one by one, so django-celery-beat's change signal tells the scheduler
+
+
+GLOBAL_SCHEDULES = (
+    # (name, task, every_seconds): on the default queue, any worker may run them.
+    ("connectivity: workers check and alert delivery", "connectivity.workers_check", 60),
+    ("connectivity: prune old results", "connectivity.results_prune", 3600),
+)
+
+
+def global_schedules_ensure() -> list[str]:
+    return [
+        name
+        for name, task, every in GLOBAL_SCHEDULES
+        if portal_services.periodic_task_ensure(
+            name=name, task=task, every_seconds=every, queue=DEFAULT_QUEUE
+        )
+    ]
+
+
+# --- Sweeps ---------------------------------------------------------------------------------
+@dataclass
+class CheckReport:
+    placement_id: int
+    target: str
+    network: str
+    ok: bool
+    state: str
+    summary: str
+    fix: str
+    latency_ms: float | None
+    working_address: str = ""
+
+    def as_task_result(self) -> dict[str, Any]:
+        # Task results sit in the result backend: names, states and sentences only, no secrets.
+        return {
+            "target": self.target,
+            "network": self.network,
+            "ok": self.ok,
+            "state": self.state,
+            "summary": self.summary,
+            "fix": self.fix,
+            "latency_ms": self.latency_ms,
+            "working_address": self.working_address,
+        }
+
+
+@dataclass
+class SweepReport:
+    network: str
+    checked: int = 0
+    failed: int = 0
+    alerts: int = 0
+    seconds: float = 0.0
+    checks: list[CheckReport] = field(default_factory=list)
+
+
+def network_context(*, network: Network, expect: str = Expectation.REACHABLE) -> NetworkContext:
+    return NetworkContext(
+        network=network.name,
+        subnet=network.subnet_network,
+        gateway=network.gateway or None,
+        in_container=True,
+        expect_reachable=expect == Expectation.REACHABLE,
+        host_addresses=tuple(network.host_address_list),
+    )
+
+
+def network_sweep(*, network: Network, hostname: str = "", now: datetime | None = None) -> SweepReport:
+    """Check every due target of `network` at once; record results, states and alerts.
+
+    Due rows are claimed (next_check_at moved on) before probing, under SKIP LOCKED, so two
+    workers on the same queue never check the same row twice.
+    """
+    now = now or timezone.now()
+    started = timezone.now()
+    portal_services.heartbeat_record(queue=network.queue, hostname=hostname)  # a sweep proves a worker
+    with transaction.atomic():
+        due = list(
+            TargetNetwork.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(network=network, target__enabled=True)
+            .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+            .select_related("target")
+            .order_by("id")
+        )
+        for placement in due:
+            placement.next_check_at = now + timedelta(seconds=placement.target.interval_seconds)
+        TargetNetwork.objects.bulk_update(due, ["next_check_at"])
+    report = SweepReport(network=network.name)
+    report.checks = placements_check(placements=due, network=network)
+    report.checked = len(report.checks)
+    report.failed = sum(1 for c in report.checks if not c.ok)
+    report.seconds = (timezone.now() - started).total_seconds()
+    return report
+
+
+def target_check_now(*, target: Target, network: Network) -> CheckReport:
+    """ "Check now": one target from one network, whatever its schedule."""
+    placement = TargetNetwork.objects.select_related("target").get(target=target, network=network)
+    placement.next_check_at = timezone.now() + timedelta(seconds=target.interval_seconds)
+    placement.save(update_fields=["next_check_at"])
+    return placements_check(placements=[placement], network=network)[0]
+
+
+def placements_check(*, placements: Sequence[TargetNetwork], network: Network) -> list[CheckReport]:
+    """Probe all `placements` concurrently, then the alternatives of the failures, and record."""
+    specs: list[ProbeSpec | None] = []
+    bad_addresses: dict[int, str] = {}
+    for placement in placements:
+        try:
+            specs.append(placement.target.probe_spec())
+        except ValueError as exc:
+            specs.append(None)
+            bad_addresses[placement.pk] = str(exc)
+    runnable = [s for s in specs if s is not None]
+    outcomes_iter = iter(run_sweep(runnable))
+    outcomes = [next(outcomes_iter) if s is not None else None for s in specs]
+
+    contexts = [network_context(network=network, expect=p.expect) for p in placements]
+    diagnoses: list[Diagnosis | None] = [
+        diagnose(s, o, c) if s is not None and o is not None else None
+        for s, o, c in zip(specs, outcomes, contexts, strict=True)
+    ]
+    alternatives = _alternatives_for_failures(placements, specs, diagnoses, contexts, network)
+
+    now = timezone.now()
+    reports = []
+    for placement, spec, outcome, diagnosis, tried in zip(
+        placements, specs, outcomes, diagnoses, alternatives, strict=True
+    ):
+        if spec is None or outcome is None or diagnosis is None:
+            outcome = ProbeOutcome(
+                ok=False,
+                target=placement.target.address,
+                latency_ms=0.0,
+                error_kind=ErrorKind.OTHER,
+                detail=bad_addresses.get(placement.pk, "not probed"),
+            )
+            diagnosis = Diagnosis(
+                DiagnosisKind.UNKNOWN,
+                f"The address of {placement.target} cannot be probed: {outcome.detail}",
+                "Fix the target's address in the admin.",
+            )
+        reports.append(
+            check_record(
+                placement=placement, outcome=outcome, diagnosis=diagnosis, alternatives=tried, now=now
+            )
+        )
+    return reports
+
+
+def _alternatives_for_failures(
+    placements: Sequence[TargetNetwork],
+    specs: Sequence[ProbeSpec | None],
+    diagnoses: Sequence[Diagnosis | None],
+    contexts: Sequence[NetworkContext],
+    network: Network,
+) -> list[list[tuple[ProbeSpec, ProbeOutcome]]]:
+    """Every failing target's candidate addresses, probed in ONE concurrent sweep."""
+    from dataclasses import replace
+
+    groups: list[list[ProbeSpec]] = []
+    for placement, spec, diagnosis, context in zip(placements, specs, diagnoses, contexts, strict=True):
+        if (
+            spec is None
+            or diagnosis is None
+            or diagnosis.healthy
+            or placement.expect != Expectation.REACHABLE
+        ):
+            groups.append([])
+            continue
+        candidates = candidate_addresses(
+            spec,
+            context,
+            network.alternative_host_list,
+            service_names=placement.target.service_name_list,
+        )
+        timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
+        groups.append([replace(c, timeout=timeout) for c in candidates])
+    flat = [c for group in groups for c in group]
+    outcomes = iter(run_sweep(flat))
+    return [[(c, next(outcomes)) for c in group] for group in groups]
+
+
+def check_record(
+    *,
+    placement: TargetNetwork,
+    outcome: ProbeOutcome,
+    diagnosis: Diagnosis,
+    alternatives: Iterable[tuple[ProbeSpec, ProbeOutcome]] = (),
+    now: datetime | None = None,
+) -> CheckReport:
+    """Store one check, fold it into the hourly rollup, move the state, alert on a change."""
+    now = now or timezone.now()
+    ok = diagnosis.healthy
+    tried = [
+        {
+            "address": spec.target,
+            "ok": alt.ok,
+            "latency_ms": round(alt.latency_ms, 1),
+            "error_kind": alt.error_kind.value if alt.error_kind else "",
+            "detail": alt.detail[:300],
+        }
+        for spec, alt in alternatives
+    ]
+    working = next((str(t["address"]) for t in tried if t["ok"]), "")
+    fix = diagnosis.fix
+    if working:
+        fix = f"{fix} From {placement.network.name}, {working} answers.".strip()
+    latency = round(outcome.latency_ms, 1) if outcome.ok else None
+
+    with transaction.atomic():
+        CheckResult.objects.create(
+            target_id=placement.target_id,
+            network_id=placement.network_id,
+            ok=ok,
+            answered=outcome.ok,
+            latency_ms=round(outcome.latency_ms, 1),
+            resolved_addresses=list(outcome.resolved_addresses),
+            http_status=outcome.http_status,
+            error_kind=outcome.error_kind.value if outcome.error_kind else "",
+            phase=outcome.phase.value if outcome.phase else "",
+            detail=outcome.detail[:2000],
+            diagnosis_kind=diagnosis.kind.value,
+            diagnosis="" if ok else diagnosis.summary,
+            suggested_fix="" if ok else fix,
+            tls_days_left=outcome.tls_days_left,
+            alternatives=tried,
+            checked_at=now,
+        )
+        rollup_add(
+            target_id=placement.target_id, network_id=placement.network_id, at=now, ok=ok, latency_ms=latency
+        )
+        # Lock the state row: a "Check now" and a sweep may finish at the same moment.
+        current = (
+            TargetNetwork.objects.select_for_update().select_related("target", "network").get(pk=placement.pk)
+        )
+        change = _state_apply(current, ok=ok, now=now)
+        current.last_checked_at = now
+        current.last_ok = ok
+        current.last_latency_ms = latency
+        if not ok:
+            current.last_error_at = now
+            current.last_error_kind = outcome.error_kind.value if outcome.error_kind else diagnosis.kind.value
+            current.last_error = diagnosis.summary
+            current.last_fix = fix
+            current.last_working_address = working
+        current.save(
+            update_fields=[
+                "state",
+                "since",
+                "consecutive_failures",
+                "last_checked_at",
+                "last_ok",
+                "last_latency_ms",
+                "last_error_at",
+                "last_error_kind",
+                "last_error",
+                "last_fix",
+                "last_working_address",
+            ]
+        )
+        if change is not None:
+            alert_raise(
+                kind=change,
+                network=current.network,
+                target=current.target,
+                message=_state_message(current, change, diagnosis.summary, fix),
+                now=now,
+            )
+    return CheckReport(
+        placement_id=current.pk,
+        target=current.target.name,
+        network=current.network.name,
+        ok=ok,
+        state=current.state,
+        summary=diagnosis.summary,
+        fix="" if ok else fix,
+        latency_ms=latency,
+        working_address=working,
+    )
+
+
+def _state_apply(placement: TargetNetwork, *, ok: bool, now: datetime) -> str | None:
+    """Move the state; return the alert kind when it changed in a way people hear about.
+
+    Down needs `failure_threshold` consecutive failures (no flapping); one success is up.
+    A first "up" is not news; a first "down" is.
+    """
+    previous = placement.state
+    if ok:
+        placement.consecutive_failures = 0
+        if previous != State.UP:
+            placement.state, placement.since = State.UP, now
+            return Alert.Kind.UP if previous == State.DOWN else None
+        return None
+    placement.consecutive_failures += 1
+    if previous != State.DOWN and placement.consecutive_failures >= placement.target.failure_threshold:
+        placement.state, placement.since = State.DOWN, now
+        return Alert.Kind.DOWN
+    if previous == State.UNKNOWN and placement.since is None:
+        placement.since = now
+    return None
+
+
+def _state_message(placement: TargetNetwork, kind: str, summary: str, fix: str) -> str:
+    who = f"{placement.target.name} from {placement.network.name}"
+    if kind == Alert.Kind.UP:
+        if placement.expect == Expectation.UNREACHABLE:
+            return f"{who}: isolated again (not reachable, as required)."
+        return f"{who} is back UP."
+    if placement.expect == Expectation.UNREACHABLE:
+        return f"{who}: REACHABLE where it must not be. {summary} Fix: {fix}"
+    return f"{who} is DOWN after {placement.consecutive_failures} failed checks: {summary}" + (
+        f" Fix: {fix}" if fix else ""
+    )
+
+
+def rollup_add(*, target_id: int, network_id: int, at: datetime, ok: bool, latency_ms: float | None) -> None:
+    """Add one check to its hour, atomically (INSERT ... ON CONFLICT: PostgreSQL and SQLite)."""
+    hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    table = connection.ops.quote_name(HourlyRollup._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (target_id, network_id, hour, checks, failures, latency_sum_ms, latency_count) "  # noqa: S608 -- table name from the model, values bound
+        "VALUES (%s, %s, %s, 1, %s, %s, %s) "
+        "ON CONFLICT (target_id, network_id, hour) DO UPDATE SET "
+        f"checks = {table}.checks + 1, failures = {table}.failures + EXCLUDED.failures, "
+        f"latency_sum_ms = {table}.latency_sum_ms + EXCLUDED.latency_sum_ms, "
+        f"latency_count = {table}.latency_count + EXCLUDED.latency_count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                target_id,
+                network_id,
+                connection.ops.adapt_datetimefield_value(hour),
+                0 if ok else 1,
+                latency_ms or 0.0,
+                1 if latency_ms is not None else 0,
+            ],
+        )
+
+
+# --- Workers ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerStatus:
+    network: str
+    queue: str
+    last_seen: datetime | None
+    stale: bool
+    silent_since: datetime | None  # the time to quote: last heartbeat, or when the network was added
+
+    @property
+    def sentence(self) -> str:
+        if not self.stale:
+            return ""
+        assert self.silent_since is not None
+        when = self.silent_since.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"no worker on {self.network} since {when}"
+
+
+def worker_statuses(*, networks: Iterable[Network], now: datetime | None = None) -> dict[int, WorkerStatus]:
+    """Per network: is a worker consuming its queue? One query for all networks."""
+    now = now or timezone.now()
+    networks = list(networks)
+    seen = dict(
+        WorkerHeartbeat.objects.filter(queue__in=[n.queue for n in networks]).values_list("queue", "seen_at")
+    )
+    statuses = {}
+    for network in networks:
+        last_seen = seen.get(network.queue)
+        reference = last_seen or network.created_at
+        stale = now - reference > timedelta(seconds=network.heartbeat_stale_after_seconds)
+        statuses[network.pk] = WorkerStatus(
+            network=network.name,
+            queue=network.queue,
+            last_seen=last_seen,
+            stale=stale,
+            silent_since=reference,
+        )
+    return statuses
+
+
+def network_workers_check(*, now: datetime | None = None) -> list[Alert]:
+    """Alert once when a network's worker goes silent, and once when it is back."""
+    now = now or timezone.now()
+    raised = []
+    networks = list(Network.objects.all())
+    statuses = worker_statuses(networks=networks, now=now)
+    for network in networks:
+        status = statuses[network.pk]
+        with transaction.atomic():
+            locked = Network.objects.select_for_update().get(pk=network.pk)
+            if status.stale and locked.worker_silent_since is None:
+                locked.worker_silent_since = status.silent_since
+                locked.save(update_fields=["worker_silent_since"])
+                raised.append(
+                    alert_raise(
+                        kind=Alert.Kind.WORKER_SILENT,
+                        network=locked,
+                        target=None,
+                        message=(
+                            f"{status.sentence}: its checks are stale, not up. Start the worker "
+                            f"attached to {network.name} (celery worker -Q {network.queue})."
+                        ),
+                        now=now,
+                    )
+                )
+            elif not status.stale and locked.worker_silent_since is not None:
+                locked.worker_silent_since = None
+                locked.save(update_fields=["worker_silent_since"])
+                raised.append(
+                    alert_raise(
+                        kind=Alert.Kind.WORKER_BACK,
+                        network=locked,
+                        target=None,
+                        message=f"a worker is back on {network.name}: checks from there resume.",
+                        now=now,
+                    )
+                )
+    return raised
+
+
+# --- Alerts -------------------------------------------------------------------------------
+def alert_raise(
+    *, kind: str, network: Network, target: Target | None, message: str, now: datetime | None = None
+) -> Alert:
+    """Record one alert and one delivery per enabled channel; delivery runs on the default queue."""
+    alert = Alert.objects.create(
+        kind=kind, network=network, target=target, message=message, created_at=now or timezone.now()
+    )
+    AlertDelivery.objects.bulk_create(
+        AlertDelivery(alert=alert, channel=channel) for channel in AlertChannel.objects.filter(enabled=True)
+    )
+
+    def enqueue() -> None:
+        from portal.connectivity.tasks import alerts_deliver as deliver_task
+
+        try:
+            deliver_task.apply_async(queue=DEFAULT_QUEUE)
+        except Exception:  # the broker is down: the workers check delivers pending ones later
+            logger.warning("could not enqueue alert delivery; it stays pending", exc_info=True)
+
+    transaction.on_commit(enqueue)
+    return alert
+
+
+def alerts_deliver(*, limit: int = 100) -> int:
+    """Send pending deliveries. Each is claimed under SKIP LOCKED, so none goes out twice."""
+    sent = 0
+    pending_ids = list(
+        AlertDelivery.objects.filter(delivered_at__isnull=True, attempts__lt=AlertDelivery.MAX_ATTEMPTS)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for delivery_id in pending_ids:
+        with transaction.atomic():
+            delivery = (
+                AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("alert__network", "alert__target", "channel")
+                .filter(pk=delivery_id, delivered_at__isnull=True)
+                .first()
+            )
+            if delivery is None:
+                continue
+            delivery.attempts += 1
+            try:
+                _deliver(delivery.alert, delivery.channel)
+            except Exception as exc:
+                delivery.last_error = _delivery_error(exc)
+                logger.warning(
+                    "alert %s to channel %s failed: %s",
+                    delivery.alert_id,
+                    delivery.channel_id,
+                    delivery.last_error,
+                )
+            else:
+                delivery.delivered_at = timezone.now()
+                delivery.last_error = ""
+                sent += 1
+            delivery.save(update_fields=["attempts", "delivered_at", "last_error"])
+    return sent
+
+
+def _deliver(alert: Alert, channel: AlertChannel) -> None:
+    if channel.kind == AlertChannel.Kind.EMAIL:
+        send_mail(
+            subject=f"[portal] {alert.network.name}: {alert.get_kind_display()}"
+            + (f" {alert.target.name}" if alert.target else ""),
+            message=alert.message,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=channel.recipients,
+        )
+        return
+    if not channel.webhook_url:
+        raise ValueError("the webhook channel has no URL")
+    from integrations.http import VendorHTTP
+
+    # VendorHTTP joins base and path with "/": split the URL so a hook's exact path is kept.
+    parts = urlsplit(channel.webhook_url.reveal())
+    path = urlunsplit(("", "", parts.path, parts.query, "")) or "/"
+    client = VendorHTTP(
+        vendor="webhook", base_url=f"{parts.scheme}://{parts.netloc}", connect_retries=1, read_retries=0
+    )
+    try:
+        client.request(
+            "POST",
+            path,
+            json_body={
+                "text": alert.message,  # what Slack (and Mattermost, Discord's /slack) shows
+                "kind": alert.kind,
+                "network": alert.network.name,
+                "target": alert.target.name if alert.target else None,
+                "created_at": alert.created_at.isoformat(),
+            },
+            timeout=10.0,
+        )
+    finally:
+        client.close()
+
+
+def _delivery_error(exc: Exception) -> str:
+    """A reason without the webhook URL: that URL is the channel's secret."""
+    from integrations.http import VendorError
+
+    if isinstance(exc, VendorError):
+        return f"{type(exc).__name__} ({exc.kind}{f', HTTP {exc.status}' if exc.status else ''})"
+    return f"{type(exc).__name__}"[:300]
+
+
+# --- Retention ----------------------------------------------------------------------------
+def check_results_prune(*, days: int | None = None, now: datetime | None = None, batch: int = 10_000) -> int:
+    """Delete results older than `days` (setting CONNECTIVITY_KEEP_RESULTS_DAYS), in batches
+    so a first prune of millions never holds one huge transaction."""
+    days = (
+        days
+        if days is not None
+        else getattr(settings, "CONNECTIVITY_KEEP_RESULTS_DAYS", DEFAULT_KEEP_RESULTS_DAYS)
+    )
+    if days < 1:
+        raise ValueError(f"keep results for at least one day, not {days}")
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            CheckResult.objects.filter(checked_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        count, _ = CheckResult.objects.filter(id__in=ids).delete()
+        deleted += count
+    # Rollups feed the 7-day uptime: keep them at least that long.
+    HourlyRollup.objects.filter(hour__lt=now - timedelta(days=max(days, 8))).delete()
+    return deleted

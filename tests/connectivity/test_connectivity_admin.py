@@ -1,0 +1,265 @@
+"""The connectivity admin: networks, targets (secrets kept out of pages), history, dashboard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from portal.connectivity import services
+from portal.connectivity.models import AlertChannel, CheckResult, Network, State, Target, TargetNetwork
+from portal.models import WorkerHeartbeat
+from tests.connectivity.factories import make_network, make_target, placement
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_adds_a_network_with_its_queue_and_beat_entries(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:connectivity_network_add"),
+        {
+            "name": "backend-qa",
+            "subnet": "172.30.0.0/16",
+            "gateway": "172.30.0.1",
+            "description": "",
+            "host_addresses": "192.168.1.131",
+            "alternative_hosts": "",
+            "sweep_every_seconds": "30",
+            "heartbeat_stale_after_seconds": "180",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    network = Network.objects.get(name="backend-qa")
+    assert network.queue == "net.backend-qa"
+    assert set(PeriodicTask.objects.filter(queue="net.backend-qa").values_list("task", flat=True)) == {
+        "connectivity.network_sweep",
+        "portal.worker_heartbeat",
+    }
+
+
+def test_it_stores_a_target_password_encrypted_and_never_shows_it(admin_client: Client) -> None:
+    network = make_network()
+    response = admin_client.post(
+        reverse("admin:connectivity_target_add"),
+        {
+            "name": "prod redis",
+            "preset": "redis",
+            "address": "redis://redis:6379/0",
+            "new_password": "hunter2-secret",
+            "expected_status": "",
+            "keyword": "",
+            "service_names": "redis",
+            "timeout_seconds": "3",
+            "interval_seconds": "60",
+            "failure_threshold": "2",
+            "enabled": "on",
+            "verify_tls": "on",
+            "placements-TOTAL_FORMS": "1",
+            "placements-INITIAL_FORMS": "0",
+            "placements-0-network": str(network.pk),
+            "placements-0-expect": "unreachable",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    target = Target.objects.get(name="prod redis")
+    assert target.kind == "redis" and target.password.reveal() == "hunter2-secret"
+    assert placement(target, network).expect == "unreachable"
+
+    page = admin_client.get(reverse("admin:connectivity_target_change", args=[target.pk])).content.decode()
+    assert "hunter2-secret" not in page and str(target.__dict__["password"]) not in page
+    assert reverse("admin:connectivity_target_check_now", args=[target.pk]) in page  # the button
+    assert all("hunter2" not in entry.change_message for entry in LogEntry.objects.all())
+
+
+def test_it_places_a_new_target_on_every_network_when_none_is_chosen(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:connectivity_target_add"),
+        {
+            "name": "litellm everywhere",
+            "preset": "litellm_liveliness",
+            "address": "http://litellm:4000/health/liveliness",
+            "timeout_seconds": "3",
+            "interval_seconds": "60",
+            "failure_threshold": "2",
+            "enabled": "on",
+            "placements-TOTAL_FORMS": "0",
+            "placements-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    target = Target.objects.get(name="litellm everywhere")
+    assert target.placements.count() == Network.objects.count()
+
+
+def test_it_answers_a_bad_address_with_a_form_error(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:connectivity_target_add"),
+        {
+            "name": "bad",
+            "address": "litellm:4000",
+            "expected_status": "two hundred",
+            "timeout_seconds": "3",
+            "interval_seconds": "60",
+            "failure_threshold": "2",
+            "placements-TOTAL_FORMS": "0",
+            "placements-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "address" in errors and "expected_status" in errors
+
+
+def test_it_keeps_a_webhook_url_out_of_the_channel_page(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:connectivity_alertchannel_add"),
+        {
+            "name": "slack",
+            "kind": "webhook",
+            "email_to": "",
+            "new_webhook_url": "https://hooks.slack.com/services/T0/B0/very-secret",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302
+    channel = AlertChannel.objects.get(name="slack")
+    assert channel.webhook_url.reveal().endswith("very-secret")
+    page = admin_client.get(
+        reverse("admin:connectivity_alertchannel_change", args=[channel.pk])
+    ).content.decode()
+    assert "very-secret" not in page
+
+
+def make_history(rows: int) -> tuple[Network, Target]:
+    network = make_network("backend-hist")
+    target = make_target("http://litellm:4000/health/liveliness", network, name="LiteLLM hist")
+    now = timezone.now()
+    CheckResult.objects.bulk_create(
+        CheckResult(
+            target=target,
+            network=network,
+            ok=i % 10 != 0,
+            answered=i % 10 != 0,
+            latency_ms=5.0 + i % 7,
+            error_kind="" if i % 10 else "timeout",
+            diagnosis="" if i % 10 else "Nothing answered at litellm:4000 within 5 s.",
+            checked_at=now - timedelta(minutes=i),
+        )
+        for i in range(rows)
+    )
+    for i in range(rows):
+        services.rollup_add(
+            target_id=target.pk,
+            network_id=network.pk,
+            at=now - timedelta(minutes=i),
+            ok=i % 10 != 0,
+            latency_ms=5.0 + i % 7,
+        )
+    return network, target
+
+
+def test_it_lists_check_results_with_indexed_filters(admin_client: Client) -> None:
+    network, target = make_history(150)
+    url = reverse("admin:connectivity_checkresult_changelist")
+
+    page = admin_client.get(url)
+    filtered = admin_client.get(url, {"network__id__exact": str(network.pk), "ok__exact": "0"})
+    by_error = admin_client.get(url, {"error_kind": "timeout", "target__id__exact": str(target.pk)})
+
+    assert page.status_code == filtered.status_code == by_error.status_code == 200
+    assert "Nothing answered at litellm:4000" in filtered.content.decode()
+    assert len(filtered.context["cl"].result_list) == 15
+    assert len(page.context["cl"].result_list) == 100  # one page, no full count
+
+
+def test_it_shows_the_dashboard_with_state_sparkline_uptime_and_the_fix(admin_client: Client) -> None:
+    network, target = make_history(120)
+    TargetNetwork.objects.filter(target=target, network=network).update(
+        state=State.DOWN,
+        since=timezone.now(),
+        last_error="Nothing answered at litellm:4000 within 5 s.",
+        last_fix="Start LiteLLM, or check its port.",
+        last_error_at=timezone.now(),
+    )
+    WorkerHeartbeat.objects.create(queue=network.queue, hostname="w", seen_at=timezone.now())
+
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+
+    assert "LiteLLM hist" in page and "backend-hist" in page
+    assert "conn-state conn-down" in page
+    assert "<svg" in page and "<polyline" in page
+    assert "uptime 24 h 90.00 %" in page  # every 10th check failed
+    assert "Fix: Start LiteLLM, or check its port." in page
+    assert "<script" not in page.split('id="content-main"')[1]
+
+
+def test_it_marks_a_silent_networks_states_stale_not_up(admin_client: Client) -> None:
+    network = make_network("backend-quiet")
+    target = make_target("http://litellm:4000/health/liveliness", network, name="quiet litellm")
+    TargetNetwork.objects.filter(target=target).update(
+        state=State.UP, since=timezone.now() - timedelta(days=1)
+    )
+    last_seen = timezone.now() - timedelta(hours=2)
+    WorkerHeartbeat.objects.create(queue=network.queue, hostname="w", seen_at=last_seen)
+
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+
+    assert f"no worker on backend-quiet since {last_seen:%Y-%m-%d %H:%M:%S} UTC" in page
+    row = page.split("quiet litellm")[1]
+    assert "conn-state conn-stale" in row and "conn-state conn-up" not in row
+
+
+def test_it_shows_the_worker_status_on_the_network_list(admin_client: Client) -> None:
+    make_network("backend-listed")
+    page = admin_client.get(reverse("admin:connectivity_network_changelist")).content.decode()
+    assert "backend-listed" in page and "net.backend-listed" in page
+
+
+def test_it_renders_the_dashboard_and_history_with_queries_independent_of_the_history_size(
+    admin_client: Client,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    network, target = make_history(5)
+    pages = [
+        reverse("admin:connectivity_dashboard"),
+        reverse("admin:connectivity_checkresult_changelist"),
+        reverse("admin:connectivity_checkresult_changelist")
+        + f"?network__id__exact={network.pk}&ok__exact=0",
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert admin_client.get(url).status_code == 200
+            found.append(len(captured.captured_queries))
+        return found
+
+    small = counts()
+    CheckResult.objects.bulk_create(
+        CheckResult(target=target, network=network, ok=i % 2 == 0, answered=True, checked_at=timezone.now())
+        for i in range(500)
+    )
+    for _ in range(50):
+        services.rollup_add(
+            target_id=target.pk, network_id=network.pk, at=timezone.now(), ok=False, latency_ms=None
+        )
+    assert counts() == small
+
+
+def test_it_links_the_dashboard_from_the_connectivity_section(admin_client: Client) -> None:
+    page = admin_client.get(reverse("admin:app_list", args=["connectivity"])).content.decode()
+    assert reverse("admin:connectivity_dashboard") in page
+
+
+def test_it_refuses_check_now_by_get(admin_client: Client) -> None:
+    target = make_target("tcp://db:5432", make_network())
+    response = admin_client.get(reverse("admin:connectivity_target_check_now", args=[target.pk]))
+    assert response.status_code == 405

@@ -1,0 +1,115 @@
+"""A real worker consuming one network's queue runs that network's sweeps and "Check now"."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+from django_celery_beat.models import PeriodicTask
+
+from portal.celery import app
+from portal.connectivity import admin as connectivity_admin
+from portal.connectivity.models import CheckResult, Network, State
+from portal.connectivity.services import heartbeat_task_name, sweep_task_name
+from portal.models import WorkerHeartbeat
+from tests.connectivity.factories import make_network, make_target, placement
+from tests.lab_server import LabHTTPServer
+from tests.workers import CeleryWorker, database_url_for_tests
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def network(transactional_db: None) -> Network:
+    return make_network()
+
+
+@pytest.fixture
+def network_worker(network: Network, redis_url: str) -> Iterator[CeleryWorker]:
+    worker = CeleryWorker(
+        database_url=database_url_for_tests(),
+        broker_url=redis_url,
+        queues=[network.queue],
+        hostname=f"{network.name}@test",
+    )
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def fire_beat_entry(name: str) -> None:
+    """What celery beat does with an entry: send its task to its queue with its kwargs."""
+    entry = PeriodicTask.objects.get(name=name)
+    app.send_task(entry.task, kwargs=json.loads(entry.kwargs), queue=entry.queue)
+
+
+def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"nothing happened in {seconds} s; the worker's log:\n{worker.log()}")
+
+
+def test_it_runs_the_networks_sweep_in_the_worker_on_its_queue(
+    network: Network, network_worker: CeleryWorker, http_server: Callable[..., LabHTTPServer]
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    target = make_target(f"http://127.0.0.1:{server.port}/health", network)
+
+    fire_beat_entry(sweep_task_name(network.name))
+    wait_for(lambda: CheckResult.objects.filter(target=target).exists(), network_worker)
+
+    assert CheckResult.objects.get(target=target).ok
+    assert placement(target, network).state == State.UP
+    assert WorkerHeartbeat.objects.get(queue=network.queue).hostname == f"{network.name}@test"
+
+
+def test_it_records_the_networks_heartbeat_from_its_beat_entry(
+    network: Network, network_worker: CeleryWorker
+) -> None:
+    fire_beat_entry(heartbeat_task_name(network.queue))
+    wait_for(lambda: WorkerHeartbeat.objects.filter(queue=network.queue).exists(), network_worker)
+
+
+def test_it_checks_now_from_the_admin_through_the_networks_worker(
+    network: Network,
+    network_worker: CeleryWorker,
+    http_server: Callable[..., LabHTTPServer],
+    admin_client: Client,
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    target = make_target(f"http://127.0.0.1:{server.port}/health", network)
+
+    response = admin_client.post(reverse("admin:connectivity_target_check_now", args=[target.pk]))
+
+    assert response.status_code == 302
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"{network.name}: ok, state up" in message
+    assert CheckResult.objects.filter(target=target, network=network).count() == 1
+    entry = LogEntry.objects.get(object_id=str(target.pk))
+    assert "Check now" in entry.change_message
+
+
+def test_it_shows_check_now_as_pending_when_no_worker_consumes_the_network_queue(
+    network: Network, celery_worker: CeleryWorker, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connectivity_admin, "CHECK_NOW_WAIT_SECONDS", 1.0)
+    target = make_target("http://litellm:4000/health/liveliness", network)
+
+    response = admin_client.post(
+        reverse("admin:connectivity_target_changelist"),
+        {"action": "check_now", "_selected_action": [target.pk]},
+    )
+
+    assert response.status_code == 302
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"pending (no answer yet; is a worker consuming {network.queue}?)" in message
+    assert not CheckResult.objects.filter(target=target).exists()  # the default worker left it alone
