@@ -171,7 +171,8 @@ def personal_key_enqueue(record: PersonalKey) -> None:
 
 
 def personal_key_kick(*, record: PersonalKey) -> bool:
-    """Start the next step if the record is idle and its desired state is not met yet."""
+    """Start the next step if the record is idle and its desired state is not met yet. Call it
+    in the transaction that changed the desired state (see _record_done for why)."""
     record.refresh_from_db()
     if record.step:
         return False
@@ -199,7 +200,6 @@ def personal_key_retry(*, record: PersonalKey) -> None:
         record.attempts = 0
         record.last_error = "" if record.step else record.last_error
         record.next_attempt_at = timezone.now() + ENQUEUE_LEASE
-        record.claimed_until = None
         if record.status == PersonalKeyStatus.NEEDS_ATTENTION:
             record.status = (
                 PersonalKeyStatus.WORKING
@@ -367,6 +367,10 @@ def _save(record: PersonalKey) -> bool:
 
 def _record_done(record: PersonalKey, step: str, following: str | None) -> StepOutcome:
     with transaction.atomic():
+        # Lock the row before reading the desired state: a "suspend" or "rotate now" written
+        # meanwhile either waits for this commit (and then finds the row idle and starts its
+        # step) or is seen here. Without the lock it could slip between the read and the write.
+        PersonalKey.objects.select_for_update().filter(pk=record.pk).values_list("pk", flat=True).first()
         record.step = following if following is not None else _next_step(record)
         record.attempts = 0
         record.last_error = ""
@@ -774,7 +778,9 @@ def personal_keys_due(*, limit: int = 1000) -> int:
         step="", rotation_due_at__lte=now, rotation_requested_at__isnull=True, suspended=False
     ).update(rotation_requested_at=now)
     wanting = PersonalKey.objects.filter(step="").filter(
-        Q(rotation_requested_at__isnull=False, suspended=False) | Q(limits_applied=False)
+        Q(rotation_requested_at__isnull=False, suspended=False)
+        | Q(limits_applied=False)
+        | Q(suspended=True, key__blocked=False)
     )[:limit]
     for record in wanting:
         with transaction.atomic():
