@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from django.utils import timezone
 
 from integrations.litellm.client import hash_token
@@ -60,7 +61,7 @@ def status(record: PersonalKey) -> tuple[str, str]:
 
 
 def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
-    litellm_sim, chat_sim, start_worker
+    litellm_sim, chat_sim, start_worker, redis_url
 ) -> None:
     worker = start_worker()
     pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
@@ -73,7 +74,12 @@ def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
     assert len(keys) == 1
     assert hash_token(pushed_raw_key(chat_sim, person.email)) == keys[0]["token"]
     assert "accounts.personal_key_advance" in worker.log()
-    assert "sk-" not in worker.log().replace(keys[0].get("key_name") or "", "")  # no raw key in the log
+    raw = pushed_raw_key(chat_sim, person.email)
+    assert raw not in worker.log()
+    # Task arguments and results (the result backend) never hold the key either.
+    backend = redis.Redis.from_url(redis_url)
+    results = [backend.get(name) or b"" for name in backend.scan_iter("celery-task-meta-*")]
+    assert results and not any(raw.encode() in value for value in results)
 
 
 def test_it_issues_the_key_once_litellm_is_back_after_being_down_when_librechat_was_ready(
