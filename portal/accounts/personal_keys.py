@@ -410,13 +410,32 @@ def _record_retry(
 
 
 def _record_failed(record: PersonalKey, step: str, detail: str) -> StepOutcome:
+    newly = record.status != PersonalKeyStatus.NEEDS_ATTENTION
     record.status = PersonalKeyStatus.NEEDS_ATTENTION
     record.last_error = f"{Step(step).label}: {detail}"[:2000]
     record.next_attempt_at = None
     record.claimed_until = None
     _save(record)
     log.warning("personal key %s needs attention: %s", record.pk, record.last_error)
+    if newly:
+        _mail_staff_attention(record)
     return StepOutcome(record.pk, step, "failed", detail, next_step=record.step)
+
+
+def _mail_staff_attention(record: PersonalKey) -> None:
+    """Staff hear once per problem; the row keeps the detail and the admin's "retry now"."""
+    from django.core.mail import send_mail
+
+    recipients = librechat.staff_recipients()
+    if not recipients:
+        log.warning("no staff email address to tell that %s needs attention", record)
+        return
+    subject = f"The AI key of {record.person.email} needs attention"
+    body = f'{record.last_error}\n\nIn the admin: /admin/accounts/personalkey/{record.pk}/change/ (then "Retry now").\n'
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception:  # the row already says it; a broken mail server must not fail the task
+        log.exception("could not email staff about %s", record)
 
 
 # --- LiteLLM steps (through integrations.litellm.services) -----------------------------------

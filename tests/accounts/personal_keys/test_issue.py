@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core import mail
 
 from integrations.litellm.client import hash_token
-from portal.accounts.models import PersonalKey
+from portal.accounts.models import PersonalKey, User
 from tests.accounts.personal_keys.support import (
     chat_key_value,
     drive,
@@ -97,6 +98,7 @@ def test_it_pushes_again_without_a_second_key_when_librechat_is_down_after_the_k
 
 
 def test_it_needs_attention_with_litellm_words_when_the_key_is_refused(litellm_sim, chat_sim) -> None:
+    User.objects.create_user(email="ops@example.com", password="x", is_staff=True)
     pairing = make_pairing(litellm_sim, chat_sim)
     person = make_ready_person(pairing)
     litellm_sim.add_key(key_alias=f"portal-person-{person.pk}")  # the alias is taken already
@@ -105,3 +107,5 @@ def test_it_needs_attention_with_litellm_words_when_the_key_is_refused(litellm_s
 
     assert record.status == "needs_attention" and record.step == "issue" and record.key_id is None
     assert "already exists" in record.last_error
+    assert [m.subject for m in mail.outbox] == [f"The AI key of {person.email} needs attention"]
+    assert "already exists" in mail.outbox[0].body and mail.outbox[0].to == ["ops@example.com"]
