@@ -38,6 +38,7 @@ def test_it_shows_the_key_masked_with_budget_models_and_expiry_on_me(client, lit
     expires = key_of(record).expires
     assert expires is not None and "gpt-4o-mock" in page and expires.strftime("%Y-%m-%d") in page
     assert "Rotate now" in page
+    assert page.count("Your AI key") == 1 and "<title>My AI access" in page
 
 
 def test_it_rotates_from_the_persons_own_page(client, litellm_sim, chat_sim) -> None:
