@@ -336,7 +336,10 @@ def _fix_chat(finding: DriftFinding) -> str:
     if record is None:
         return "the person has no key record"
     # An expired copy is an expired key: only a new key (rotation) helps.
-    personal_keys.personal_key_rotate(record=record)
+    try:
+        personal_keys.personal_key_rotate(record=record)
+    except personal_keys.RotationRefused as exc:
+        return f"not rotated: {exc}"
     return "rotation requested"
 
 
