@@ -248,7 +248,7 @@ def _next_step(record: PersonalKey) -> str:
     """What the desired state still asks for, read fresh (the web side writes it meanwhile)."""
     fresh = (
         PersonalKey.objects.filter(pk=record.pk)
-        .values("suspended", "limits_applied", "rotation_requested_at", "key_id")
+        .values("suspended", "limits_applied", "rotation_requested_at", "key_id", "pushed_at")
         .first()
     )
     if fresh is None:
@@ -262,6 +262,8 @@ def _next_step(record: PersonalKey) -> str:
         return Step.BLOCK
     if not fresh["suspended"] and key["blocked"]:
         return Step.UNBLOCK
+    if not fresh["suspended"] and fresh["pushed_at"] is None:
+        return Step.PUSH  # suspended before LibreChat got the key: it gets it now
     if not fresh["limits_applied"]:
         return Step.UPDATE_LIMITS
     if fresh["rotation_requested_at"] is not None and not fresh["suspended"]:
@@ -688,7 +690,15 @@ def _push(record: PersonalKey, key: VirtualKey | None) -> None:
     record.pushed_at = timezone.now()
 
 
-def _step_push(record: PersonalKey) -> str:
+def _suspended(record: PersonalKey) -> bool:
+    return bool(PersonalKey.objects.filter(pk=record.pk, suspended=True).exists())
+
+
+def _step_push(record: PersonalKey) -> str | None:
+    if _suspended(record):
+        # Signing in as a deactivated person would give them a LibreChat session again: the
+        # key is blocked instead, and pushed on reactivation (_next_step).
+        return None
     _push(record, record.key)
     return Step.VERIFY_CHAT
 
@@ -742,7 +752,9 @@ def _note_chat_drift(record: PersonalKey, reported: str | None) -> None:
     )
 
 
-def _step_verify_chat(record: PersonalKey) -> str:
+def _step_verify_chat(record: PersonalKey) -> str | None:
+    if _suspended(record):
+        return None  # as in _step_push
     _verify_chat(record, record.key, Step.PUSH)
     return Step.VERIFY_KEY
 

@@ -118,3 +118,28 @@ def test_it_does_not_touch_a_key_another_action_is_pending_on(litellm_sim, chat_
     personal_keys.personal_key_kick(record=record)
     record = drive(record)
     assert key_of(record).blocked  # the refresh ran first, then the block
+
+
+def test_it_does_not_sign_in_as_a_person_deactivated_before_the_push_and_pushes_on_return(
+    litellm_sim, chat_sim
+) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person), until=lambda r: r.step == "push")
+    person.is_active = False
+    person.save()
+    logins = chat_sim.calls[("POST", "/api/auth/login")]
+
+    record = drive(record)
+
+    assert key_of(record).blocked and record.pushed_at is None and record.step == ""
+    assert chat_sim.user_keys(person.email) == {}
+    assert chat_sim.calls[("POST", "/api/auth/login")] == logins
+    assert not LibreChatSession.objects.filter(account__person=person, revoked_at__isnull=True).exists()
+
+    person.is_active = True
+    person.save()
+    record = drive(record)
+
+    assert not key_of(record).blocked and record.pushed_at is not None and record.status == "ready"
+    assert "LiteLLM" in chat_sim.user_keys(person.email)
