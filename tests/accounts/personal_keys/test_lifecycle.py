@@ -143,3 +143,21 @@ def test_it_does_not_sign_in_as_a_person_deactivated_before_the_push_and_pushes_
 
     assert not key_of(record).blocked and record.pushed_at is not None and record.status == "ready"
     assert "LiteLLM" in chat_sim.user_keys(person.email)
+
+
+def test_it_retries_the_librechat_account_deletion_while_librechat_is_down(litellm_sim, chat_sim) -> None:
+    person, _ = issued(litellm_sim, chat_sim)
+    email = person.email
+    person.delete()
+    removal = PersonRemoval.objects.get(email=email)
+    lifecycle.person_removal_advance(removal_id=removal.pk)  # keys deleted
+    chat_sim.stop()
+
+    assert lifecycle.person_removal_advance(removal_id=removal.pk).startswith("retry:")
+    removal.refresh_from_db()
+    assert removal.status == "working" and removal.attempts == 1 and removal.librechat_password is not None
+
+    chat_sim.start()
+    lifecycle.person_removal_advance(removal_id=removal.pk)
+    removal.refresh_from_db()
+    assert removal.status == "done" and chat_sim.user(email) is None

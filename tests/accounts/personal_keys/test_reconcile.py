@@ -100,3 +100,17 @@ def test_it_does_not_count_accounts_that_are_not_ready_as_people_without_a_key(l
     LibreChatAccount.objects.filter(person=person).update(status=AccountStatus.WAITING)
     reconcile.pairing_reconcile(pairing_id=pairing.pk)
     assert kinds(pairing) == {}
+
+
+def test_it_replaces_the_key_whose_librechat_copy_expired(litellm_sim, chat_sim) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    old = record.key_id
+    PersonalKey.objects.filter(pk=record.pk).update(chat_expires_at="2020-01-01T00:00:00.000Z")
+
+    report = reconcile.pairing_reconcile(pairing_id=pairing.pk, repair=True)
+    record = drive(record)
+
+    assert report.findings == {"chat_key_expired": 1} and report.repaired == 1
+    assert record.key_id != old and record.status == "ready" and record.chat_expires_at > "2026"

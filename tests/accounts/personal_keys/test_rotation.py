@@ -128,3 +128,22 @@ def test_it_refuses_to_rotate_a_suspended_persons_key(litellm_sim, chat_sim) -> 
     record.refresh_from_db()
     with pytest.raises(personal_keys.RotationRefused):
         personal_keys.personal_key_rotate(record=record)
+
+
+def test_it_leaves_the_working_key_alone_when_litellm_refuses_the_new_one(litellm_sim, chat_sim) -> None:
+    person, record = issued(litellm_sim, chat_sim)
+    old = key_of(record)
+    personal_keys.personal_key_rotate(record=record)
+    litellm_sim.status_override = 400  # LiteLLM refuses the new key for good
+
+    record = drive(record)
+
+    assert record.status == "needs_attention" and record.step == "rotate_issue" and record.next_key_id is None
+    litellm_sim.clear_faults()
+    assert key_of(record).pk == old.pk and litellm_sim.get_key(old.token_hash or "") is not None
+    assert old.raw_key is not None and pushed_raw_key(chat_sim, person.email) == old.raw_key.reveal()
+
+    personal_keys.personal_key_retry(record=record)  # staff fixed LiteLLM and retry
+    record = drive(record)
+    assert record.status == "ready" and key_of(record).pk != old.pk
+    assert len(litellm_keys_of(litellm_sim, person)) == 1
