@@ -23,6 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 SYNC_KEYS = 10_000
+ROUNDS = 3
 PAGE_SIZE = 100
 SMALL_LIST = 1_000
 LARGE_LIST = 1_000_000
@@ -34,12 +35,12 @@ def run() -> None:
 
 
 def _clean() -> None:
-    from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
+    from django.db import connection
 
-    VirtualKey.objects.all().delete()
-    LiteLLMModel.objects.all().delete()
-    LiteLLMServer.objects.all().delete()
-    KeyPlan.objects.all().delete()
+    with connection.cursor() as cursor:  # TRUNCATE: no dead rows left to skew the next figure
+        cursor.execute(
+            "TRUNCATE litellm_virtualkey, litellm_litellmmodel, litellm_litellmserver, litellm_keyplan"
+        )
 
 
 class QueryCounter:
@@ -141,29 +142,35 @@ def bench_sync() -> None:
 
         client = LiteLLMClient(base_url=sim.base_url, master_key=master)
         client.key_list(page=1, size=PAGE_SIZE)  # warm the connection and the simulator's sort cache
-        started = time.perf_counter()
-        for number in range(1, pages + 1):
-            client.key_list(page=number, size=PAGE_SIZE)
-        download = time.perf_counter() - started
-
-        sim.control("POST", "/_sim/reset_calls")
-        with QueryCounter() as queries:
+        # Best of ROUNDS for each figure: the machine is shared, and a slow outlier says
+        # nothing about the code.
+        downloads, walls, again_walls = [], [], []
+        for round_number in range(ROUNDS):
             started = time.perf_counter()
-            report = services.keys_sync(server=server, client=client)
-            wall = time.perf_counter() - started
-        list_calls = sim.calls("GET", "/key/list")
-        assert VirtualKey.objects.filter(server=server).count() == SYNC_KEYS
+            for number in range(1, pages + 1):
+                client.key_list(page=number, size=PAGE_SIZE)
+            downloads.append(time.perf_counter() - started)
 
-        for raw in raws[::100]:  # 1% of the keys spent something since
-            sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": 1.25})
-        with QueryCounter() as again_queries:
-            started = time.perf_counter()
-            again = services.keys_sync(server=server, client=client)
-            again_wall = time.perf_counter() - started
+            VirtualKey.objects.filter(server=server).delete()
+            sim.control("POST", "/_sim/reset_calls")
+            with QueryCounter() as queries:
+                started = time.perf_counter()
+                report = services.keys_sync(server=server, client=client)
+                walls.append(time.perf_counter() - started)
+            list_calls = sim.calls("GET", "/key/list")
+            assert VirtualKey.objects.filter(server=server).count() == SYNC_KEYS
+
+            for raw in raws[round_number::100]:  # 1% of the keys spent something since
+                sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": 1.25 + round_number})
+            with QueryCounter() as again_queries:
+                started = time.perf_counter()
+                again = services.keys_sync(server=server, client=client)
+                again_walls.append(time.perf_counter() - started)
         client.close()
+    download, wall, again_wall = min(downloads), min(walls), min(again_walls)
 
     print(
-        f"litellm_sync: keys={SYNC_KEYS} first_sync_wall_s={wall:.2f} download_only_s={download:.2f} "
+        f"litellm_sync: keys={SYNC_KEYS} best_of={ROUNDS} first_sync_wall_s={wall:.2f} download_only_s={download:.2f} "
         f"ratio={wall / download:.2f} list_calls={list_calls} queries={queries.count} "
         f"adopted={report.adopted} (goal ratio <= 1.5, list_calls == {pages}, queries bounded per page)",
         flush=True,
@@ -202,12 +209,12 @@ def bench_admin_list() -> None:
                     server_id, key_alias, owner, allowed_models, max_budget, budget_duration, spend,
                     expires, metadata, blocked, token_hash, key_name, keep_secret, origin, status,
                     pending_action, pending_changes, attempts, rotation_step, rotation_old_hash,
-                    last_action, last_action_detail, created_at, updated_at
+                    last_action, last_action_detail, sync_fingerprint, created_at, updated_at
                 )
                 SELECT %s, 'key-' || i, 'owner-' || (i %% 5000), '[]'::jsonb, 10, '30d', (i %% 13),
                     CASE WHEN i %% 7 = 0 THEN now() - interval '1 day' ELSE NULL END, '{}'::jsonb,
                     (i %% 11 = 0), md5(i::text) || md5((i + 1)::text), 'sk-...' || right(md5(i::text), 4),
-                    false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', now(), now()
+                    false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', '', now(), now()
                 FROM generate_series(%s, %s) AS i
                 """,
                 [server.pk, start, stop - 1],
@@ -215,7 +222,14 @@ def bench_admin_list() -> None:
             cursor.execute("ANALYZE litellm_virtualkey")
 
     url = "/admin/litellm/virtualkey/"
-    queries_to_check = ("", "?blocked__exact=1", "?owner=owner-42", "?over_budget=yes", "?expired=yes")
+    queries_to_check = (
+        "",
+        "?blocked__exact=1",
+        "?owner=owner-42",
+        "?over_budget=yes",
+        "?expired=yes",
+        "?q=key-4242",
+    )
 
     def measure() -> tuple[int, float, dict[str, float]]:
         for _ in range(2):

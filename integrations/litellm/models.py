@@ -161,6 +161,9 @@ class VirtualKey(models.Model):
     last_action_detail = models.TextField(blank=True)
     last_action_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # A digest of what LiteLLM last said about the key: the sync compares 16 characters
+    # instead of loading and comparing every column of every unchanged row.
+    sync_fingerprint = models.CharField(max_length=16, blank=True, editable=False)
     litellm_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

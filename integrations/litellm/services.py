@@ -556,6 +556,11 @@ def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> Ac
             key.rotation_step = ""
             key.rotation_new_key = None
     key.save()
+    if ok is True and key.keep_secret and action in (KeyAction.CREATE, KeyAction.ROTATE):
+        from integrations.litellm.signals import key_secret_changed
+
+        key_id, what = key.pk, str(action)
+        transaction.on_commit(lambda: key_secret_changed.send(sender=VirtualKey, key_id=key_id, action=what))
     log.info("litellm key %s: %s -> %s", key.pk, action, {True: "done", False: "failed", None: "retry"}[ok])
     return ActionOutcome(key.pk, action, ok, detail)
 
@@ -596,6 +601,31 @@ def _generate_fields(key: VirtualKey, *, alias: str | None, duration: str | None
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def key_fingerprint(info: KeyInfo) -> str:
+    """16 hex characters that change whenever anything the row mirrors changes in LiteLLM."""
+    import hashlib
+
+    parts = (
+        info.key_alias,
+        info.user_id,
+        info.models,
+        info.max_budget,
+        info.budget_duration,
+        info.soft_budget,
+        info.tpm_limit,
+        info.rpm_limit,
+        info.max_parallel_requests,
+        info.expires.isoformat() if info.expires else None,
+        info.metadata,
+        info.blocked,
+        info.spend,
+        info.key_name,
+        info.created_at.isoformat() if info.created_at else None,
+    )
+    # repr, not json.dumps: half the cost, and stable for the JSON-born values in `parts`.
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+
+
 def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = None) -> bool:
     """Copy what LiteLLM holds onto the row. Returns True when a field changed."""
     values: dict[str, Any] = {
@@ -630,6 +660,10 @@ def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = Non
             changed = True
     if key.status in (KeyStatus.MISSING, KeyStatus.CREATING):
         key.status = KeyStatus.ACTIVE
+        changed = True
+    fingerprint = key_fingerprint(info)
+    if key.sync_fingerprint != fingerprint:
+        key.sync_fingerprint = fingerprint
         changed = True
     key.last_synced_at = now or timezone.now()
     return changed
@@ -896,6 +930,7 @@ _SYNC_FIELDS = [
     "litellm_created_at",
     "status",
     "last_synced_at",
+    "sync_fingerprint",
 ]
 
 
@@ -910,19 +945,37 @@ def _sync_page(
 ) -> None:
     hashes = [k.token for k in keys]
     seen.update(_seen_mark(h) for h in hashes)
-    # Only the columns the sync compares and writes: whole rows cost a third more.
-    existing = {
-        row.token_hash: row
-        for row in VirtualKey.objects.filter(server=server, token_hash__in=hashes).only(
-            "token_hash", "pending_action", *_SYNC_FIELDS
+    fingerprints = {info.token: key_fingerprint(info) for info in keys}
+    # First only (hash, fingerprint, pending): an unchanged key costs a 16-character compare;
+    # whole rows are loaded only for keys whose fingerprint moved.
+    narrow = list(
+        VirtualKey.objects.filter(server=server, token_hash__in=hashes).values_list(
+            "pk", "token_hash", "sync_fingerprint", "pending_action", "status"
         )
-    }
+    )
+    known = {token for _, token, _, _, _ in narrow}
+    stale = [
+        pk
+        for pk, token, fingerprint, pending, status in narrow
+        if fingerprint != fingerprints.get(token or "") or status != KeyStatus.ACTIVE
+        if pending not in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE)
+    ]
+    existing = (
+        {
+            row.token_hash: row
+            for row in VirtualKey.objects.filter(pk__in=stale).only(
+                "token_hash", "pending_action", *_SYNC_FIELDS
+            )
+        }
+        if stale
+        else {}
+    )
     # Keys the portal made whose row does not name them yet (a rotation's replacement in
     # flight) carry our marker with the row id: never adopt those as strangers.
     in_flight_ids = {
         k.metadata.get("portal_key_id")
         for k in keys
-        if k.token not in existing and k.metadata.get("managed_by") == MANAGED_BY
+        if k.token not in known and k.metadata.get("managed_by") == MANAGED_BY
     }
     in_flight_ids.discard(None)
     ours = (
@@ -939,6 +992,8 @@ def _sync_page(
     for info in keys:
         row = existing.get(info.token)
         if row is None:
+            if info.token in known:
+                continue  # unchanged since the last sync, or busy with a pending action
             if info.metadata.get("managed_by") == MANAGED_BY and info.metadata.get("portal_key_id") in ours:
                 continue
             new.append(info)
@@ -963,18 +1018,18 @@ _INSERT_FOUND_SQL = """
 INSERT INTO litellm_virtualkey (
     server_id, token_hash, key_alias, owner, allowed_models, max_budget, budget_duration, soft_budget,
     tpm_limit, rpm_limit, max_parallel_requests, expires, metadata, blocked, spend, key_name,
-    litellm_created_at, last_synced_at, keep_secret, origin, status, pending_action, pending_changes,
+    litellm_created_at, sync_fingerprint, last_synced_at, keep_secret, origin, status, pending_action, pending_changes,
     attempts, rotation_step, rotation_old_hash, last_action, last_action_detail, created_at, updated_at
 )
 SELECT %(server)s, r.token_hash, r.key_alias, r.owner, r.allowed_models, r.max_budget, r.budget_duration,
     r.soft_budget, r.tpm_limit, r.rpm_limit, r.max_parallel_requests, r.expires, r.metadata, r.blocked,
-    r.spend, r.key_name, r.litellm_created_at, %(now)s, false, %(origin)s, %(status)s, '', '{}'::jsonb,
+    r.spend, r.key_name, r.litellm_created_at, r.sync_fingerprint, %(now)s, false, %(origin)s, %(status)s, '', '{}'::jsonb,
     0, '', '', '', '', %(now)s, %(now)s
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     token_hash text, key_alias text, owner text, allowed_models jsonb, max_budget numeric,
     budget_duration text, soft_budget numeric, tpm_limit integer, rpm_limit integer,
     max_parallel_requests integer, expires timestamptz, metadata jsonb, blocked boolean, spend numeric,
-    key_name text, litellm_created_at timestamptz
+    key_name text, litellm_created_at timestamptz, sync_fingerprint text
 )
 ON CONFLICT (server_id, token_hash) DO NOTHING
 """
@@ -1014,6 +1069,7 @@ def _insert_found(server: LiteLLMServer, infos: list[KeyInfo], now: datetime) ->
             "spend": _decimal_text(i.spend, 6),
             "key_name": (i.key_name or "")[:20],
             "litellm_created_at": i.created_at.isoformat() if i.created_at else None,
+            "sync_fingerprint": key_fingerprint(i),
         }
         for i in infos
     ]

@@ -48,14 +48,27 @@ def server_health(server_id: int) -> dict[str, Any]:
     return {"ok": not unhealthy, "healthy": healthy, "unhealthy": unhealthy}
 
 
-@shared_task(name="litellm.server_sync")
+# A million keys are 10,000 pages: far past the default task time limit.
+SYNC_TIME_LIMIT = 3 * 3600
+
+
+@shared_task(name="litellm.server_sync", soft_time_limit=SYNC_TIME_LIMIT, time_limit=SYNC_TIME_LIMIT + 60)
 def server_sync(server_id: int) -> dict[str, Any]:
+    from django.core.cache import cache
+
     server = LiteLLMServer.objects.get(pk=server_id)
+    # One sync per server at a time (the beat job and "Sync now" can overlap); the lock
+    # expires with the time limit, so a killed worker cannot hold it forever.
+    lock = f"litellm:sync:{server_id}"
+    if not cache.add(lock, "1", timeout=SYNC_TIME_LIMIT + 60):
+        return {"ok": True, "detail": "a sync of this server is already running"}
     try:
         report = services.keys_sync(server=server)
     except Exception as exc:  # the outcome belongs on the row either way
         LiteLLMServer.objects.filter(pk=server_id).update(sync_status=f"Sync failed: {exc}"[:2000])
         return {"ok": False, "detail": str(exc)}
+    finally:
+        cache.delete(lock)
     return {"ok": True, "detail": str(report), **report.as_result()}
 
 

@@ -110,3 +110,18 @@ def test_the_command_syncs_in_this_process(server: LiteLLMServer, sim: LiteLLMSi
     out = io.StringIO()
     call_command("litellm_sync", "--here", stdout=out)
     assert "3 keys seen in 1 list calls: 3 adopted" in out.getvalue()
+
+
+def test_one_sync_per_server_at_a_time(server: LiteLLMServer, sim: LiteLLMSimulator) -> None:
+    from django.core.cache import cache
+
+    from integrations.litellm import tasks
+
+    cache.add(f"litellm:sync:{server.pk}", "1", timeout=60)
+    try:
+        result = tasks.server_sync(server.pk)
+    finally:
+        cache.delete(f"litellm:sync:{server.pk}")
+    assert result["detail"] == "a sync of this server is already running"
+    assert sim.calls[("GET", "/key/list")] == 0
+    assert tasks.server_sync(server.pk)["ok"] is True
