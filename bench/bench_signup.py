@@ -1,7 +1,8 @@
 """Signup never waits on LibreChat, and one worker provisions people quickly and frugally.
 
 1. Signup (and verification) request p95 with the LibreChat simulator answering in 3 s,
-   divided by p95 with it answering at once, interleaved so drift hits both alike
+   divided by p95 with it answering at once, interleaved so drift hits both alike, while a
+   worker provisions the verified people against that simulator in the background
    (goal <= 1.2: the request never waits on LibreChat).
 2. 500 verified people provisioned by one worker (concurrency 4) against the simulator at
    20 ms latency: people per second (goal >= 20) and LibreChat calls per person (goal <= 2).
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from integrations.librechat.models import LibreChatServer
     from tests.simulators.librechat import LibreChatSimulator
 
-SIGNUP_SAMPLES = 20
+SIGNUP_SAMPLES = 30
 PEOPLE = 500
 WORKER_CONCURRENCY = 4
 PASSWORD = "a long bench passphrase 42"
@@ -42,7 +43,11 @@ def run() -> None:
     with LibreChatSimulator(register_max=1_000_000, login_max=1_000_000) as sim:
         server = _bench_server(sim.base_url)
         try:
-            _signup_latency(sim)
+            worker = _worker(server)
+            try:
+                _signup_latency(sim)
+            finally:
+                worker.stop()
             _provisioning_throughput(sim, server)
         finally:
             _cleanup()
@@ -58,6 +63,20 @@ def _bench_server(base_url: str) -> LibreChatServer:
         defaults={"api_url": base_url, "network": "bench", "accepts_new_accounts": True},
     )
     return server
+
+
+def _worker(server: LibreChatServer) -> Any:
+    from portal.queues import network_queue_name
+    from tests.workers import CeleryWorker
+
+    worker = CeleryWorker(
+        database_url=os.environ["DATABASE_URL"],
+        broker_url=os.environ["REDIS_URL"],
+        queues=[network_queue_name(server.network)],
+        concurrency=WORKER_CONCURRENCY,
+    )
+    worker.start()
+    return worker
 
 
 def _cleanup() -> None:
@@ -105,19 +124,19 @@ def _signup_latency(sim: LibreChatSimulator) -> None:
         f"ratio={vslow / vfast:.2f} (goal <= 1.2)",
         flush=True,
     )
-    print(f"signup: librechat_calls_during_requests={sum(sim.calls.values())} (goal 0)", flush=True)
+    print(f"signup: librechat_calls_by_the_background_worker={sum(sim.calls.values())}", flush=True)
 
 
 def _provisioning_throughput(sim: LibreChatSimulator, server: LibreChatServer) -> None:
     from django.contrib.auth.hashers import make_password
+    from django.db import transaction
     from django.utils import timezone
 
+    from integrations.librechat import services as librechat
     from integrations.librechat.models import AccountStatus, LibreChatAccount
-    from portal.accounts import services
     from portal.accounts.models import User
     from portal.celery import app
     from portal.queues import network_queue_name
-    from tests.workers import CeleryWorker
 
     queue = network_queue_name(server.network)
     with app.connection_for_write() as connection:
@@ -146,16 +165,16 @@ def _provisioning_throughput(sim: LibreChatSimulator, server: LibreChatServer) -
         ],
         batch_size=500,
     )
-    worker = CeleryWorker(
-        database_url=os.environ["DATABASE_URL"],
-        broker_url=os.environ["REDIS_URL"],
-        queues=[queue],
-        concurrency=WORKER_CONCURRENCY,
-    )
-    worker.start()
+    worker = _worker(server)
     try:
         started = time.perf_counter()
-        created = services.people_provision_missing()
+        # What "provision every verified person" does, for this run's people only: the bench
+        # database is shared, and other runs' people are not ours to provision.
+        people = User.objects.filter(email__endswith="@bench.example", librechat_account__isnull=True)
+        created = 0
+        for person in people.iterator(chunk_size=500):
+            with transaction.atomic():
+                created += librechat.account_create(person=person, server=server) is not None
         assert created == PEOPLE, created
         deadline = time.monotonic() + 600
         ready = 0

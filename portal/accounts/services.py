@@ -162,9 +162,13 @@ def people_provision_missing() -> int:
         librechat_account__isnull=True,
     ).order_by("pk")
     for person in people.iterator(chunk_size=500):
-        with transaction.atomic():
-            if librechat.account_create(person=person) is not None:
-                created += 1
+        try:
+            with transaction.atomic():
+                if librechat.account_create(person=person) is not None:
+                    created += 1
+        except IntegrityError:
+            # Deleted by someone else meanwhile (the person, or a second click's account).
+            log.info("skipped %s: changed while provisioning everyone", person.email)
     return created
 
 

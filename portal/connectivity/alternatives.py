@@ -23,19 +23,23 @@ def candidate_addresses(
     extra_hosts: Iterable[str] = (),
     *,
     service_names: Iterable[str] = (),
+    guess: bool = True,
 ) -> list[ProbeSpec]:
     """The same check (port, path, scheme, credentials) on other hosts, most likely first:
     service names (given, then the preset's), then from a container host.docker.internal
     and the network's gateway, the host addresses listed on the context, then `extra_hosts`.
-    Deduplicated, without the failed host, and without loopback in a container."""
+    Deduplicated, without the failed host, and without loopback in a container. With
+    `guess` off only the addresses someone listed are tried (no well-known names, no
+    host.docker.internal, no gateway)."""
     if spec.is_unix_socket:
         return []
     preset = PRESETS.get(spec.preset or "")
     # The Docker host seen from a container; meaningless when the probe runs on the host.
-    host_gateway = [HOST_GATEWAY_NAME, context.gateway or ""] if context.in_container else []
+    host_gateway = [HOST_GATEWAY_NAME, context.gateway or ""] if context.in_container and guess else []
+    well_known_names = preset.service_names if preset and guess else ()
     hosts = [
         *service_names,
-        *(preset.service_names if preset else ()),
+        *well_known_names,
         *host_gateway,
         *context.host_addresses,
         *extra_hosts,

@@ -55,6 +55,17 @@ class Network(models.Model):
         blank=True,
         help_text="More host names or addresses to try when a target fails, one per line.",
     )
+    worker_in_container = models.BooleanField(
+        default=True,
+        help_text="The worker for this network runs in a container attached to it (compose's worker-dev). "
+        "Untick when it runs on the host itself: `localhost` then means the host, not a container.",
+    )
+    guess_alternatives = models.BooleanField(
+        default=True,
+        help_text="When a target fails, also try the usual candidates: the service's well-known names, "
+        "host.docker.internal and the gateway. The host addresses, alternative hosts and a target's "
+        "own service names are always tried.",
+    )
     sweep_every_seconds = models.PositiveIntegerField(
         default=30,
         validators=[MinValueValidator(5)],

@@ -171,7 +171,7 @@ def network_context(*, network: Network, expect: str = Expectation.REACHABLE) ->
         network=network.name,
         subnet=network.subnet_network,
         gateway=network.gateway or None,
-        in_container=True,
+        in_container=network.worker_in_container,
         expect_reachable=expect == Expectation.REACHABLE,
         host_addresses=tuple(network.host_address_list),
     )
@@ -285,6 +285,7 @@ def _alternatives_for_failures(
             context,
             network.alternative_host_list,
             service_names=placement.target.service_name_list,
+            guess=network.guess_alternatives,
         )
         timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
         groups.append([replace(c, timeout=timeout) for c in candidates])

@@ -23,6 +23,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # Chromium still looks up Google's hosts (autofill, accounts, updates) despite the flags
+    # above; tests send traffic only to loopback, so every other name fails inside Chromium.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--disable-features=AutofillServerCommunication,OptimizationHints,Translate,MediaRouter",
+    "--disable-domain-reliability",
+    "--no-pings",
 ]
 
 

@@ -71,6 +71,7 @@ def test_it_takes_over_a_stale_account_when_librechat_resets_without_email(
     account = provision(make_account())
     assert account.status == AccountStatus.READY
     assert sim.check_password("ann@example.com", account.password.reveal())
+    assert sim.calls[("POST", "/api/auth/requestPasswordReset")] == 1
 
 
 def test_it_needs_attention_when_a_stale_account_can_only_be_reset_by_email(
@@ -81,6 +82,8 @@ def test_it_needs_attention_when_a_stale_account_can_only_be_reset_by_email(
     account = provision(make_account())
     assert account.status == AccountStatus.NEEDS_ATTENTION
     assert "delete-user" in account.last_error and "ALLOW_PASSWORD_RESET" in account.last_error
+    assert sim.outbox == []  # LibreChat mailed the person no reset link they never asked for
+    assert sim.calls[("POST", "/api/auth/requestPasswordReset")] == 0
     assert account.status_line == "needs attention: staff must fix your LibreChat account"
     assert [m.to for m in mail.outbox] == [["ops@example.com"]]
     services.accounts_retry(accounts=LibreChatAccount.objects.filter(pk=account.pk))
@@ -95,7 +98,7 @@ def test_it_needs_attention_when_password_reset_is_off(
     sim.add_user("ann@example.com", "a password the person chose")
     account = provision(make_account())
     assert account.status == AccountStatus.NEEDS_ATTENTION
-    assert "Password reset is not allowed." in account.last_error
+    assert "password reset is off there (ALLOW_PASSWORD_RESET)" in account.last_error
 
 
 def test_it_closes_the_shared_gate_on_429_and_stops_calling_register(
@@ -308,3 +311,16 @@ def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
     account = LibreChatAccount.objects.get(pk=account.pk)
     assert account.status == AccountStatus.NEEDS_ATTENTION and "FERNET_KEYS" in account.last_error
     assert sum(sim.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "expected"),
+    [
+        ("  Ann   Example ", "ann@example.com", "Ann Example"),
+        ("", "bob@example.com", "bob"),
+        ("", "al@example.com", "al (portal)"),
+        ("X" * 100, "x@example.com", "X" * 80),
+    ],
+)
+def test_it_makes_a_name_librechat_accepts(name: str, email: str, expected: str) -> None:
+    assert services.display_name(name, email) == expected  # 3 to 80 characters (contract "Register")
