@@ -23,6 +23,7 @@ from integrations.librechat.client import client_for as librechat_client_for
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
+from integrations.litellm.signals import key_secret_changed
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, PersonRemoval, RemovalStatus, User
 from portal.crypto import Secret
@@ -38,6 +39,22 @@ def connect() -> None:
     pre_save.connect(_person_before_save, sender=User, dispatch_uid="accounts.person_active_before")
     post_save.connect(_person_saved, sender=User, dispatch_uid="accounts.person_active_after")
     pre_delete.connect(_person_deleting, sender=User, dispatch_uid="accounts.person_removal")
+    key_secret_changed.connect(_key_secret_changed, dispatch_uid="accounts.personal_key_secret_changed")
+
+
+def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) -> None:
+    """Staff rotated a person's key from the LiteLLM admin: LibreChat still holds the old value,
+    so the new one is put in (our own rotations make a new key row and push it themselves)."""
+    if action != KeyAction.ROTATE:
+        return
+    with transaction.atomic():
+        record = PersonalKey.objects.filter(key_id=key_id).first()
+        if record is None:
+            return
+        PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
+        # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
+        VirtualKey.objects.filter(pk=key_id, revealed_at__isnull=True).update(revealed_at=timezone.now())
+        personal_keys.personal_key_kick(record=record)
 
 
 def _account_saved(sender: Any, instance: LibreChatAccount, created: bool, **kwargs: Any) -> None:
