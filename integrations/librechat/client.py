@@ -319,6 +319,11 @@ class LibreChatClient:
             "DELETE", f"/api/keys/{quote(name, safe='')}", headers={"Authorization": f"Bearer {access_token}"}
         )
 
+    def account_delete(self, *, access_token: str) -> None:
+        """DELETE /api/user/delete as the user; 403 where ALLOW_ACCOUNT_DELETION is off
+        (contract "Deleting an account")."""
+        self.http.request("DELETE", "/api/user/delete", headers={"Authorization": f"Bearer {access_token}"})
+
     # --- parsing ----------------------------------------------------------------------------
 
     def _user(self, body: Any, path: str) -> LibreChatUser:

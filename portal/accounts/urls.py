@@ -43,5 +43,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="password_reset_complete",
     ),
     path("me/", views.me, name="me"),
+    path("me/key/rotate/", views.rotate_my_key, name="rotate_my_key"),
     path("api/librechat/session", views.librechat_session, name="librechat_session"),
 ]

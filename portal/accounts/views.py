@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal.accounts import rate_limits, services
+from portal.accounts import personal_keys, rate_limits, services
 from portal.accounts.forms import PasswordAgainForm, SignupForm
 
 
@@ -106,6 +106,7 @@ def me(request: HttpRequest) -> HttpResponse:
     person: Any = request.user
     status = services.person_access_status(person=person)
     context: dict[str, Any] = {"status": status, "account": status.account, "form": PasswordAgainForm()}
+    context["personal_key"] = personal_keys.personal_key_overview(person=person)
     if request.method == "POST" and status.account is not None and status.state == "ready":
         # Showing the LibreChat password asks for the portal password again.
         form = PasswordAgainForm(request.POST)
@@ -137,3 +138,11 @@ def librechat_session(request: HttpRequest) -> HttpResponse:
             response = JsonResponse({"error": answer.reason}, status=409)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def rotate_my_key(request: HttpRequest) -> HttpResponse:
+    """The "rotate now" button on /me/: the steps replace the key; the old one works until then."""
+    messages.info(request, personal_keys.person_rotate_now(person=request.user))
+    return redirect("accounts:me")

@@ -1,0 +1,267 @@
+"""What happens to a person's key and LibreChat account when the person changes in the portal.
+
+- Their LibreChat account becomes ready: their key is issued (personal_keys.personal_key_start).
+- Deactivated: the key is blocked and the LibreChat session revoked. Reactivated: unblocked.
+- Deleted: the keys are deleted in LiteLLM and the LibreChat account where LibreChat allows
+  it, through a `PersonRemoval` row (the person row is gone by the time a task runs, so the
+  row carries the key hashes and the LibreChat login; the login is dropped once used).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save, pre_delete, pre_save
+from django.utils import timezone
+
+from integrations.http import VendorError, VendorHTTPError
+from integrations.librechat import services as librechat
+from integrations.librechat.client import client_for as librechat_client_for
+from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.litellm import services as litellm
+from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
+from integrations.litellm.signals import key_secret_changed
+from portal.accounts import personal_keys
+from portal.accounts.models import PersonalKey, PersonRemoval, RemovalStatus, User
+from portal.crypto import Secret
+from portal.queues import network_queue_name
+
+log = logging.getLogger(__name__)
+
+REMOVAL_LEASE = dt.timedelta(minutes=5)
+
+
+def connect() -> None:
+    post_save.connect(_account_saved, sender=LibreChatAccount, dispatch_uid="accounts.personal_key_on_ready")
+    pre_save.connect(_person_before_save, sender=User, dispatch_uid="accounts.person_active_before")
+    post_save.connect(_person_saved, sender=User, dispatch_uid="accounts.person_active_after")
+    pre_delete.connect(_person_deleting, sender=User, dispatch_uid="accounts.person_removal")
+    key_secret_changed.connect(_key_secret_changed, dispatch_uid="accounts.personal_key_secret_changed")
+
+
+def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) -> None:
+    """Staff rotated a person's key from the LiteLLM admin: LibreChat still holds the old value,
+    so the new one is put in (our own rotations make a new key row and push it themselves)."""
+    if action != KeyAction.ROTATE:
+        return
+    with transaction.atomic():
+        record = PersonalKey.objects.filter(key_id=key_id).first()
+        if record is None:
+            return
+        PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
+        # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
+        VirtualKey.objects.filter(pk=key_id, revealed_at__isnull=True).update(revealed_at=timezone.now())
+        personal_keys.personal_key_kick(record=record)
+
+
+def _account_saved(sender: Any, instance: LibreChatAccount, created: bool, **kwargs: Any) -> None:
+    if (
+        instance.status == AccountStatus.READY
+        and not PersonalKey.objects.filter(person_id=instance.person_id).exists()
+    ):
+        person = User.objects.filter(pk=instance.person_id, is_active=True).first()
+        if person is not None:
+            personal_keys.personal_key_start(person=person)
+
+
+def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:
+    if instance.pk is None:
+        instance._was_active = None
+        return
+    instance._was_active = (  # type: ignore[attr-defined]
+        User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+    )
+
+
+def _person_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
+    was_active = getattr(instance, "_was_active", None)
+    if created or was_active is None or was_active == instance.is_active:
+        return
+    person_activity_changed(person=instance)
+
+
+def person_activity_changed(*, person: User) -> None:
+    """Deactivation blocks the key and ends the LibreChat session; reactivation unblocks."""
+    with transaction.atomic():
+        personal_keys.personal_key_suspend(person=person, suspended=not person.is_active)
+        if not person.is_active:
+            account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
+            if account is not None:
+                librechat.sessions_revoke(account=account)
+
+
+# --- deletion ---------------------------------------------------------------------------------
+
+
+def _person_deleting(sender: Any, instance: User, **kwargs: Any) -> None:
+    person_removal_start(person=instance)
+
+
+def person_removal_start(*, person: User) -> PersonRemoval | None:
+    """Called before the person row is deleted: keep what the removal still needs."""
+    record = PersonalKey.objects.select_related("pairing__litellm_server").filter(person=person).first()
+    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
+    if record is None and account is None:
+        return None
+    keys = [k for k in (record.key, record.next_key) if k is not None] if record else []
+    # Keys the person owns that no record names any more (owner is indexed; the marker confirms).
+    keys += list(
+        VirtualKey.objects.select_related("server")
+        .filter(owner=person.email, metadata__portal_person_id=person.pk)
+        .exclude(pk__in=[k.pk for k in keys])
+        .exclude(status=KeyStatus.DELETED)
+    )
+    removal = PersonRemoval(
+        email=person.email,
+        litellm_server=record.pairing.litellm_server if record else (keys[0].server if keys else None),
+        librechat_server=account.server if account else None,
+        key_hashes=[k.token_hash for k in keys if k.token_hash],
+        step="keys" if keys else "librechat",
+        next_attempt_at=timezone.now() + REMOVAL_LEASE,
+    )
+    if account is not None and account.password is not None:
+        removal.librechat_password = Secret(account.password.reveal())
+    removal.save()
+    # The raw keys go now: only the hashes are needed to delete them.
+    VirtualKey.objects.filter(pk__in=[k.pk for k in keys]).update(raw_key=None, keep_secret=False)
+    _removal_enqueue(removal)
+    return removal
+
+
+def _removal_queue(removal: PersonRemoval) -> str | None:
+    if removal.step == "keys" and removal.litellm_server is not None:
+        return network_queue_name(removal.litellm_server.network)
+    if removal.step == "librechat" and removal.librechat_server is not None:
+        return network_queue_name(removal.librechat_server.network)
+    return None
+
+
+def _removal_enqueue(removal: PersonRemoval) -> None:
+    from portal.accounts.tasks import person_removal_task
+
+    queue = _removal_queue(removal)
+    if queue is None:
+        return
+    removal_id = removal.pk
+    transaction.on_commit(
+        lambda: person_removal_task.apply_async(kwargs={"removal_id": removal_id}, queue=queue)
+    )
+
+
+def person_removal_advance(*, removal_id: int) -> str:
+    """One step of a removal: the keys on LiteLLM's queue, then the account on LibreChat's."""
+    removal = (
+        PersonRemoval.objects.select_related("litellm_server", "librechat_server")
+        .filter(pk=removal_id)
+        .first()
+    )
+    if removal is None or removal.status != RemovalStatus.WORKING:
+        return "nothing to do"
+    try:
+        if removal.step == "keys":
+            _removal_keys(removal)
+            with transaction.atomic():
+                removal.step = "librechat"
+                removal.attempts = 0
+                removal.detail = "LiteLLM keys deleted"
+                removal.save()
+                _removal_enqueue(removal)
+            return removal.detail
+        _removal_librechat(removal)
+    except (_RemovalRetry, VendorError) as exc:
+        removal.attempts += 1
+        removal.detail = str(exc)[:2000]
+        removal.next_attempt_at = timezone.now() + dt.timedelta(seconds=min(30 * 2**removal.attempts, 1800))
+        removal.save()
+        return f"retry: {exc}"
+    removal.save()
+    return removal.detail
+
+
+class _RemovalRetry(Exception):
+    pass
+
+
+def _removal_keys(removal: PersonRemoval) -> None:
+    pending = []
+    for token_hash in removal.key_hashes:
+        key = VirtualKey.objects.filter(server=removal.litellm_server, token_hash=token_hash).first()
+        if key is None or key.status == KeyStatus.DELETED:
+            continue
+        if not key.pending_action:
+            litellm.key_delete(key=key, enqueue=False)
+        elif key.pending_action != KeyAction.DELETE:
+            pending.append(f"{key.key_name}: {key.get_pending_action_display()} pending first")
+            continue
+        litellm.key_apply_pending(key_id=key.pk)
+        key.refresh_from_db()
+        if key.status != KeyStatus.DELETED:
+            pending.append(f"{key.key_name}: {key.last_action_detail or 'not deleted yet'}")
+    if pending:
+        raise _RemovalRetry("LiteLLM keys not deleted yet: " + "; ".join(pending))
+
+
+def _removal_librechat(removal: PersonRemoval) -> None:
+    """DELETE /api/user/delete as the person, where LibreChat allows it (ALLOW_ACCOUNT_DELETION)."""
+    server = removal.librechat_server
+    password = removal.librechat_password
+    if server is None or password is None:
+        _removal_finish(
+            removal, RemovalStatus.DONE, "LiteLLM keys deleted; there was no LibreChat account to delete"
+        )
+        return
+    client = librechat_client_for(server.api_url)
+    try:
+        tokens = client.login(email=removal.email, password=password.reveal())
+    except VendorHTTPError as exc:
+        if exc.status == 404 and exc.vendor_message == "Email does not exist.":
+            _removal_finish(removal, RemovalStatus.DONE, "LibreChat had no account for this address any more")
+            return
+        if exc.retryable:
+            raise
+        _removal_staff(removal, f"the portal could not sign in to it ({exc.vendor_message or exc})")
+        return
+    try:
+        client.account_delete(access_token=tokens.access_token)
+    except VendorHTTPError as exc:
+        if exc.status == 403 and not exc.retryable:
+            _removal_staff(
+                removal, "LibreChat does not allow account deletion (ALLOW_ACCOUNT_DELETION=false)"
+            )
+            return
+        raise
+    _removal_finish(removal, RemovalStatus.DONE, "LiteLLM keys and the LibreChat account deleted")
+
+
+def _removal_staff(removal: PersonRemoval, why: str) -> None:
+    _removal_finish(
+        removal,
+        RemovalStatus.STAFF,
+        f"The LibreChat account {removal.email} is still there: {why}. Remove it with "
+        f"`npm run delete-user {removal.email}` in the LibreChat container.",
+    )
+
+
+def _removal_finish(removal: PersonRemoval, status: str, detail: str) -> None:
+    removal.status = status
+    removal.detail = detail
+    removal.step = "done"
+    removal.next_attempt_at = None
+    removal.librechat_password = None  # the stored secret goes with the account
+
+
+def removals_due(*, limit: int = 500) -> int:
+    now = timezone.now()
+    due = list(
+        PersonRemoval.objects.select_related("litellm_server", "librechat_server").filter(
+            status=RemovalStatus.WORKING, next_attempt_at__lte=now
+        )[:limit]
+    )
+    for removal in due:
+        PersonRemoval.objects.filter(pk=removal.pk).update(next_attempt_at=now + REMOVAL_LEASE)
+        with transaction.atomic():
+            _removal_enqueue(removal)
+    return len(due)

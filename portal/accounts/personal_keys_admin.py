@@ -1,0 +1,187 @@
+"""Admin for people's keys: pairings (with the librechat.yaml block), each person's key and its
+step, the drift found by reconcile with one-click fixes, and removals staff must finish.
+Imported by admin.py. Actions only write rows and enqueue; workers make the vendor calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from portal.accounts import personal_keys, reconcile
+from portal.accounts.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
+from portal.pagination import LargeTablePaginator
+from portal.queues import dispatch_and_wait
+
+RECONCILE_WAIT_SECONDS = 8.0
+
+
+@admin.register(Pairing)
+class PairingAdmin(admin.ModelAdmin):
+    list_display = ("librechat_server", "litellm_server", "endpoint_name", "default_plan")
+    list_select_related = ("librechat_server", "litellm_server", "default_plan")
+    readonly_fields = ("librechat_yaml", "created_at")
+    actions = ("reconcile_report", "reconcile_and_repair")
+
+    @admin.display(description="librechat.yaml (custom endpoint, ready to paste)")
+    def librechat_yaml(self, obj: Pairing) -> str:
+        if obj.pk is None:
+            return "Save the pairing first."
+        return format_html("<pre>{}</pre>", personal_keys.pairing_librechat_yaml(pairing=obj))
+
+    def _reconcile(self, request: HttpRequest, queryset: QuerySet[Pairing], *, repair: bool) -> None:
+        from portal.accounts.tasks import pairing_reconcile_task
+
+        for pairing in queryset.select_related("litellm_server"):
+            done, result, _ = dispatch_and_wait(
+                pairing_reconcile_task,
+                network=pairing.litellm_server.network,
+                kwargs={"pairing_id": pairing.pk, "repair": repair},
+                wait_seconds=RECONCILE_WAIT_SECONDS,
+            )
+            if not done:
+                self.message_user(request, f"{pairing}: reconcile is running; see Drift findings shortly.")
+            elif isinstance(result, dict) and "findings" in result:
+                found = sum(result["findings"].values())
+                self.message_user(
+                    request,
+                    f"{pairing}: {found} findings, {result['repaired']} repaired "
+                    f"({result['list_calls']} LiteLLM list calls).",
+                )
+            else:
+                self.message_user(request, f"{pairing}: reconcile failed: {result}", messages.ERROR)
+            self.log_change(request, pairing, "reconcile" + (" and repair" if repair else ""))
+
+    @admin.action(description="Reconcile: report drift")
+    def reconcile_report(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
+        self._reconcile(request, queryset, repair=False)
+
+    @admin.action(description="Reconcile and repair what is safe")
+    def reconcile_and_repair(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
+        self._reconcile(request, queryset, repair=True)
+
+
+@admin.register(PersonalKey)
+class PersonalKeyAdmin(admin.ModelAdmin):
+    list_display = ("person", "status", "step", "key_name", "plan", "attempts", "next_attempt_at", "problem")
+    list_select_related = ("person", "key", "plan")
+    list_filter = ("status", "pairing")
+    search_fields = ("person__email",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    ordering = ("-id",)
+    fields = (
+        "person",
+        "pairing",
+        "plan",
+        "status",
+        "step",
+        "key_name",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "suspended",
+        "rotation_requested_at",
+        "rotation_due_at",
+        "rotated_at",
+        "pushed_at",
+        "verified_at",
+        "chat_expires_at",
+    )
+    readonly_fields = tuple(f for f in fields if f != "plan")
+    actions = ("rotate_now", "retry_now")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # records start when a LibreChat account is ready
+
+    @admin.display(description="key")
+    def key_name(self, obj: PersonalKey) -> str:
+        return obj.key.key_name if obj.key else "-"
+
+    @admin.display(description="problem")
+    def problem(self, obj: PersonalKey) -> str:
+        return obj.last_error[:120]
+
+    def save_model(self, request: HttpRequest, obj: PersonalKey, form: Any, change: bool) -> None:
+        # The plan is the one editable field: a change goes to LiteLLM through the steps.
+        if change and "plan" in form.changed_data:
+            personal_keys.personal_key_plan_change(record=obj, plan=obj.plan)
+
+    @admin.action(description="Rotate the key now")
+    def rotate_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
+        for record in queryset:
+            try:
+                personal_keys.personal_key_rotate(record=record)
+            except personal_keys.RotationRefused as exc:
+                self.message_user(request, f"{record.person}: {exc}", messages.WARNING)
+                continue
+            self.log_change(request, record, "rotation requested")
+        self.message_user(request, "Rotation requested; the old key works until LibreChat holds the new one.")
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
+        for record in queryset:
+            personal_keys.personal_key_retry(record=record)
+            self.log_change(request, record, "retry requested")
+        self.message_user(request, f"{queryset.count()} retried.")
+
+
+@admin.register(DriftFinding)
+class DriftFindingAdmin(admin.ModelAdmin):
+    list_display = (
+        "kind",
+        "person",
+        "short_hash",
+        "detail",
+        "safe_to_repair",
+        "found_at",
+        "fixed_at",
+        "fix_outcome",
+    )
+    list_select_related = ("person",)
+    list_filter = ("kind", ("fixed_at", admin.EmptyFieldListFilter), "pairing")
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    ordering = ("-id",)
+    actions = ("fix",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="key hash")
+    def short_hash(self, obj: DriftFinding) -> str:
+        return obj.token_hash[:12]
+
+    @admin.action(description="Fix the selected findings")
+    def fix(self, request: HttpRequest, queryset: QuerySet[DriftFinding]) -> None:
+        for finding in queryset.filter(fixed_at__isnull=True):
+            outcome = reconcile.drift_fix(finding_id=finding.pk)
+            self.log_change(request, finding, f"fixed: {outcome}")
+        self.message_user(request, "Fixes recorded; workers carry them out.")
+
+
+@admin.register(PersonRemoval)
+class PersonRemovalAdmin(admin.ModelAdmin):
+    list_display = ("email", "status", "step", "detail", "created_at")
+    list_filter = ("status",)
+    search_fields = ("email",)
+    readonly_fields = (
+        "email",
+        "litellm_server",
+        "librechat_server",
+        "key_hashes",
+        "status",
+        "step",
+        "detail",
+    )
+    exclude = ("librechat_password",)
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
