@@ -14,6 +14,7 @@ from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -747,7 +748,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         form = ModelAddForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
