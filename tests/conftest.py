@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -61,3 +61,26 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
     if request.config.pluginmanager.hasplugin("django"):
         settings = request.getfixturevalue("settings")
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- figures for `make proof` ----------------------------------------------------------------
+
+_PROOF_LINES: list[str] = []
+
+
+@pytest.fixture
+def proof_line() -> Callable[[str], None]:
+    """Record one figure line (`faults: signups=300 ...`); printed together at the end of the run."""
+
+    def record(text: str) -> None:
+        _PROOF_LINES.append(text)
+        print(text)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _PROOF_LINES:
+        terminalreporter.section("proof figures")
+        for line in _PROOF_LINES:
+            terminalreporter.write_line(line)

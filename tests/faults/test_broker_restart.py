@@ -1,0 +1,131 @@
+"""A private Redis broker restarted without persistence while provisioning is queued: every
+wake-up message is gone, yet no person is left unprovisioned (the rows say what is due)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
+from portal.accounts import services as accounts
+from portal.accounts.models import User
+from portal.queues import network_queue_name
+from tests.faults.beat import librechat_tick, queue_depth, tick_until
+from tests.faults.conftest import NETWORK
+from tests.simulators.librechat import LibreChatSimulator
+from tests.workers import CeleryWorker
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PEOPLE = 50
+
+
+class PrivateRedis:
+    """`redis-server` on a free port, no snapshot, no append-only file: a restart forgets all."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "private redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    broker = PrivateRedis()
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def portal_broker(private_redis: PrivateRedis) -> Iterator[str]:
+    """The test process (the web side) sends its wake-ups to the private broker too."""
+    from portal.celery import app
+
+    def point_at(url: str) -> None:
+        # kombu keeps one pool per broker URL; the app caches the one it used last.
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    before = app.conf.broker_url
+    point_at(private_redis.url)
+    yield private_redis.url
+    point_at(before)
+
+
+def test_it_provisions_everyone_after_the_broker_forgot_the_queue(
+    librechat_sim: LibreChatSimulator,
+    librechat_server: LibreChatServer,
+    private_redis: PrivateRedis,
+    portal_broker: str,
+    start_worker: Callable[..., CeleryWorker],
+    proof_line: Callable[[str], None],
+) -> None:
+    queue = network_queue_name(NETWORK)
+    for i in range(PEOPLE):
+        person = User.objects.create_user(
+            email=f"queued{i:02d}@example.com", password=None, name=f"Queued {i}"
+        )
+        User.objects.filter(pk=person.pk).update(
+            email_verified_at=person.date_joined, approved_at=person.date_joined
+        )
+        person.refresh_from_db()
+        accounts.person_provisioning_start(person=person)
+    queued = queue_depth(private_redis.url, queue)
+    assert queued == PEOPLE  # the wake-ups wait in the broker: no worker runs yet
+
+    private_redis.kill()
+    private_redis.start()
+    assert queue_depth(private_redis.url, queue) == 0  # the restart lost every message
+
+    worker = start_worker(broker_url=private_redis.url)
+    started = time.monotonic()
+    tick_until(
+        lambda: LibreChatAccount.objects.filter(status=AccountStatus.READY).count() == PEOPLE,
+        lambda: librechat_tick(broker_url=private_redis.url, queue=queue),
+        timeout=60,
+        log=worker.log,
+    )
+    assert len([e for e in librechat_sim.users if e.startswith("queued")]) == PEOPLE
+    proof_line(
+        f"faults: broker_restart queued={queued} lost_messages={queued} provisioned={PEOPLE} "
+        f"unprovisioned=0 wall={time.monotonic() - started:.1f}s"
+    )
