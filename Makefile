@@ -49,5 +49,11 @@ migrations-check: install
 bench: install
 	scripts/with-test-services $(BIN)/python -m bench
 
+# The proof tiers (faults at scale, secret hygiene, browser end-to-end); the figure lines
+# (`faults: ...`, `secrets: ...`) are printed together under "proof figures" at the end.
+PROOF_PATHS ?= tests/faults tests/secrets tests/e2e
+proof: install
+	scripts/with-test-services $(BIN)/python -m pytest -q $(PROOF_PATHS) $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -81,9 +81,9 @@ def portal_broker(private_redis: PrivateRedis) -> Iterator[str]:
 
     def point_at(url: str) -> None:
         # kombu keeps one pool per broker URL; the app caches the one it used last.
-        app.conf.broker_url = url
-        app._pool = None
-        app.amqp._producer_pool = None
+        app.conf.update(broker_url=url)
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
     before = app.conf.broker_url
     point_at(private_redis.url)

@@ -68,7 +68,10 @@ def test_it_keeps_litellm_and_the_portal_in_step_through_lost_answers_and_an_out
         sync = tasks.server_sync.apply_async(kwargs={"server_id": server.pk}, queue=queue).get(timeout=60)
         wall = time.monotonic() - started
 
-        rows = list(VirtualKey.objects.filter(server=server).values_list("token_hash", "status"))
+        rows = [
+            (token or "", status)
+            for token, status in VirtualKey.objects.filter(server=server).values_list("token_hash", "status")
+        ]
         portal = Counter(token for token, _ in rows)
         assert len(rows) == 2 * EACH and max(portal.values()) == 1
         assert {status for _, status in rows} == {KeyStatus.ACTIVE}
