@@ -202,6 +202,20 @@ def api_pages(client: Client) -> dict[str, str]:
     return pages
 
 
+def database_texts() -> dict[str, str]:
+    """Every row of every table as the ORM reads it: encrypted fields come back as `Secret`
+    (masked when printed), so a plaintext found here sits in a plain column (an error text, a
+    status note, a JSON blob, the admin log)."""
+    from django.apps import apps
+
+    texts: dict[str, str] = {}
+    for model in apps.get_models():
+        rows = list(model._default_manager.values())
+        if rows:
+            texts[f"table {model._meta.db_table}"] = "\n".join(map(repr, rows))
+    return texts
+
+
 def leaks(
     texts: dict[str, str], secrets: dict[str, str], *, allowed: frozenset[str] | set[str] = frozenset()
 ) -> list[str]:
@@ -355,9 +369,15 @@ def test_it_leaks_no_secret_anywhere(
     found += leaks(logs, secrets)
     stored = redis_texts(redis_url)
     found += leaks(stored, secrets)
+    tables = database_texts()
+    found += leaks(tables, secrets)
+    found += leaks(
+        {f"mail {n} to {m.to}": f"{m.subject}\n{m.body}" for n, m in enumerate(mail.outbox)}, secrets
+    )
 
     # The search looked where it claims to: results, decoded task bodies, DEBUG lines, real pages.
     assert any(k.startswith("celery-task-meta-") for k in stored)
+    assert "table django_admin_log" in tables and "table librechat_librechataccount" in tables
     assert any('"account_id"' in text or '"key_id"' in text for text in stored.values()) or not any(
         "unacked" in k for k in stored
     )
@@ -370,7 +390,7 @@ def test_it_leaks_no_secret_anywhere(
     assert found == [], "\n".join(found)
     proof_line(
         f"secrets: known={len(secrets)} admin_pages={len(pages)} api_responses={len(person_pages) + 8} "
-        f"redis_keys={len(stored)} log_lines={sum(t.count(chr(10)) for t in logs.values())} leaks={len(found)}"
+        f"redis_keys={len(stored)} tables={len(tables)} mails={len(mail.outbox)} log_lines={sum(t.count(chr(10)) for t in logs.values())} leaks={len(found)}"
     )
 
 
