@@ -53,9 +53,17 @@ def test_it_gives_300_people_one_librechat_account_each_through_faults(
 
     queue = network_queue_name(NETWORK)
     tick = lambda: librechat_tick(broker_url=redis_url, queue=queue)  # noqa: E731
+    # What the rows said while LibreChat misbehaved (each row's last error, sampled per tick).
+    timed_out: set[int] = set()
+    answered_500: set[int] = set()
     faulty_until = time.monotonic() + 8
     while time.monotonic() < faulty_until:
         tick()
+        waiting = LibreChatAccount.objects.filter(status=AccountStatus.WAITING)
+        timed_out.update(
+            waiting.filter(last_error__contains="sent no answer within").values_list("pk", flat=True)
+        )
+        answered_500.update(waiting.filter(last_error__contains="500").values_list("pk", flat=True))
         time.sleep(0.5)
     ready_at_recovery = LibreChatAccount.objects.filter(status=AccountStatus.READY).count()
     sim.clear_faults()
@@ -80,10 +88,12 @@ def test_it_gives_300_people_one_librechat_account_each_through_faults(
     )
     assert len(live) == PEOPLE and max(live.values()) == 1
     assert ready_at_recovery < PEOPLE  # the faults really were in the way
+    assert timed_out and answered_500
     gate_closures = worker.log().count("gate closed until")
     assert gate_closures > 0  # LibreChat's limiter answered 429 and the portal waited it out
     proof_line(
         f"faults: signups={PEOPLE} accounts={len(librechat_emails)} duplicates={duplicates} "
         f"failed={failed_signups} register_calls={sim.calls[('POST', '/api/auth/register')]} "
-        f"rate_limit_gates={gate_closures} ready_at_recovery={ready_at_recovery} wall={wall:.1f}s"
+        f"people_timed_out={len(timed_out)} people_500={len(answered_500)} rate_limit_gates={gate_closures} "
+        f"ready_at_recovery={ready_at_recovery} wall={wall:.1f}s"
     )
