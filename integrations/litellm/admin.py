@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import cached_property
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -106,32 +104,6 @@ def _outcome_words(result: dict[str, Any] | None) -> tuple[int, str]:
     if result.get("ok") is None:
         return messages.WARNING, f"will be retried: {result.get('detail')}"
     return messages.ERROR, f"failed: {result.get('detail')}"
-
-
-class KeyListPaginator(LargeTablePaginator):
-    """LargeTablePaginator whose unfiltered count is ONE query at any size: the planner's
-    estimate when the table is large, else a capped exact count, decided inside PostgreSQL.
-    (The base class asks for the estimate and then, for small tables, counts: one query
-    more at 1,000 rows than at 1,000,000.)"""
-
-    @cached_property
-    def count(self) -> int:
-        queryset: Any = self.object_list
-        query = getattr(queryset, "query", None)
-        db = getattr(queryset, "db", "default")
-        if query is None or query.where or connections[db].vendor != "postgresql":
-            return super().count
-        table = queryset.model._meta.db_table
-        quoted = connections[db].ops.quote_name(table)  # the model's own table, not input
-        sql = (
-            "SELECT CASE WHEN c.reltuples > %s THEN c.reltuples::bigint "  # noqa: S608
-            f"ELSE (SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT %s) AS capped) END "
-            "FROM pg_class c WHERE c.oid = to_regclass(%s)"
-        )
-        with connections[db].cursor() as cursor:
-            cursor.execute(sql, [self.count_cap, self.count_cap + 1, table])
-            row = cursor.fetchone()
-        return max(0, int(row[0])) if row and row[0] is not None else 0
 
 
 # --- servers ------------------------------------------------------------------------------------
@@ -362,7 +334,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     search_fields = ("^key_alias", "^owner")
     list_select_related = ("server",)
     list_per_page = 50
-    paginator = KeyListPaginator
+    paginator = LargeTablePaginator
     show_full_result_count = False
     ordering = ("-id",)
     actions = ("block_action", "unblock_action", "rotate_action", "delete_action", "refresh_action")
