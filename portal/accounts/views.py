@@ -99,6 +99,13 @@ class RateLimitedLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
+class RateLimitedPasswordResetView(auth_views.PasswordResetView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):
+            return _too_many(request, "password reset emails")
+        return super().post(request, *args, **kwargs)
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
