@@ -60,7 +60,7 @@ def test_it_gives_each_person_only_their_own_session(
         browser = Client()
         browser.force_login(person)
         # Query strings naming someone else are ignored: the endpoint takes no parameter.
-        response = browser.get("/api/librechat/session", {"email": "ann@example.com", "person": ann.pk})
+        response = browser.get("/api/librechat/session", {"email": "ann@example.com", "person": str(ann.pk)})
         assert response.status_code == 200, response.content
         assert response["Cache-Control"] == "no-store"
         token = response.json()["access_token"]

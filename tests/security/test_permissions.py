@@ -5,9 +5,11 @@ vendor is never called (the simulator's call counter stays at zero)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.http import HttpRequest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -20,7 +22,7 @@ from tests.simulators.litellm import LiteLLMSimulator
 pytestmark = pytest.mark.django_db
 
 
-def view_only_request(model: type) -> object:
+def view_only_request(model: Any) -> HttpRequest:
     meta = model._meta
     staff = User.objects.create_user(email=f"{meta.model_name}@example.com", password="x", is_staff=True)
     from django.contrib.auth.models import Permission
@@ -33,10 +35,11 @@ def view_only_request(model: type) -> object:
     return request
 
 
-@pytest.mark.parametrize(
-    "model", sorted(admin.site._registry, key=lambda m: m._meta.label), ids=lambda m: m._meta.label
-)
-def test_it_offers_no_action_to_staff_who_may_only_view(model: type) -> None:
+REGISTERED: list[Any] = sorted(admin.site._registry, key=lambda m: m._meta.label)
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=[m._meta.label for m in REGISTERED])
+def test_it_offers_no_action_to_staff_who_may_only_view(model: Any) -> None:
     # Every action either changes something or calls a vendor: none is for view-only staff.
     # Generic, so an action added tomorrow without `permissions=` fails here.
     model_admin = admin.site._registry[model]
