@@ -755,7 +755,7 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ModelAddForm(request.POST or None)
+        form = ModelAddForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
             done, result = _dispatch(

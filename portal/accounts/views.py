@@ -32,7 +32,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:me")
     policy = services.signup_policy_current()
-    form = SignupForm(request.POST or None)
+    # Bound on every POST, even an empty one: an empty POST must say what is missing.
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
             return _too_many(request, "signup attempts")
