@@ -59,8 +59,8 @@ class GarbageServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def __enter__(self) -> GarbageServer:
         self._thread.start()

@@ -25,16 +25,52 @@ STATUSES = [200, 201, 204, 302, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 # Field names the clients look for, so wrong types land where the parsers read.
 KNOWN_FIELDS = [
-    "key", "token", "info", "keys", "data", "user", "token_hash", "key_alias", "spend", "max_budget",
-    "expires", "blocked", "models", "metadata", "created_at", "model_name", "model_info", "id",
-    "litellm_params", "healthy_endpoints", "unhealthy_endpoints", "status", "db", "deleted_keys",
-    "email", "name", "_id", "role", "detail", "error", "message", "total_count", "current_page",
-    "total_pages", "refreshToken", "expiresAt", "link", "registrationEnabled", "emailLoginEnabled",
+    "key",
+    "token",
+    "info",
+    "keys",
+    "data",
+    "user",
+    "token_hash",
+    "key_alias",
+    "spend",
+    "max_budget",
+    "expires",
+    "blocked",
+    "models",
+    "metadata",
+    "created_at",
+    "model_name",
+    "model_info",
+    "id",
+    "litellm_params",
+    "healthy_endpoints",
+    "unhealthy_endpoints",
+    "status",
+    "db",
+    "deleted_keys",
+    "email",
+    "name",
+    "_id",
+    "role",
+    "detail",
+    "error",
+    "message",
+    "total_count",
+    "current_page",
+    "total_pages",
+    "refreshToken",
+    "expiresAt",
+    "link",
+    "registrationEnabled",
+    "emailLoginEnabled",
 ]
 shaped_objects = st.dictionaries(st.sampled_from(KNOWN_FIELDS), json_values, max_size=8)
 nested_objects = st.dictionaries(
@@ -61,7 +97,9 @@ def answers(draw: st.DrawFn) -> CannedAnswer:
     if status == 302:
         headers["Location"] = "/somewhere-else"
     if status in (429, 503):
-        headers["Retry-After"] = draw(st.sampled_from(["1", "soon", "-5", "1e309", "Wed, 21 Oct 2015 07:28:00 GMT"]))
+        headers["Retry-After"] = draw(
+            st.sampled_from(["1", "soon", "-5", "1e309", "Wed, 21 Oct 2015 07:28:00 GMT"])
+        )
     short_by = draw(st.sampled_from([0, 0, 0, 1, 7])) if body else 0
     return CannedAnswer(status=status, body=body, headers=headers, short_by=short_by)
 
@@ -130,7 +168,9 @@ def test_the_litellm_client_turns_garbage_into_vendor_errors(
     garbage: GarbageServer, answer: CannedAnswer, which: int
 ) -> None:
     garbage.answer = answer
-    with LiteLLMClient(base_url=garbage.base_url, master_key="sk-master-0123456789", read_timeout=2) as client:
+    with LiteLLMClient(
+        base_url=garbage.base_url, master_key="sk-master-0123456789", read_timeout=2
+    ) as client:
         assert_clear_failure_or_result(litellm_calls(client)[which])
 
 
@@ -148,9 +188,11 @@ def test_the_librechat_client_turns_garbage_into_vendor_errors(
 def test_it_refuses_a_huge_body_with_a_clear_error(garbage: GarbageServer, vendor: str) -> None:
     garbage.answer = CannedAnswer(body=b'{"data": [' + b'"x",' * 6_000_000 + b'"x"]}')  # ~24 MB
     if vendor == "litellm":
-        with LiteLLMClient(base_url=garbage.base_url, master_key="sk-master-0123456789") as client:
-            with pytest.raises(VendorError) as caught:
-                client.model_names()
+        with (
+            LiteLLMClient(base_url=garbage.base_url, master_key="sk-master-0123456789") as client,
+            pytest.raises(VendorError) as caught,
+        ):
+            client.model_names()
     else:
         with pytest.raises(VendorError) as caught:
             LibreChatClient(base_url=garbage.base_url).config()
