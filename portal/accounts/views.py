@@ -100,6 +100,20 @@ class RateLimitedLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login page under the same limits as the site's: staff passwords are
+    the most valuable ones to guess."""
+    from django.contrib import admin
+
+    if request.method == "POST":
+        email = str(request.POST.get("username", ""))
+        by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
+        by_email = rate_limits.login_per_email().hit(email) if email else True
+        if not (by_address and by_email):
+            return _too_many(request, "sign-in attempts")
+    return admin.site.login(request)
+
+
 class RateLimitedPasswordResetView(auth_views.PasswordResetView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):

@@ -115,3 +115,14 @@ def test_it_rate_limits_password_reset_emails(client: Client, settings) -> None:
         assert client.post("/accounts/password_reset/", {"email": "ann@example.com"}).status_code == 302
     assert client.post("/accounts/password_reset/", {"email": "ann@example.com"}).status_code == 429
     assert len(mail.outbox) == 2
+
+
+def test_it_rate_limits_the_admin_login_too(client: Client, settings) -> None:
+    settings.PORTAL_LOGIN_RATE_PER_EMAIL = (3, 300)
+    User.objects.create_superuser(email="ops@example.com", password=PASSWORD)
+    for _ in range(3):
+        response = client.post("/admin/login/", {"username": "ops@example.com", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post("/admin/login/", {"username": "ops@example.com", "password": PASSWORD})
+    assert response.status_code == 429 and b"Too many sign-in attempts" in response.content
+    assert "_auth_user_id" not in client.session
