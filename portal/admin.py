@@ -15,7 +15,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin as UpstreamPeriodicTaskAd
 from django_celery_beat.models import PeriodicTask
 
 
-class PeriodicTaskAdmin(UpstreamPeriodicTaskAdmin):  # type: ignore[misc]
+class PeriodicTaskAdmin(UpstreamPeriodicTaskAdmin):
     def get_actions(self, request: HttpRequest) -> Any:
         if not self.has_change_permission(request):
             return {}
