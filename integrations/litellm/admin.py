@@ -193,7 +193,9 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, server):
+        if not self.has_change_permission(request, server):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
         self._check(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
@@ -213,25 +215,29 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
-        if request.method == "POST" and self.has_change_permission(request, server):
+        if not self.has_change_permission(request, server):
+            raise PermissionDenied
+        if request.method == "POST":
             self._sync(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
         if not self.has_view_permission(request, server):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         text = services.models_export_yaml(server=server)
         response = HttpResponse(text, content_type="text/yaml; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="{server.name}-model_list.yaml"'
         return response
 
-    @admin.action(description="Test connection")
+    @admin.action(permissions=("change",), description="Test connection")
     def test_connection_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._check(request, server)
 
-    @admin.action(description="Call every model now (/health: real requests, costs money)")
+    @admin.action(
+        permissions=("change",), description="Call every model now (/health: real requests, costs money)"
+    )
     def health_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             done, result = _dispatch(
@@ -248,7 +254,7 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
                 level = messages.SUCCESS if result["ok"] else messages.ERROR
                 messages.add_message(request, level, f"{server}: healthy: {healthy}; unhealthy: {unhealthy}.")
 
-    @admin.action(description="Sync keys and models now")
+    @admin.action(permissions=("change",), description="Sync keys and models now")
     def sync_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._sync(request, server)
@@ -597,6 +603,10 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         # Deleting only the row would leave a working key in LiteLLM: use the action instead.
         return False
 
+    def has_delete_in_litellm_permission(self, request: HttpRequest) -> bool:
+        # The "Delete in LiteLLM" action: Django's delete permission, not the row delete above.
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
     # --- the one reveal
 
     def get_urls(self) -> list[Any]:
@@ -612,7 +622,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         key = get_object_or_404(VirtualKey.objects.select_related("server"), pk=pk)
         if not self.has_add_permission(request) and not self.has_change_permission(request, key):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         raw = services.key_reveal(key=key)
         if raw is None:
             messages.info(
@@ -655,23 +665,23 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
                 )
 
-    @admin.action(description="Block in LiteLLM")
+    @admin.action(permissions=("change",), description="Block in LiteLLM")
     def block_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.BLOCK, "block")
 
-    @admin.action(description="Unblock in LiteLLM")
+    @admin.action(permissions=("change",), description="Unblock in LiteLLM")
     def unblock_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.UNBLOCK, "unblock")
 
-    @admin.action(description="Rotate (new key, same settings; old one deleted)")
+    @admin.action(permissions=("change",), description="Rotate (new key, same settings; old one deleted)")
     def rotate_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.ROTATE, "rotate")
 
-    @admin.action(description="Delete in LiteLLM")
+    @admin.action(permissions=("delete_in_litellm",), description="Delete in LiteLLM")
     def delete_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.DELETE, "delete")
 
-    @admin.action(description="Refresh spend from LiteLLM")
+    @admin.action(permissions=("change",), description="Refresh spend from LiteLLM")
     def refresh_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.REFRESH, "refresh")
 
@@ -711,17 +721,13 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        if self.has_view_permission(request) and request.user.has_perm("litellm.delete_litellmmodel"):
-            return actions
-        actions.pop("delete_from_litellm", None)
-        return actions
+    def has_delete_in_litellm_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ModelAddForm(request.POST or None)
+        form = ModelAddForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
             done, result = _dispatch(
@@ -755,7 +761,9 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/litellm/litellmmodel/add.html", context)
 
-    @admin.action(description="Delete from LiteLLM (database models only)")
+    @admin.action(
+        permissions=("delete_in_litellm",), description="Delete from LiteLLM (database models only)"
+    )
     def delete_from_litellm(self, request: HttpRequest, queryset: QuerySet[LiteLLMModel]) -> None:
         for model in queryset.select_related("server"):
             if model.source != ModelSource.DATABASE:

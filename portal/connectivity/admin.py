@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -170,7 +171,7 @@ class TargetAdmin(admin.ModelAdmin):
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Connectivity from each network",
@@ -181,12 +182,14 @@ class TargetAdmin(admin.ModelAdmin):
 
     def check_now_view(self, request: HttpRequest, target_id: int) -> HttpResponse:
         target = get_object_or_404(Target, pk=target_id)
-        if request.method != "POST" or not self.has_change_permission(request, target):
+        if not self.has_change_permission(request, target):
+            raise PermissionDenied  # probing an address is a capability of its own
+        if request.method != "POST":
             return HttpResponse("Check now is a POST from the target's page.", status=405)
         self._check_now(request, [target])
         return HttpResponseRedirect(reverse("admin:connectivity_target_change", args=[target.pk]))
 
-    @admin.action(description="Check now from every network")
+    @admin.action(permissions=("change",), description="Check now from every network")
     def check_now(self, request: HttpRequest, queryset: QuerySet[Target]) -> None:
         self._check_now(request, list(queryset))
 
