@@ -549,6 +549,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                 keep_secret=bool(data.get("keep_secret")),
                 enqueue=False,
             )
+            VirtualKey.objects.filter(pk=created.pk).update(reveal_to=request.user)
+            created.reveal_to_id = request.user.pk
             obj.pk = created.pk
             obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
             request._litellm_dispatch = ("create", created.pk, [])  # type: ignore[attr-defined]
@@ -623,6 +625,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         key = get_object_or_404(VirtualKey.objects.select_related("server"), pk=pk)
         if not self.has_add_permission(request) and not self.has_change_permission(request, key):
             raise PermissionDenied
+        if key.reveal_to_id is not None and key.reveal_to_id != request.user.pk:
+            raise PermissionDenied("Only the staff member who created or rotated this key may see it.")
         raw = services.key_reveal(key=key)
         if raw is None:
             messages.info(
@@ -659,6 +663,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             level, words = _outcome_words(results.get(key.pk))
             messages.add_message(request, level, f"{key}: {label}: {words}")
             self.log_change(request, key, f"{label}: {words}")
+            if action == KeyAction.ROTATE:
+                VirtualKey.objects.filter(pk=key.pk).update(reveal_to=request.user)
             if action == KeyAction.ROTATE and results.get(key.pk, {}) and (results[key.pk] or {}).get("ok"):
                 url = reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
                 messages.info(
