@@ -22,9 +22,6 @@ TARGETS = 10
 
 
 def run() -> None:
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()  # the test client's host name, and mail kept in memory
     client = _admin_client()
     network_ids, target_ids = _fixtures()
     pages = _pages(network_ids, target_ids)

@@ -32,9 +32,6 @@ def p95(values: list[float]) -> float:
 
 
 def run() -> None:
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()  # the test client's host name, and mail kept in memory
     from django.conf import settings
 
     settings.PORTAL_SIGNUP_RATE = (1_000_000, 3600)

@@ -378,6 +378,26 @@ class VendorHTTP:
         causes = _root_causes(exc)
         where = _host_port(url)
         host = urlsplit(url).hostname or ""
+        names = {type(c).__name__ for c in causes}
+        # After urllib3 has retried a timed-out read (idempotent methods only), requests
+        # reports a ConnectionError wrapping MaxRetryError(ReadTimeoutError): still a timeout.
+        if "ReadTimeoutError" in names:
+            return VendorTimeout(
+                f"{self.vendor} at {shown} accepted the connection but sent no answer within "
+                f"{self.read_timeout:g} s (tried again once)",
+                kind=ErrorKind.READ_TIMEOUT,
+                retryable=True,
+                vendor=self.vendor,
+                url=shown,
+            )
+        if "ConnectTimeoutError" in names:
+            return VendorTimeout(
+                f"Connection timeout to {shown}: nothing answered at {where}",
+                kind=ErrorKind.CONNECT_TIMEOUT,
+                retryable=True,
+                vendor=self.vendor,
+                url=shown,
+            )
         if any(isinstance(c, socket.gaierror) for c in causes) or any(
             "NameResolutionError" in type(c).__name__ for c in causes
         ):
@@ -406,7 +426,6 @@ class VendorHTTP:
                 vendor=self.vendor,
                 url=shown,
             )
-        names = {type(c).__name__ for c in causes}
         if names & {
             "RemoteDisconnected",
             "ProtocolError",

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal import health
+from portal.accounts import views as accounts_views
 
 admin.site.site_header = "AI stack control plane"
 admin.site.site_title = "Portal admin"
@@ -13,6 +14,8 @@ admin.site.index_title = "LiteLLM, LibreChat and connectivity"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Before admin.site.urls, so the admin's login is rate-limited like the site's.
+    path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     path("", include("portal.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.real_litellm import real_litellm  # noqa: F401 - one real proxy for the whole suite
 from tests.workers import CeleryWorker, database_url_for_tests
 
 

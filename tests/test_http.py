@@ -110,6 +110,20 @@ def test_it_times_out_on_a_listener_that_never_answers() -> None:
     assert "sent no answer within 1 s" in str(caught.value)
 
 
+def test_it_still_calls_it_a_timeout_after_retrying_an_idempotent_read() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(VendorTimeout) as caught:
+            client(f"http://127.0.0.1:{port}", read_retries=1).request("GET", "/key/list")
+    finally:
+        listener.close()
+    assert caught.value.kind == ErrorKind.READ_TIMEOUT and caught.value.retryable
+    assert "tried again once" in str(caught.value)
+
+
 def test_it_marks_500_retryable_and_carries_the_vendor_message(serve) -> None:
     server = serve(reply(500, json.dumps({"error": {"message": "DB not connected"}}).encode()))
     with pytest.raises(VendorHTTPError) as caught:

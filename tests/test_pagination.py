@@ -35,3 +35,12 @@ def test_it_takes_the_planner_estimate_for_a_huge_unfiltered_table() -> None:
     paginator = LargeTablePaginator(WorkerHeartbeat.objects.all(), 5)
     paginator.count_cap = 20
     assert paginator.count == 50  # reltuples after ANALYZE, not a COUNT(*)
+
+
+@pytest.mark.django_db
+def test_it_counts_an_unfiltered_list_in_one_query(django_assert_num_queries) -> None:
+    WorkerHeartbeat.objects.bulk_create(
+        WorkerHeartbeat(queue=f"q{i}", seen_at="2026-01-01T00:00:00Z") for i in range(3)
+    )
+    with django_assert_num_queries(1):
+        assert LargeTablePaginator(WorkerHeartbeat.objects.all(), 5).count == 3

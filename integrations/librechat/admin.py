@@ -49,7 +49,7 @@ class LibreChatServerAdmin(admin.ModelAdmin):
         ]
         return "; ".join(closed) or "open"
 
-    @admin.action(description="Check the connection (health, registration open?)")
+    @admin.action(permissions=("change",), description="Check the connection (health, registration open?)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset[:WAIT_FOR_AT_MOST]:
             done, result, _ = dispatch_and_wait(
@@ -69,7 +69,10 @@ class LibreChatServerAdmin(admin.ModelAdmin):
             level = messages.SUCCESS if result.get("ok") else messages.ERROR
             self.message_user(request, f"{server}: {result.get('message')}", level)
 
-    @admin.action(description="Open the rate-limit gates now (after raising LibreChat's limits)")
+    @admin.action(
+        permissions=("change",),
+        description="Open the rate-limit gates now (after raising LibreChat's limits)",
+    )
     def open_gates(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
             LibreChatServer.objects.filter(pk=server.pk).update(
@@ -154,15 +157,15 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
             + (f" ({len(rows) - count} already ready)" if len(rows) > count else ""),
         )
 
-    @admin.action(description="Provision now")
+    @admin.action(permissions=("change",), description="Provision now")
     def provision_now(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         self._queue(request, queryset, "Provision now")
 
-    @admin.action(description="Retry accounts that need attention")
+    @admin.action(permissions=("change",), description="Retry accounts that need attention")
     def retry(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         self._queue(request, queryset.filter(status=AccountStatus.NEEDS_ATTENTION), "Retry")
 
-    @admin.action(description="Re-login (new LibreChat session)")
+    @admin.action(permissions=("change",), description="Re-login (new LibreChat session)")
     def relogin(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for n, account in enumerate(queryset.filter(status=AccountStatus.READY).select_related("server")):
             services.sessions_revoke(account=account)
@@ -185,7 +188,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{account}: {result.get('error')}", messages.ERROR)
 
-    @admin.action(description="Revoke LibreChat sessions")
+    @admin.action(permissions=("change",), description="Revoke LibreChat sessions")
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         total = 0
         for account in queryset.select_related("server"):
@@ -195,7 +198,9 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
             total += revoked
         self.message_user(request, f"{total} session(s) revoked; LibreChat logs them out shortly.")
 
-    @admin.action(description="Reset the LibreChat password (where LibreChat allows it)")
+    @admin.action(
+        permissions=("change",), description="Reset the LibreChat password (where LibreChat allows it)"
+    )
     def reset_password(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for account in queryset.select_related("server")[:WAIT_FOR_AT_MOST]:
             done, result, _ = dispatch_and_wait(

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import cached_property
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -108,32 +106,6 @@ def _outcome_words(result: dict[str, Any] | None) -> tuple[int, str]:
     return messages.ERROR, f"failed: {result.get('detail')}"
 
 
-class KeyListPaginator(LargeTablePaginator):
-    """LargeTablePaginator whose unfiltered count is ONE query at any size: the planner's
-    estimate when the table is large, else a capped exact count, decided inside PostgreSQL.
-    (The base class asks for the estimate and then, for small tables, counts: one query
-    more at 1,000 rows than at 1,000,000.)"""
-
-    @cached_property
-    def count(self) -> int:
-        queryset: Any = self.object_list
-        query = getattr(queryset, "query", None)
-        db = getattr(queryset, "db", "default")
-        if query is None or query.where or connections[db].vendor != "postgresql":
-            return super().count
-        table = queryset.model._meta.db_table
-        quoted = connections[db].ops.quote_name(table)  # the model's own table, not input
-        sql = (
-            "SELECT CASE WHEN c.reltuples > %s THEN c.reltuples::bigint "  # noqa: S608
-            f"ELSE (SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT %s) AS capped) END "
-            "FROM pg_class c WHERE c.oid = to_regclass(%s)"
-        )
-        with connections[db].cursor() as cursor:
-            cursor.execute(sql, [self.count_cap, self.count_cap + 1, table])
-            row = cursor.fetchone()
-        return max(0, int(row[0])) if row and row[0] is not None else 0
-
-
 # --- servers ------------------------------------------------------------------------------------
 
 
@@ -221,7 +193,9 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, server):
+        if not self.has_change_permission(request, server):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
         self._check(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
@@ -241,25 +215,29 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
-        if request.method == "POST" and self.has_change_permission(request, server):
+        if not self.has_change_permission(request, server):
+            raise PermissionDenied
+        if request.method == "POST":
             self._sync(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         server = get_object_or_404(LiteLLMServer, pk=pk)
         if not self.has_view_permission(request, server):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         text = services.models_export_yaml(server=server)
         response = HttpResponse(text, content_type="text/yaml; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="{server.name}-model_list.yaml"'
         return response
 
-    @admin.action(description="Test connection")
+    @admin.action(permissions=("change",), description="Test connection")
     def test_connection_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._check(request, server)
 
-    @admin.action(description="Call every model now (/health: real requests, costs money)")
+    @admin.action(
+        permissions=("change",), description="Call every model now (/health: real requests, costs money)"
+    )
     def health_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             done, result = _dispatch(
@@ -276,7 +254,7 @@ class LiteLLMServerAdmin(admin.ModelAdmin):
                 level = messages.SUCCESS if result["ok"] else messages.ERROR
                 messages.add_message(request, level, f"{server}: healthy: {healthy}; unhealthy: {unhealthy}.")
 
-    @admin.action(description="Sync keys and models now")
+    @admin.action(permissions=("change",), description="Sync keys and models now")
     def sync_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._sync(request, server)
@@ -362,7 +340,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     search_fields = ("^key_alias", "^owner")
     list_select_related = ("server",)
     list_per_page = 50
-    paginator = KeyListPaginator
+    paginator = LargeTablePaginator
     show_full_result_count = False
     ordering = ("-id",)
     actions = ("block_action", "unblock_action", "rotate_action", "delete_action", "refresh_action")
@@ -571,6 +549,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                 keep_secret=bool(data.get("keep_secret")),
                 enqueue=False,
             )
+            VirtualKey.objects.filter(pk=created.pk).update(reveal_to=request.user)
+            created.reveal_to_id = request.user.pk
             obj.pk = created.pk
             obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
             request._litellm_dispatch = ("create", created.pk, [])  # type: ignore[attr-defined]
@@ -625,6 +605,10 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         # Deleting only the row would leave a working key in LiteLLM: use the action instead.
         return False
 
+    def has_delete_in_litellm_permission(self, request: HttpRequest) -> bool:
+        # The "Delete in LiteLLM" action: Django's delete permission, not the row delete above.
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
     # --- the one reveal
 
     def get_urls(self) -> list[Any]:
@@ -640,7 +624,9 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         key = get_object_or_404(VirtualKey.objects.select_related("server"), pk=pk)
         if not self.has_add_permission(request) and not self.has_change_permission(request, key):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
+        if key.reveal_to_id is not None and key.reveal_to_id != request.user.pk:
+            raise PermissionDenied("Only the staff member who created or rotated this key may see it.")
         raw = services.key_reveal(key=key)
         if raw is None:
             messages.info(
@@ -677,29 +663,31 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             level, words = _outcome_words(results.get(key.pk))
             messages.add_message(request, level, f"{key}: {label}: {words}")
             self.log_change(request, key, f"{label}: {words}")
+            if action == KeyAction.ROTATE:
+                VirtualKey.objects.filter(pk=key.pk).update(reveal_to=request.user)
             if action == KeyAction.ROTATE and results.get(key.pk, {}) and (results[key.pk] or {}).get("ok"):
                 url = reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
                 messages.info(
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
                 )
 
-    @admin.action(description="Block in LiteLLM")
+    @admin.action(permissions=("change",), description="Block in LiteLLM")
     def block_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.BLOCK, "block")
 
-    @admin.action(description="Unblock in LiteLLM")
+    @admin.action(permissions=("change",), description="Unblock in LiteLLM")
     def unblock_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.UNBLOCK, "unblock")
 
-    @admin.action(description="Rotate (new key, same settings; old one deleted)")
+    @admin.action(permissions=("change",), description="Rotate (new key, same settings; old one deleted)")
     def rotate_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.ROTATE, "rotate")
 
-    @admin.action(description="Delete in LiteLLM")
+    @admin.action(permissions=("delete_in_litellm",), description="Delete in LiteLLM")
     def delete_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.DELETE, "delete")
 
-    @admin.action(description="Refresh spend from LiteLLM")
+    @admin.action(permissions=("change",), description="Refresh spend from LiteLLM")
     def refresh_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
         self._run_action(request, queryset, KeyAction.REFRESH, "refresh")
 
@@ -739,17 +727,13 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        if self.has_view_permission(request) and request.user.has_perm("litellm.delete_litellmmodel"):
-            return actions
-        actions.pop("delete_from_litellm", None)
-        return actions
+    def has_delete_in_litellm_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ModelAddForm(request.POST or None)
+        form = ModelAddForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
             done, result = _dispatch(
@@ -783,7 +767,9 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/litellm/litellmmodel/add.html", context)
 
-    @admin.action(description="Delete from LiteLLM (database models only)")
+    @admin.action(
+        permissions=("delete_in_litellm",), description="Delete from LiteLLM (database models only)"
+    )
     def delete_from_litellm(self, request: HttpRequest, queryset: QuerySet[LiteLLMModel]) -> None:
         for model in queryset.select_related("server"):
             if model.source != ModelSource.DATABASE:

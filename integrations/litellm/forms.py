@@ -18,10 +18,30 @@ DURATION_RE = re.compile(r"^[1-9][0-9]{0,5}(s|m|h|d|w|mo)$")
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 31 * 86400}
+# LiteLLM adds the duration to now with datetime arithmetic: past year 9999 it fails (a 500 for
+# `duration`, a 400 for `budget_duration`; litellm_core_utils/duration_parser.py). A century is
+# longer than anyone means and far inside that limit.
+MAX_DURATION_SECONDS = 100 * 366 * 86400
+
+
 def validate_duration(value: str) -> None:
-    if value and not DURATION_RE.match(value):
+    match = DURATION_RE.fullmatch(value) if value else None
+    if value and not match:
         raise ValidationError(
             f"'{value}' is not a LiteLLM duration; use a number and a unit: 30s, 30m, 24h, 30d, 1w, 1mo."
+        )
+    if match and int(value[: match.start(1)]) * UNIT_SECONDS[match.group(1)] > MAX_DURATION_SECONDS:
+        raise ValidationError(f"'{value}' is longer than LiteLLM can handle; at most 100 years.")
+
+
+def validate_budget_duration(value: str) -> None:
+    validate_duration(value)
+    # Budget resets by the month exist only for one month (duration_parser._handle_month_reset:
+    # "Monthly resets currently only support 1 month intervals"); LiteLLM answers 400 otherwise.
+    if value.endswith("mo") and value != "1mo":
+        raise ValidationError(
+            f"'{value}': LiteLLM resets budgets monthly only as 1mo; use days (60d) instead."
         )
 
 
@@ -52,7 +72,7 @@ class _KeyLimitsMixin(forms.ModelForm):
     tpm_limit = forms.IntegerField(required=False, min_value=1)
     rpm_limit = forms.IntegerField(required=False, min_value=1)
     max_parallel_requests = forms.IntegerField(required=False, min_value=1)
-    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
+    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_budget_duration])
     key_alias = forms.CharField(required=False, max_length=255, validators=[validate_alias])
 
     def _server(self) -> LiteLLMServer | None:
@@ -253,7 +273,7 @@ class ModelAddForm(forms.Form):
 
 class KeyPlanForm(forms.ModelForm):
     allowed_models = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
+    budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_budget_duration])
     key_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
     max_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
     soft_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)

@@ -7,6 +7,7 @@ message loses nothing.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
@@ -142,6 +143,11 @@ class VirtualKey(models.Model):
         default=False, help_text="Keep the raw key (encrypted) after its reveal, to hand it on later."
     )
     revealed_at = models.DateTimeField(null=True, blank=True)
+    # The one reveal belongs to the staff member who created or rotated the key, not to any
+    # colleague who happens to open the list first.
+    reveal_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     origin = models.CharField(max_length=10, choices=KeyOrigin.choices, default=KeyOrigin.PORTAL)
     status = models.CharField(max_length=10, choices=KeyStatus.choices, default=KeyStatus.CREATING)
     # Work in flight: what LiteLLM still has to be told, and when to try next.

@@ -62,7 +62,9 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
-    @admin.action(description="Approve (LibreChat account once the email is verified)")
+    @admin.action(
+        permissions=("change",), description="Approve (LibreChat account once the email is verified)"
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         provisioned = 0
         for person in queryset:
@@ -73,7 +75,9 @@ class UserAdmin(DjangoUserAdmin):
             request, f"{queryset.count()} approved; {provisioned} LibreChat account(s) under way."
         )
 
-    @admin.action(description="Mark the email verified and approve (people staff created)")
+    @admin.action(
+        permissions=("change",), description="Mark the email verified and approve (people staff created)"
+    )
     def mark_verified_and_approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         queryset.filter(email_verified_at__isnull=True).update(email_verified_at=timezone.now())
         for person in queryset:

@@ -55,11 +55,11 @@ class PairingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pairing}: reconcile failed: {result}", messages.ERROR)
             self.log_change(request, pairing, "reconcile" + (" and repair" if repair else ""))
 
-    @admin.action(description="Reconcile: report drift")
+    @admin.action(permissions=("change",), description="Reconcile: report drift")
     def reconcile_report(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
         self._reconcile(request, queryset, repair=False)
 
-    @admin.action(description="Reconcile and repair what is safe")
+    @admin.action(permissions=("change",), description="Reconcile and repair what is safe")
     def reconcile_and_repair(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
         self._reconcile(request, queryset, repair=True)
 
@@ -110,7 +110,7 @@ class PersonalKeyAdmin(admin.ModelAdmin):
         if change and "plan" in form.changed_data:
             personal_keys.personal_key_plan_change(record=obj, plan=obj.plan)
 
-    @admin.action(description="Rotate the key now")
+    @admin.action(permissions=("change",), description="Rotate the key now")
     def rotate_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
         for record in queryset:
             try:
@@ -121,7 +121,7 @@ class PersonalKeyAdmin(admin.ModelAdmin):
             self.log_change(request, record, "rotation requested")
         self.message_user(request, "Rotation requested; the old key works until LibreChat holds the new one.")
 
-    @admin.action(description="Retry now")
+    @admin.action(permissions=("change",), description="Retry now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
         for record in queryset:
             personal_keys.personal_key_retry(record=record)
@@ -158,7 +158,11 @@ class DriftFindingAdmin(admin.ModelAdmin):
     def short_hash(self, obj: DriftFinding) -> str:
         return obj.token_hash[:12]
 
-    @admin.action(description="Fix the selected findings")
+    def has_fix_permission(self, request: HttpRequest) -> bool:
+        # Findings are read-only rows; fixing one changes keys, so it takes the change permission.
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(permissions=("fix",), description="Fix the selected findings")
     def fix(self, request: HttpRequest, queryset: QuerySet[DriftFinding]) -> None:
         for finding in queryset.filter(fixed_at__isnull=True):
             outcome = reconcile.drift_fix(finding_id=finding.pk)

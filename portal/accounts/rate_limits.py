@@ -47,6 +47,11 @@ def login_per_email() -> RateLimit:
     return RateLimit("login-email", *_configured("PORTAL_LOGIN_RATE_PER_EMAIL", (5, 300)))
 
 
+def password_reset_per_address() -> RateLimit:
+    # Each reset sends an email: unlimited, the form is a way to flood someone's inbox.
+    return RateLimit("password-reset-ip", *_configured("PORTAL_PASSWORD_RESET_RATE", (10, 3600)))
+
+
 def password_check_per_person() -> RateLimit:
     return RateLimit("reveal", *_configured("PORTAL_REVEAL_RATE", (5, 300)))
 

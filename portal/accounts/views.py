@@ -32,7 +32,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:me")
     policy = services.signup_policy_current()
-    form = SignupForm(request.POST or None)
+    # Bound on every POST, even an empty one: an empty POST must say what is missing.
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
             return _too_many(request, "signup attempts")
@@ -96,6 +97,27 @@ class RateLimitedLoginView(auth_views.LoginView):
         by_email = rate_limits.login_per_email().hit(email) if email else True
         if not (by_address and by_email):
             return _too_many(request, "sign-in attempts")
+        return super().post(request, *args, **kwargs)
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login page under the same limits as the site's: staff passwords are
+    the most valuable ones to guess."""
+    from django.contrib import admin
+
+    if request.method == "POST":
+        email = str(request.POST.get("username", ""))
+        by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
+        by_email = rate_limits.login_per_email().hit(email) if email else True
+        if not (by_address and by_email):
+            return _too_many(request, "sign-in attempts")
+    return admin.site.login(request)
+
+
+class RateLimitedPasswordResetView(auth_views.PasswordResetView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):
+            return _too_many(request, "password reset emails")
         return super().post(request, *args, **kwargs)
 
 

@@ -63,3 +63,37 @@ def page(browser: object, live_server: object) -> Iterator[object]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def e2e_worker(transactional_db: None, redis_url: str) -> Iterator[object]:
+    """A real worker on the default queue and the simulators' network queue (backend-dev)."""
+    from portal.queues import network_queue_name
+    from tests.workers import CeleryWorker, database_url_for_tests
+
+    worker = CeleryWorker(
+        database_url=database_url_for_tests(),
+        broker_url=redis_url,
+        queues=["default", network_queue_name("backend-dev")],
+        concurrency=2,
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    from django.core.cache import cache
+
+    cache.clear()  # rate-limit counters live in Redis and would leak between tests
+
+
+def admin_log_in(page: object, email: str, password: str) -> None:
+    page.goto("/admin/login/")  # type: ignore[attr-defined]
+    page.get_by_label("Email address").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(password)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_url(lambda url: "login" not in url)  # type: ignore[attr-defined]

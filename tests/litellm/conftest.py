@@ -1,31 +1,22 @@
-"""Fixtures for the LiteLLM tests: the contract simulator, the REAL proxy, server rows and a
-worker consuming the server's network queue."""
+"""Fixtures for the LiteLLM tests: the contract simulator, server rows and a worker consuming
+the server's network queue. The REAL proxy fixture is suite-wide (tests/real_litellm.py)."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from integrations.litellm.models import LiteLLMServer
+from tests.real_litellm import REAL_LITELLM_VERSION, RealProxy
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "sk-portal-test-master-0123456789abcdef"
 NETWORK = "backend-dev"
-# The version the contract was read from; bump it deliberately (Makefile: litellm-venv).
-REAL_LITELLM_VERSION = "1.106.2"
 
 
 @pytest.fixture(scope="session")
@@ -78,89 +69,12 @@ def net_worker(transactional_db: None, redis_url: str) -> Iterator[CeleryWorker]
         worker.stop()
 
 
-# --- the REAL proxy -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RealProxy:
-    base_url: str
-    master_key: str
-    log_path: Path
-
-
-MOCK_CONFIG = """\
-model_list:
-  - model_name: gpt-4o-mock
-    litellm_params: {{model: openai/gpt-4o, api_key: sk-fake, mock_response: "Hello from mock gpt-4o"}}
-  - model_name: claude-mock
-    litellm_params: {{model: anthropic/claude-3-5-sonnet-20240620, api_key: sk-fake, mock_response: "Hello"}}
-general_settings:
-  master_key: {master_key}
-"""
-
-
-def litellm_venv() -> Path:
-    return Path(os.environ.get("LITELLM_VENV") or ROOT / ".venv-litellm")
-
-
-@pytest.fixture(scope="session")
-def real_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealProxy]:
-    """The real `litellm[proxy]` on 127.0.0.1 with mock_response models and no database."""
-    binary = litellm_venv() / "bin" / "litellm"
-    if not binary.exists():
-        pytest.fail(f"no real LiteLLM at {binary}: run `make litellm-venv` (or set LITELLM_VENV)")
-    workdir = tmp_path_factory.mktemp("litellm")
-    master_key = "sk-" + secrets.token_urlsafe(24)  # publicly known keys like sk-1234 are refused
-    (workdir / "config.yaml").write_text(MOCK_CONFIG.format(master_key=master_key))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    # No model-cost download from the internet (~7 s of failures otherwise).
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    log_path = workdir / "proxy.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(binary), "--config", "config.yaml", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the real LiteLLM exited at start:\n{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            try:
-                if requests.get(base_url + "/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the real LiteLLM did not answer in 120 s:\n{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            time.sleep(0.25)
-        yield RealProxy(base_url=base_url, master_key=master_key, log_path=log_path)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-        log.close()
-
-
 def stored_key(sim: LiteLLMSimulator, token_or_raw: str | None) -> dict[str, Any]:
     """The simulator's row for a key that must exist."""
     assert token_or_raw, "the key has no hash"
     row = sim.get_key(token_or_raw)
     assert row is not None, "LiteLLM has no such key"
     return row
+
+
+__all__ = ["MASTER", "REAL_LITELLM_VERSION", "RealProxy", "stored_key"]

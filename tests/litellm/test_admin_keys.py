@@ -261,3 +261,20 @@ def test_the_list_draws_spend_against_budget(
     services.keys_sync(server=tx_server)
     page = staff.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
     assert "width:90%" in page and "9.00 / 10.00" in page
+
+
+@override_settings(LITELLM_ADMIN_WAIT_SECONDS=0.5)
+def test_only_the_creator_may_take_the_one_reveal(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    discover(tx_server)
+    staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
+    key = VirtualKey.objects.get()
+    services.key_apply_pending(key_id=key.pk)
+    colleague = Client()
+    colleague.force_login(User.objects.create_superuser(email="other@example.com", password="x"))
+
+    url = reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
+    assert colleague.get(url).status_code == 403
+    page = staff.get(url)  # still there for its creator
+    assert re.search(rb'value="(sk-[A-Za-z0-9_-]{32,})"', page.content)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.accounts.personal_keys.support import MASTER
-from tests.litellm.conftest import real_litellm  # noqa: F401 (the REAL proxy, session-wide)
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 
