@@ -3,6 +3,7 @@ here, not a 400 from the proxy (contract §2.1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from decimal import Decimal
 from typing import Any, cast
@@ -10,6 +11,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
+from integrations.litellm import services
 from integrations.litellm.client import normalise_base_url
 from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
 
@@ -138,16 +140,7 @@ class KeyCreateForm(_KeyLimitsMixin):
         plan: KeyPlan | None = cleaned.get("plan")
         if plan is not None:
             # Empty fields take the plan's values: the plan is the default, the form can override.
-            defaults = {
-                "allowed_models": plan.allowed_models,
-                "max_budget": plan.max_budget,
-                "budget_duration": plan.budget_duration,
-                "soft_budget": plan.soft_budget,
-                "tpm_limit": plan.tpm_limit,
-                "rpm_limit": plan.rpm_limit,
-                "max_parallel_requests": plan.max_parallel_requests,
-                "duration": plan.key_duration,
-            }
+            defaults = dataclasses.asdict(services.KeySettings.from_plan(plan))
             for name, value in defaults.items():
                 if cleaned.get(name) in (None, "", []) and value not in (None, "", []):
                     cleaned[name] = value
