@@ -282,23 +282,9 @@ class VendorHTTP:
         except VendorError:
             raise
         except requests.exceptions.ConnectTimeout:
-            raise VendorTimeout(
-                f"Connection timeout to {shown} after {timeout[0]:g} s: nothing answered at "
-                f"{_host_port(url)} (a firewall, a wrong address, or a host that is down)",
-                kind=ErrorKind.CONNECT_TIMEOUT,
-                retryable=True,
-                vendor=self.vendor,
-                url=shown,
-            ) from None
+            raise self._connect_timeout(url, shown, timeout[0]) from None
         except requests.exceptions.ReadTimeout:
-            raise VendorTimeout(
-                f"{self.vendor} at {shown} accepted the connection but sent no answer within "
-                f"{timeout[1]:g} s",
-                kind=ErrorKind.READ_TIMEOUT,
-                retryable=True,
-                vendor=self.vendor,
-                url=shown,
-            ) from None
+            raise self._read_timeout(shown, timeout[1], retried=False) from None
         except requests.exceptions.SSLError as exc:
             raise VendorTLSError(
                 f"TLS handshake with {_host_port(url)} failed ({_tls_reason(exc)}); check the "
@@ -309,7 +295,7 @@ class VendorHTTP:
                 url=shown,
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise self._connection_error(exc, url, shown) from None
+            raise self._connection_error(exc, url, shown, timeout) from None
         except requests.exceptions.RequestException as exc:
             raise VendorUnreachable(
                 f"Request to {shown} failed: [{type(exc).__name__}]",
@@ -374,7 +360,9 @@ class VendorHTTP:
             chunks.append(chunk)
         response._content = b"".join(chunks)  # what requests itself does when it reads the body
 
-    def _connection_error(self, exc: BaseException, url: str, shown: str) -> VendorError:
+    def _connection_error(
+        self, exc: BaseException, url: str, shown: str, timeout: tuple[float, float]
+    ) -> VendorError:
         causes = _root_causes(exc)
         where = _host_port(url)
         host = urlsplit(url).hostname or ""
@@ -382,22 +370,9 @@ class VendorHTTP:
         # After urllib3 has retried a timed-out read (idempotent methods only), requests
         # reports a ConnectionError wrapping MaxRetryError(ReadTimeoutError): still a timeout.
         if "ReadTimeoutError" in names:
-            return VendorTimeout(
-                f"{self.vendor} at {shown} accepted the connection but sent no answer within "
-                f"{self.read_timeout:g} s (tried again once)",
-                kind=ErrorKind.READ_TIMEOUT,
-                retryable=True,
-                vendor=self.vendor,
-                url=shown,
-            )
+            return self._read_timeout(shown, timeout[1], retried=True)
         if "ConnectTimeoutError" in names:
-            return VendorTimeout(
-                f"Connection timeout to {shown}: nothing answered at {where}",
-                kind=ErrorKind.CONNECT_TIMEOUT,
-                retryable=True,
-                vendor=self.vendor,
-                url=shown,
-            )
+            return self._connect_timeout(url, shown, timeout[0])
         if any(isinstance(c, socket.gaierror) for c in causes) or any(
             "NameResolutionError" in type(c).__name__ for c in causes
         ):
@@ -445,6 +420,26 @@ class VendorHTTP:
         return VendorUnreachable(
             f"Connection failed to {shown}: [{type(causes[-1]).__name__}]",
             kind=ErrorKind.CONNECTION,
+            retryable=True,
+            vendor=self.vendor,
+            url=shown,
+        )
+
+    def _connect_timeout(self, url: str, shown: str, seconds: float) -> VendorTimeout:
+        return VendorTimeout(
+            f"Connection timeout to {shown} after {seconds:g} s: nothing answered at "
+            f"{_host_port(url)} (a firewall, a wrong address, or a host that is down)",
+            kind=ErrorKind.CONNECT_TIMEOUT,
+            retryable=True,
+            vendor=self.vendor,
+            url=shown,
+        )
+
+    def _read_timeout(self, shown: str, seconds: float, *, retried: bool) -> VendorTimeout:
+        return VendorTimeout(
+            f"{self.vendor} at {shown} accepted the connection but sent no answer within "
+            f"{seconds:g} s" + (" (tried again once)" if retried else ""),
+            kind=ErrorKind.READ_TIMEOUT,
             retryable=True,
             vendor=self.vendor,
             url=shown,
