@@ -685,6 +685,15 @@ def sessions_revoke(*, account: LibreChatAccount) -> int:
     return len(ids)
 
 
+def sessions_mark_rejected(*, account: LibreChatAccount) -> int:
+    """LibreChat answered 401 to the account's session: it is gone on LibreChat's side, so it
+    is revoked here and there is nothing left to log out."""
+    now = timezone.now()
+    return LibreChatSession.objects.filter(account=account, revoked_at__isnull=True).update(
+        revoked_at=now, logged_out_at=now
+    )
+
+
 def sessions_logout_due(*, limit: int = 1000) -> int:
     """The beat's second half: revoked sessions LibreChat has not confirmed logged out yet
     (a lost message, a broker that was down at logout) are handed to their network's worker."""

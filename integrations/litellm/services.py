@@ -9,11 +9,12 @@ after commit, so the database stays the source of truth for work in flight.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -442,6 +443,19 @@ def key_reveal(*, key: VirtualKey) -> str | None:
             fields.append("raw_key")
         row.save(update_fields=fields)
     return raw
+
+
+def key_withhold_reveal(*, key_id: int) -> dt.datetime:
+    """A key the portal hands on itself (a person's key, pushed into LibreChat) is never shown
+    in the admin: mark its one reveal as spent. Returns the time recorded."""
+    now = timezone.now()
+    VirtualKey.objects.filter(pk=key_id, revealed_at__isnull=True).update(revealed_at=now)
+    return now
+
+
+def keys_forget_secrets(*, key_ids: Iterable[int]) -> int:
+    """Drop the stored raw keys: only their hashes are needed from now on (e.g. to delete them)."""
+    return VirtualKey.objects.filter(pk__in=list(key_ids)).update(raw_key=None, keep_secret=False)
 
 
 def key_revealable(key: VirtualKey) -> bool:

@@ -53,7 +53,7 @@ def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) ->
             return
         PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
         # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
-        VirtualKey.objects.filter(pk=key_id, revealed_at__isnull=True).update(revealed_at=timezone.now())
+        litellm.key_withhold_reveal(key_id=key_id)
         personal_keys.personal_key_kick(record=record)
 
 
@@ -126,7 +126,7 @@ def person_removal_start(*, person: User) -> PersonRemoval | None:
         removal.librechat_password = Secret(account.password.reveal())
     removal.save()
     # The raw keys go now: only the hashes are needed to delete them.
-    VirtualKey.objects.filter(pk__in=[k.pk for k in keys]).update(raw_key=None, keep_secret=False)
+    litellm.keys_forget_secrets(key_ids=[k.pk for k in keys])
     _removal_enqueue(removal)
     return removal
 

@@ -36,7 +36,7 @@ from django.utils.dateparse import parse_datetime
 from integrations.http import VendorError, VendorHTTPError
 from integrations.librechat import services as librechat
 from integrations.librechat.client import client_for as librechat_client_for
-from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatSession
+from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
@@ -484,8 +484,7 @@ def _issue(record: PersonalKey, *, field: str, alias: str) -> VirtualKey:
                 enqueue=False,
             )
             # LibreChat is the only reader of a person's key: no "reveal once" in the admin.
-            key.revealed_at = timezone.now()
-            VirtualKey.objects.filter(pk=key.pk).update(revealed_at=key.revealed_at)
+            key.revealed_at = litellm.key_withhold_reveal(key_id=key.pk)
             setattr(record, field, key)
             PersonalKey.objects.filter(pk=record.pk).update(**{f"{field}_id": key.pk})
     if key.status == KeyStatus.CREATING or key.pending_action == KeyAction.CREATE:
@@ -664,10 +663,7 @@ def _as_person(record: PersonalKey, call: Callable[[Any, str], Any]) -> Any:
         return call(client, token.reveal())
     except VendorHTTPError as exc:
         if exc.status == 401:
-            now = timezone.now()
-            LibreChatSession.objects.filter(account=account, revoked_at__isnull=True).update(
-                revoked_at=now, logged_out_at=now
-            )
+            librechat.sessions_mark_rejected(account=account)
             raise StepRetry("LibreChat no longer accepts the person's session; signing in again") from None
         raise
 
