@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from django.db.migrations.executor import MigrationExecutor
 
 from portal.connectivity import services
@@ -69,7 +71,7 @@ def sweep_every_network() -> None:
 
 
 def test_a_fresh_install_without_vendors_checks_nothing_and_raises_no_alert(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, admin_client: Client
 ) -> None:
     bootstrap(monkeypatch)
 
@@ -79,6 +81,10 @@ def test_a_fresh_install_without_vendors_checks_nothing_and_raises_no_alert(
     sweep_every_network()
     assert not CheckResult.objects.exists()
     assert not Alert.objects.exists()
+    # The empty dashboard says where the presets are.
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+    assert "No enabled targets" in page
+    assert reverse("admin:connectivity_target_changelist") + "?enabled__exact=0" in page
 
 
 def test_the_vendors_of_the_environment_get_exactly_their_health_checks(
