@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
-from django.db.migrations.executor import MigrationExecutor
 
 from portal.connectivity import services
 from portal.connectivity.models import Alert, CheckResult, Network, State, Target, TargetNetwork
