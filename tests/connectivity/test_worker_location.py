@@ -85,7 +85,10 @@ def test_each_process_tells_host_from_container_by_what_it_sees(lab: NetnsLab, r
 
 @pytest.mark.slow
 def test_a_worker_on_the_host_speaks_of_the_host_and_one_in_a_container_of_the_container(
-    transactional_db: None, lab: NetnsLab, roots: Path, socket_broker: str  # noqa: F811
+    transactional_db: None,
+    lab: NetnsLab,
+    roots: Path,
+    socket_broker: str,  # noqa: F811
 ) -> None:
     database_url = database_url_over_socket()
     box = lab.add_bare_namespace("box")
