@@ -144,9 +144,20 @@ def test_a_server_check_never_holds_the_server_url_credentials() -> None:
     assert list(check.placements.values_list("network__queue", flat=True)) == ["net.backend-staging"]
 
 
-def test_an_existing_install_keeps_its_history_and_what_an_operator_edited() -> None:
+def test_an_existing_install_keeps_its_history_and_what_an_operator_set() -> None:
     executor = MigrationExecutor(connection)
+    executor.migrate([("connectivity", "0003_network_worker_location")])
+    old_apps = executor.loader.project_state(("connectivity", "0003_network_worker_location")).apps
+    # An admin had unticked "worker in container" for prod: that said "on the host".
+    old_apps.get_model("connectivity", "Network").objects.filter(name="backend-prod").update(
+        worker_in_container=False
+    )
+    executor.loader.build_graph()
     executor.migrate([("connectivity", "0004_network_worker_location_detected")])
+    assert dict(Network.objects.values_list("name", "worker_location")) == {
+        "backend-dev": "detect",
+        "backend-prod": "host",
+    }
     # The install as it was: every seeded check on, one of them pointed at the real Redis.
     assert Target.objects.filter(address__in=SEEDED_ADDRESSES, enabled=True).count() == 6
     Target.objects.filter(address="redis://redis:6379").update(address="redis://cache:6379")

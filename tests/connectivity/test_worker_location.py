@@ -32,8 +32,6 @@ from tests.netns import NetnsLab, require_netns
 from tests.rootview import root_view
 from tests.workers import CeleryWorker
 
-pytestmark = [pytest.mark.netns]
-
 LOCATION = ["-m", "portal.connectivity.location"]
 
 
@@ -57,6 +55,7 @@ def seen_by(lab: NetnsLab, namespace: str, root: Path, *, dockerenv: bool) -> di
     return json.loads(done.stdout)
 
 
+@pytest.mark.netns
 def test_each_process_tells_host_from_container_by_what_it_sees(lab: NetnsLab, roots: Path) -> None:
     if decide(LocationFacts.gather()).reason.startswith("its cgroup"):
         pytest.skip("this machine's cgroup names a container runtime; a namespace cannot hide it")
@@ -83,6 +82,7 @@ def test_each_process_tells_host_from_container_by_what_it_sees(lab: NetnsLab, r
     )
 
 
+@pytest.mark.netns
 @pytest.mark.slow
 def test_a_worker_on_the_host_speaks_of_the_host_and_one_in_a_container_of_the_container(
     transactional_db: None,
@@ -146,3 +146,22 @@ def test_a_worker_on_the_host_speaks_of_the_host_and_one_in_a_container_of_the_c
     in_box.refresh_from_db()
     assert on_host.worker_location_seen.startswith("on the host: its network holds the bridge br0")
     assert in_box.worker_location_seen == "in a container: /.dockerenv is present"
+
+
+@pytest.mark.parametrize(
+    ("facts", "in_container", "reason"),
+    [
+        # compose's `network_mode: host`: a container's files, the host's network.
+        (LocationFacts(bridges=("docker0",), container_files=("/.dockerenv",)), False, "docker0"),
+        (LocationFacts(uplinks=("eth0",), linked_uplinks=("eth0",)), True, "veth"),
+        # A host's NIC beside a veth it made: not a container's network.
+        (LocationFacts(uplinks=("enp3s0", "veth1"), linked_uplinks=("veth1",)), False, "no container"),
+        (LocationFacts(uplinks=("eth0",), container_cgroups=("/docker/4c3b2f1a9d2e",)), True, "cgroup"),
+        (LocationFacts(uplinks=("eth0",), container_cgroups=("/kubepods/burstable/pod1",)), True, "kubepods"),
+        (LocationFacts(uplinks=("eth0",)), False, "no container"),
+    ],
+)
+def test_it_decides_from_the_facts_in_order(facts: LocationFacts, in_container: bool, reason: str) -> None:
+    location = decide(facts)
+    assert location.in_container is in_container
+    assert reason in location.reason
