@@ -211,6 +211,13 @@ class NetnsLab:
         self._containers[(network, name)] = namespace
         return namespace
 
+    def add_bare_namespace(self, name: str) -> str:
+        """A namespace with loopback only: no bridge and no veth, so a process there can tell
+        where it runs only from its files (/.dockerenv, its cgroup, its hosts file)."""
+        namespace = f"{self.prefix}-{_slug(name)}"
+        self._add_namespace(namespace)
+        return namespace
+
     def add_service(
         self,
         network: str,

@@ -16,6 +16,7 @@ PROVISION_DUE_EVERY_SECONDS = 30
 @bootstrap_step
 def librechat_server(environ: Mapping[str, str]) -> list[str]:
     from integrations.librechat.models import LibreChatServer
+    from portal.connectivity.server_checks import server_checks_ensure
 
     api_url = environ.get("LIBRECHAT_API_URL", "").strip().rstrip("/")
     if not api_url:
@@ -23,18 +24,23 @@ def librechat_server(environ: Mapping[str, str]) -> list[str]:
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [f"LIBRECHAT_API_URL {api_url!r} is not an http(s) URL: no LibreChat server created"]
-    if LibreChatServer.objects.filter(api_url=api_url).exists():
-        return [f"LibreChat server at {api_url} already there"]
-    name = parts.hostname
-    if LibreChatServer.objects.filter(name=name).exists():
-        name = f"{name}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-    server = LibreChatServer.objects.create(
-        name=name,
-        api_url=api_url,
-        public_url=environ.get("LIBRECHAT_PUBLIC_URL", "").strip().rstrip("/"),
-        network=environ.get("LIBRECHAT_NETWORK", "").strip() or "backend-dev",
+    server = LibreChatServer.objects.filter(api_url=api_url).first()
+    if server is not None:
+        lines = [f"LibreChat server at {api_url} already there"]
+    else:
+        name = parts.hostname
+        if LibreChatServer.objects.filter(name=name).exists():
+            name = f"{name}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        server = LibreChatServer.objects.create(
+            name=name,
+            api_url=api_url,
+            public_url=environ.get("LIBRECHAT_PUBLIC_URL", "").strip().rstrip("/"),
+            network=environ.get("LIBRECHAT_NETWORK", "").strip() or "backend-dev",
+        )
+        lines = [f"LibreChat server {server.name!r} created ({api_url}, network {server.network})"]
+    return lines + server_checks_ensure(
+        kind="librechat", server_name=server.name, base_url=server.api_url, network=server.network
     )
-    return [f"LibreChat server {server.name!r} created ({api_url}, network {server.network})"]
 
 
 @bootstrap_step

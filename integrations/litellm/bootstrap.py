@@ -17,6 +17,7 @@ DUE_EVERY_SECONDS = 60
 def litellm_server(environ: Mapping[str, str]) -> list[str]:
     from integrations.litellm.client import normalise_base_url
     from integrations.litellm.models import LiteLLMServer
+    from portal.connectivity.server_checks import server_checks_ensure
 
     url = environ.get("LITELLM_API_URL", "").strip()
     master_key = environ.get("LITELLM_MASTER_KEY", "").strip()
@@ -27,13 +28,20 @@ def litellm_server(environ: Mapping[str, str]) -> list[str]:
     except ValueError as exc:
         return [f"LiteLLM server: LITELLM_API_URL is not usable ({exc}); nothing created"]
     network = environ.get("LITELLM_NETWORK", "").strip() or DEFAULT_NETWORK
-    if LiteLLMServer.objects.filter(base_url__in=[base_url, url]).exists():
-        return [f"LiteLLM server at {base_url} already there"]
-    name = "litellm" if not LiteLLMServer.objects.filter(name="litellm").exists() else f"litellm ({network})"
-    server = LiteLLMServer(name=name, base_url=base_url, network=network)
-    server.master_key = master_key
-    server.save()
-    return [f"LiteLLM server '{name}' at {base_url} on network {network} created"]
+    server = LiteLLMServer.objects.filter(base_url__in=[base_url, url]).first()
+    if server is not None:
+        lines = [f"LiteLLM server at {base_url} already there"]
+    else:
+        name = (
+            "litellm" if not LiteLLMServer.objects.filter(name="litellm").exists() else f"litellm ({network})"
+        )
+        server = LiteLLMServer(name=name, base_url=base_url, network=network)
+        server.master_key = master_key
+        server.save()
+        lines = [f"LiteLLM server '{name}' at {base_url} on network {network} created"]
+    return lines + server_checks_ensure(
+        kind="litellm", server_name=server.name, base_url=server.base_url, network=server.network
+    )
 
 
 @bootstrap_step

@@ -35,13 +35,15 @@ CHECK_NOW_WAIT_SECONDS = 10.0
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
     list_display = ("name", "queue", "subnet", "gateway", "worker")
-    readonly_fields = ("queue", "worker_silent_since", "created_at")
+    readonly_fields = ("queue", "worker_location_seen", "worker_silent_since", "created_at")
     fields = (
         "name",
         "queue",
         "subnet",
         "gateway",
         "description",
+        "worker_location",
+        "worker_location_seen",
         "host_addresses",
         "alternative_hosts",
         "sweep_every_seconds",

@@ -61,6 +61,7 @@ class DiagnosisKind(StrEnum):
     DNS_TIMEOUT = "dns_timeout"
     HOST_SERVICE_LOOPBACK_ONLY = "host_service_loopback_only"
     SERVICE_DOWN_OR_WRONG_PORT = "service_down_or_wrong_port"
+    HOST_PORT_CLOSED = "host_port_closed"
     REFUSED = "refused"
     ADDRESS_NOT_IN_USE = "address_not_in_use"
     HOST_FIREWALL = "host_firewall"
@@ -237,6 +238,14 @@ class _Diagnoser:
         )
 
     def refused(self) -> Diagnosis:
+        if not self.context.in_container and self.is_loopback():
+            return self.diagnosis(
+                DiagnosisKind.HOST_PORT_CLOSED,
+                f"Nothing on this host listens on {self.hostport}: the worker runs on the host, "
+                f"so {self.host} is the host itself.",
+                f"Start the service, or use the port it listens on: `ss -ltnp | grep :{self.port}` "
+                "on this host shows what listens there.",
+            )
         if self.is_host_gateway():
             return self.diagnosis(
                 DiagnosisKind.HOST_SERVICE_LOOPBACK_ONLY,

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from portal.connectivity.location import this_process
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
 from portal.crypto import EncryptedTextField
 from portal.queues import network_queue_name
@@ -21,6 +22,12 @@ from portal.queues import network_queue_name
 
 def _split_list(text: str) -> list[str]:
     return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+class WorkerLocationChoice(models.TextChoices):
+    DETECT = "detect", "detected by the worker"
+    HOST = "host", "on the host"
+    CONTAINER = "container", "in a container attached to the network"
 
 
 class Network(models.Model):
@@ -55,10 +62,19 @@ class Network(models.Model):
         blank=True,
         help_text="More host names or addresses to try when a target fails, one per line.",
     )
-    worker_in_container = models.BooleanField(
-        default=True,
-        help_text="The worker for this network runs in a container attached to it (compose's worker-dev). "
-        "Untick when it runs on the host itself: `localhost` then means the host, not a container.",
+    worker_location = models.CharField(
+        max_length=16,
+        choices=WorkerLocationChoice.choices,
+        default=WorkerLocationChoice.DETECT,
+        help_text="Where this network's worker runs, which decides what `localhost` means in a "
+        "diagnosis. Detected by the worker from what it sees (its interfaces, /.dockerenv, its "
+        "cgroup, its hosts file); set it only when the detection is wrong.",
+    )
+    worker_location_seen = models.CharField(
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text="What the worker that last swept this network found, and why.",
     )
     guess_alternatives = models.BooleanField(
         default=True,
@@ -113,6 +129,13 @@ class Network(models.Model):
             errors["name"] = "Another network already uses this name's queue."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def worker_in_container(self) -> bool:
+        """Where the worker runs, as the process asking sees it unless an admin set it."""
+        if self.worker_location == WorkerLocationChoice.DETECT:
+            return this_process().in_container
+        return self.worker_location == WorkerLocationChoice.CONTAINER
 
     @property
     def subnet_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from portal import services as portal_services
 from portal.connectivity.alternatives import candidate_addresses
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
+from portal.connectivity.location import this_process
 from portal.connectivity.models import (
     Alert,
     AlertChannel,
@@ -177,6 +178,14 @@ def network_context(*, network: Network, expect: str = Expectation.REACHABLE) ->
     )
 
 
+def worker_location_record(*, network: Network) -> None:
+    """Show in the admin where the worker sweeping `network` finds itself (written on change)."""
+    seen = this_process().sentence[:300]
+    if network.worker_location_seen != seen:
+        Network.objects.filter(pk=network.pk).update(worker_location_seen=seen)
+        network.worker_location_seen = seen
+
+
 def network_sweep(*, network: Network, hostname: str = "", now: datetime | None = None) -> SweepReport:
     """Check every due target of `network` at once; record results, states and alerts.
 
@@ -186,6 +195,7 @@ def network_sweep(*, network: Network, hostname: str = "", now: datetime | None 
     now = now or timezone.now()
     started = timezone.now()
     portal_services.heartbeat_record(queue=network.queue, hostname=hostname)  # a sweep proves a worker
+    worker_location_record(network=network)
     with transaction.atomic():
         due = list(
             TargetNetwork.objects.select_for_update(skip_locked=True, of=("self",))

@@ -13,7 +13,7 @@ _numbers = itertools.count(1)
 def make_network(name: str | None = None, **fields: Any) -> Network:
     # These tests run in the machine's own namespace: a worker "on the host" that guesses no
     # names, so a failing check never sends a DNS query off the machine.
-    fields.setdefault("worker_in_container", False)
+    fields.setdefault("worker_location", "host")
     fields.setdefault("guess_alternatives", False)
     return Network.objects.create(name=name or f"lab-{next(_numbers)}", **fields)
 

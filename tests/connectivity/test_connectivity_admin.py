@@ -27,6 +27,7 @@ def test_it_adds_a_network_with_its_queue_and_beat_entries(admin_client: Client)
             "subnet": "172.30.0.0/16",
             "gateway": "172.30.0.1",
             "description": "",
+            "worker_location": "detect",
             "host_addresses": "192.168.1.131",
             "alternative_hosts": "",
             "sweep_every_seconds": "30",

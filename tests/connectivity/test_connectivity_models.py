@@ -51,6 +51,19 @@ def test_it_seeds_a_sweep_and_a_heartbeat_beat_entry_on_each_network_queue() -> 
     assert PeriodicTask.objects.get(task="connectivity.results_prune").queue == "default"
 
 
+def test_an_admin_set_worker_location_wins_over_what_the_process_sees() -> None:
+    from portal.connectivity.location import this_process
+    from portal.connectivity.services import network_context
+
+    detected = make_network(worker_location="detect")
+    on_host = make_network(worker_location="host")
+    in_container = make_network(worker_location="container")
+
+    assert network_context(network=detected).in_container is this_process().in_container
+    assert network_context(network=on_host).in_container is False
+    assert network_context(network=in_container).in_container is True
+
+
 def test_it_keeps_seeded_rows_editable() -> None:
     target = Target.objects.get(address="redis://redis:6379")
     target.address = "redis://cache:6379"

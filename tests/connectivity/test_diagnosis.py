@@ -64,6 +64,18 @@ CASES = {
         DiagnosisKind.LOOPBACK_IN_CONTAINER,
         ("the container itself", "http://litellm:4000", "http://host.docker.internal:4000"),
     ),
+    "127.0.0.1 on the host": Case(
+        spec_from_preset("litellm_liveliness", "127.0.0.1"),
+        failed(
+            spec_from_preset("litellm_liveliness", "127.0.0.1"),
+            ErrorKind.REFUSED,
+            Phase.CONNECT,
+            "Connection refused by 127.0.0.1:4000",
+        ),
+        DiagnosisKind.HOST_PORT_CLOSED,
+        ("Nothing on this host listens on 127.0.0.1:4000", "ss -ltnp | grep :4000"),
+        context=HOST,
+    ),
     "host.docker.internal missing": Case(
         OLLAMA_HOST,
         failed(
@@ -435,11 +447,13 @@ def test_it_explains_every_spelling_of_loopback_in_a_container(host: str) -> Non
     assert diagnose(spec, outcome, DEV).kind is DiagnosisKind.LOOPBACK_IN_CONTAINER
 
 
-def test_it_leaves_loopback_alone_outside_a_container() -> None:
+def test_it_speaks_of_the_host_for_loopback_outside_a_container() -> None:
     spec = spec_from_preset("litellm_liveliness", "127.0.0.1")
     outcome = failed(spec, ErrorKind.REFUSED, Phase.CONNECT, "Connection refused by 127.0.0.1:4000")
 
-    assert diagnose(spec, outcome, HOST).kind is DiagnosisKind.REFUSED
+    diagnosis = diagnose(spec, outcome, HOST)
+    assert diagnosis.kind is DiagnosisKind.HOST_PORT_CLOSED
+    assert "container" not in diagnosis.summary + diagnosis.fix
 
 
 def test_it_treats_a_refusal_on_a_listed_host_address_as_a_host_service() -> None:

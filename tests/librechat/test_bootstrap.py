@@ -24,7 +24,8 @@ def test_it_creates_the_server_from_the_seed_variables() -> None:
     lines = librechat_server(SEED)
     server = LibreChatServer.objects.get()
     assert lines == [
-        "LibreChat server 'librechat-api' created (http://librechat-api:3080, network backend-prod)"
+        "LibreChat server 'librechat-api' created (http://librechat-api:3080, network backend-prod)",
+        "check 'LibreChat librechat-api: /health' of http://librechat-api:3080/health from backend-prod created",
     ]
     assert (server.api_url, server.public_url, server.network) == (
         "http://librechat-api:3080",
@@ -36,7 +37,10 @@ def test_it_creates_the_server_from_the_seed_variables() -> None:
 def test_it_never_overwrites_an_admin_edit() -> None:
     librechat_server(SEED)
     LibreChatServer.objects.update(public_url="https://edited.example.com")
-    assert librechat_server(SEED) == ["LibreChat server at http://librechat-api:3080 already there"]
+    assert librechat_server(SEED) == [
+        "LibreChat server at http://librechat-api:3080 already there",
+        "check 'LibreChat librechat-api: /health' already there",
+    ]
     assert LibreChatServer.objects.get().public_url == "https://edited.example.com"
 
 
