@@ -43,6 +43,7 @@ from integrations.litellm.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.server_address import ServerAddressAdminMixin, may_change_address
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,9 @@ class LiteLLMModelInline(admin.TabularInline):
 
 
 @admin.register(LiteLLMServer)
-class LiteLLMServerAdmin(admin.ModelAdmin):
+class LiteLLMServerAdmin(ServerAddressAdminMixin, admin.ModelAdmin):
     form = ServerForm
+    address_fields = ("base_url", "network")
     change_form_template = "admin/litellm/litellmserver/change_form.html"
     list_display = (
         "name",
@@ -733,7 +735,10 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ModelAddForm(request.POST if request.method == "POST" else None)
+        form = ModelAddForm(
+            request.POST if request.method == "POST" else None,
+            may_set_address=may_change_address(request.user, self.opts.app_label),
+        )
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
             done, result = _dispatch(
