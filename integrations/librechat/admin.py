@@ -51,6 +51,16 @@ class LibreChatServerAdmin(ServerAddressAdminMixin, admin.ModelAdmin):
     address_fields = ("api_url", "network")
     actions = ("check_connection", "open_gates", "confirm_address")
 
+    def save_model(self, request: HttpRequest, obj: LibreChatServer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and not obj.address_confirmed:
+            self.message_user(
+                request,
+                f"{obj}: the address changed to {obj.address}. No one's LibreChat login goes there until "
+                'it is confirmed (action "Confirm the new address"); check the connection first.',
+                messages.WARNING,
+            )
+
     @admin.display(description="address")
     def address_status(self, server: LibreChatServer) -> str:
         if server.pk is None or server.address_confirmed:

@@ -32,8 +32,8 @@ from django.utils import timezone
 from integrations.librechat import services as librechat_services
 from integrations.librechat.addresses import CONFIRM_NOTE, AddressUnconfirmed
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
-from integrations.litellm.models import LiteLLMServer, VirtualKey
-from portal.accounts.models import User
+from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
+from portal.accounts.models import Pairing, User
 from tests.security.conftest import MASTER
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
@@ -352,6 +352,27 @@ def test_a_webhook_url_must_be_http_or_https(staff_with: Callable[..., Client]) 
         {"name": "hook", "kind": "webhook", "new_webhook_url": "ftp://hooks.example.com/x", "enabled": "on"},
     )
     assert "is not an http:// or https:// address" in response.content.decode()
+
+
+def test_the_litellm_url_pasted_into_librechat_yaml_must_be_http_or_https(
+    staff_with: Callable[..., Client], chat_server: LibreChatServer, litellm_server: LiteLLMServer
+) -> None:
+    plan = KeyPlan.objects.create(name="standard")
+    pairing = Pairing.objects.create(
+        librechat_server=chat_server, litellm_server=litellm_server, default_plan=plan
+    )
+    staff = staff_with("accounts.view_pairing", "accounts.change_pairing")
+    form = {
+        "librechat_server": chat_server.pk,
+        "litellm_server": litellm_server.pk,
+        "endpoint_name": "LiteLLM",
+        "default_plan": plan.pk,
+        "litellm_url_for_librechat": "javascript:alert(1)",
+    }
+    response = staff.post(reverse("admin:accounts_pairing_change", args=[pairing.pk]), form)
+    assert "is not an http:// or https:// address" in response.content.decode()
+    pairing.refresh_from_db()
+    assert pairing.litellm_url_for_librechat == ""
 
 
 # --- Item 10: no lookups on ciphertext ------------------------------------------------------------

@@ -3,7 +3,7 @@ from django.db import migrations, models
 import portal.validators
 
 
-def confirm_existing(apps, schema_editor):  # type: ignore[no-untyped-def]
+def confirm_existing(apps, schema_editor):
     # Addresses in use before this migration were trusted as they are: confirm them, so an
     # upgrade does not stop every login. Only later changes wait for a confirmation.
     server_model = apps.get_model("librechat", "LibreChatServer")
