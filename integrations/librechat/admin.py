@@ -31,7 +31,7 @@ def _log(model_admin: admin.ModelAdmin, request: HttpRequest, obj: Any, message:
 
 
 @admin.register(LibreChatServer)
-class LibreChatServerAdmin(ServerAddressAdminMixin, admin.ModelAdmin):
+class LibreChatServerAdmin(ServerAddressAdminMixin):
     list_display = (
         "name",
         "api_url",

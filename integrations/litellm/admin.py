@@ -124,7 +124,7 @@ class LiteLLMModelInline(admin.TabularInline):
 
 
 @admin.register(LiteLLMServer)
-class LiteLLMServerAdmin(ServerAddressAdminMixin, admin.ModelAdmin):
+class LiteLLMServerAdmin(ServerAddressAdminMixin):
     form = ServerForm
     address_fields = ("base_url", "network")
     change_form_template = "admin/litellm/litellmserver/change_form.html"

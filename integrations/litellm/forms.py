@@ -223,9 +223,11 @@ class ServerForm(forms.ModelForm):
 
     def clean_base_url(self) -> str:
         try:
-            return normalise_base_url(self.cleaned_data["base_url"])
+            url = normalise_base_url(self.cleaned_data["base_url"])
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        validate_http_url(url)  # also a port that is a number in range, before address_changed()
+        return url
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

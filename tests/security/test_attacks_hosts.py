@@ -157,6 +157,9 @@ def test_a_new_origin_takes_the_master_key_again_and_drops_the_stored_one(
     # The network is part of the address: `litellm` resolves to another host in another network.
     refused = staff.post(change, server_form(litellm_server, network="backend-prod"))
     assert "enter the master key" in refused.content.decode()
+    # Bad input is a field error, not a 500.
+    bad = staff.post(change, server_form(litellm_server, base_url="http://127.0.0.1:99999"))
+    assert bad.status_code == 200 and "is not an http:// or https:// address" in bad.content.decode()
     # A new path on the same origin is no new host.
     kept = staff.post(change, server_form(litellm_server, base_url=litellm_server.base_url + "/v1"))
     assert kept.status_code == 302
