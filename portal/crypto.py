@@ -213,7 +213,8 @@ class _EncryptedAttribute:
 class EncryptedTextField(models.TextField):
     """A text column holding a Fernet token; the attribute reads as a `Secret`.
 
-    Not searchable or sortable (each encryption is randomised). Empty strings store as NULL.
+    Not searchable or sortable (each encryption is randomised): the only lookup is `isnull`.
+    Empty strings store as NULL.
     """
 
     description = "Fernet-encrypted text"
@@ -227,6 +228,20 @@ class EncryptedTextField(models.TextField):
     def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
         super().contribute_to_class(cls, name, private_only=private_only)
         setattr(cls, self.attname, _EncryptedAttribute(self))
+
+    # Only `isnull` ("is there a secret?"). Any other lookup or transform on ciphertext is an
+    # oracle: `?master_key__startswith=gAAA...` in an admin changelist reads a token out one
+    # character at a time, and `exact` can never match a randomised encryption anyway. Refused
+    # here, at the field, so no admin, filter or queryset can forget it.
+    ALLOWED_LOOKUPS = frozenset({"isnull"})
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name not in self.ALLOWED_LOOKUPS:
+            return None
+        return super().get_lookup(lookup_name)
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return None
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Ciphertext | None:
         return None if value is None else Ciphertext(value)

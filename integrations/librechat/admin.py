@@ -15,11 +15,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from integrations.librechat import services
+from integrations.librechat import addresses, services
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait, network_queue_name
+from portal.server_address import ServerAddressAdminMixin
 
 WAIT_SECONDS = 5.0
 WAIT_FOR_AT_MOST = 3  # rows whose result the page waits for; more are only queued
@@ -30,10 +31,62 @@ def _log(model_admin: admin.ModelAdmin, request: HttpRequest, obj: Any, message:
 
 
 @admin.register(LibreChatServer)
-class LibreChatServerAdmin(admin.ModelAdmin):
-    list_display = ("name", "api_url", "public_url", "network", "accepts_new_accounts", "gates")
-    readonly_fields = ("register_blocked_until", "login_blocked_until", "reset_blocked_until", "created_at")
-    actions = ("check_connection", "open_gates")
+class LibreChatServerAdmin(ServerAddressAdminMixin):
+    list_display = (
+        "name",
+        "api_url",
+        "public_url",
+        "network",
+        "address_status",
+        "accepts_new_accounts",
+        "gates",
+    )
+    readonly_fields = (
+        "address_status",
+        "register_blocked_until",
+        "login_blocked_until",
+        "reset_blocked_until",
+        "created_at",
+    )
+    address_fields = ("api_url", "network")
+    actions = ("check_connection", "open_gates", "confirm_address")
+
+    def save_model(self, request: HttpRequest, obj: LibreChatServer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and not obj.address_confirmed:
+            self.message_user(
+                request,
+                f"{obj}: the address changed to {obj.address}. No one's LibreChat login goes there until "
+                'it is confirmed (action "Confirm the new address"); check the connection first.',
+                messages.WARNING,
+            )
+
+    @admin.display(description="address")
+    def address_status(self, server: LibreChatServer) -> str:
+        if server.pk is None or server.address_confirmed:
+            return "confirmed"
+        return (
+            "NOT confirmed: people's logins wait until staff with \"Can change a server's address\" "
+            'confirm it (action "Confirm the new address")'
+        )
+
+    @admin.action(
+        permissions=("server_address",),
+        description="Confirm the new address (people's LibreChat logins then go there)",
+    )
+    def confirm_address(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
+        for server in queryset:
+            if not addresses.address_confirm(server=server):
+                self.message_user(request, f"{server}: its address {server.address} was confirmed already.")
+                continue
+            _log(self, request, server, f"Confirmed the address {server.address}")
+            waiting = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
+            queued = services.accounts_retry(accounts=waiting)
+            self.message_user(
+                request,
+                f"{server}: address {server.address} confirmed; {queued} waiting accounts queued again.",
+                messages.SUCCESS,
+            )
 
     @admin.display(description="LibreChat limits")
     def gates(self, server: LibreChatServer) -> str:

@@ -8,21 +8,25 @@ restarted broker loses nothing. Passwords and tokens are Fernet-encrypted.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from portal.crypto import EncryptedTextField
+from portal.validators import validate_http_url
 
 
 class LibreChatServer(models.Model):
     name = models.CharField(max_length=100, unique=True)
     api_url = models.CharField(
         max_length=500,
+        validators=[validate_http_url],
         help_text="LibreChat's API as the portal's worker reaches it on its network, e.g. http://librechat-api:3080.",
     )
     public_url = models.CharField(
         max_length=500,
         blank=True,
+        validators=[validate_http_url],
         help_text="Where people open LibreChat's web UI in a browser, e.g. https://chat.example.com.",
     )
     network = models.CharField(
@@ -40,14 +44,44 @@ class LibreChatServer(models.Model):
     register_blocked_until = models.DateTimeField(null=True, blank=True)
     login_blocked_until = models.DateTimeField(null=True, blank=True)
     reset_blocked_until = models.DateTimeField(null=True, blank=True)
+    # The address (api_url on network) staff with "change server address" confirmed. People's
+    # passwords and tokens go only there: after any change of api_url or network, by any path,
+    # `address_confirmed` is false and the workers wait (services.client_for_server).
+    confirmed_address = models.CharField(max_length=700, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("name",)
         verbose_name = "LibreChat server"
+        permissions = [("change_server_address", "Can change a server's address (where its secrets go)")]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self._state.adding and not self.confirmed_address:
+            # A new server's address is its creator's own entry (adding one takes the address
+            # permission in the admin), not a change: nothing to confirm.
+            self.confirmed_address = self.address
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def public_link(self) -> str:
+        """public_url if it is an http(s) address, else "": a row saved before the validator
+        (or written around it) never becomes a `javascript:` link on /me/."""
+        try:
+            validate_http_url(self.public_url)
+        except ValidationError:
+            return ""
+        return self.public_url
+
+    @property
+    def address(self) -> str:
+        return f"{self.api_url.rstrip('/')} on {self.network}"
+
+    @property
+    def address_confirmed(self) -> bool:
+        return self.confirmed_address == self.address
 
 
 class AccountStatus(models.TextChoices):

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations.http import VendorError, VendorHTTPError
+from integrations.librechat.addresses import CONFIRM_NOTE, AddressUnconfirmed, client_for_server
 from integrations.librechat.client import (
     LibreChatTwoFactorPending,
     RefreshRejected,
@@ -311,9 +312,9 @@ def _commit_without_waiting_for_the_disk() -> None:
 
 def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
     server = account.server
-    client = client_for(server.api_url)
     account.attempts += 1
     try:
+        client = client_for_server(server)
         password = account.password.reveal()
         if account.registered_at is None:
             try:
@@ -345,6 +346,8 @@ def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
                 "LibreChat's .env if people wait too long."
             ),
         )
+    except AddressUnconfirmed as exc:
+        return _waiting(account, until=_backoff(account.attempts), note=CONFIRM_NOTE, error=str(exc))
     except NeedsAttention as problem:
         return _needs_attention(account, note=problem.note, error=str(problem))
     except DecryptionError as exc:
@@ -380,7 +383,7 @@ def _login_or_take_over(
     account: LibreChatAccount, *, register_refusal: VendorHTTPError | None
 ) -> SessionTokens:
     server = account.server
-    client = client_for(server.api_url)
+    client = client_for_server(server)
     password = account.password.reveal()
     try:
         return _gated(server, "login", lambda: client.login(email=account.email, password=password))
@@ -410,7 +413,7 @@ def _take_over(account: LibreChatAccount) -> SessionTokens:
     link back (no email service, contract "Password reset"); the portal never asks for or
     keeps a password a person chose for LibreChat."""
     server = account.server
-    client = client_for(server.api_url)
+    client = client_for_server(server)
     ways_out = (
         f"Either let LibreChat reset passwords without email (ALLOW_PASSWORD_RESET=true and no email "
         f"service) and retry, or remove the stale account with `npm run delete-user {account.email}` "
@@ -646,7 +649,7 @@ def _session_access_token(account: LibreChatAccount) -> tuple[Secret, dt.datetim
         live = LibreChatSession.objects.filter(account=account, revoked_at__isnull=True).first()
         if live is not None and live.access_expires_at > now + ACCESS_MARGIN:
             return live.access_token, live.access_expires_at
-        client = client_for(account.server.api_url)
+        client = client_for_server(account.server)
         tokens: SessionTokens | None = None
         if live is not None and live.refresh_expires_at > now + REFRESH_MARGIN:
             try:
@@ -724,7 +727,7 @@ def session_logout(*, session_id: int) -> str:
     session = LibreChatSession.objects.select_related("account__server").filter(pk=session_id).first()
     if session is None or session.logged_out_at is not None or session.access_token is None:
         return "nothing to do"
-    client = client_for(session.account.server.api_url)
+    client = client_for_server(session.account.server)
     now = timezone.now()
     access = session.access_token.reveal()
     refresh = session.refresh_token.reveal() if session.refresh_token else None
@@ -757,8 +760,8 @@ def account_password_reset(*, account_id: int) -> str:
         )
         if account.status != AccountStatus.READY:
             return f"not reset: the account is {account.status_line}"
-        client = client_for(account.server.api_url)
         try:
+            client = client_for_server(account.server)
             # Ask first: with an email service the request would mail the person a reset link.
             config = client.config()
             if config.email_enabled or not config.password_reset_enabled:
@@ -768,7 +771,7 @@ def account_password_reset(*, account_id: int) -> str:
             )
         except GateClosed as gate:
             return f"not reset: LibreChat's {LIMITERS[gate.limiter][0]} reached until {gate.until:%H:%M:%S}"
-        except VendorHTTPError as exc:
+        except (VendorHTTPError, AddressUnconfirmed) as exc:
             return f"not reset: {exc}"
         if request.emailed:
             return "not reset: LibreChat sends reset links by email, so the portal cannot reset it"

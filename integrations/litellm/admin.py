@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
@@ -43,6 +44,7 @@ from integrations.litellm.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.server_address import ServerAddressAdminMixin, may_change_address
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +124,9 @@ class LiteLLMModelInline(admin.TabularInline):
 
 
 @admin.register(LiteLLMServer)
-class LiteLLMServerAdmin(admin.ModelAdmin):
+class LiteLLMServerAdmin(ServerAddressAdminMixin):
     form = ServerForm
+    address_fields = ("base_url", "network")
     change_form_template = "admin/litellm/litellmserver/change_form.html"
     list_display = (
         "name",
@@ -497,15 +500,16 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def spend_bar(self, obj: VirtualKey) -> str:
         if obj.max_budget is None or obj.max_budget <= 0:
             return format_html("{} USD", f"{obj.spend:.2f}")
-        ratio = min(float(obj.spend / obj.max_budget), 1.0)
-        colour = "#ba2121" if ratio >= 1 else "#e6a23c" if ratio >= 0.8 else "#417690"
+        # A <meter>, not styled spans: the Content-Security-Policy allows no inline styles.
         return format_html(
-            '<span title="{} of {} USD" style="display:inline-block;width:80px;height:8px;background:#ddd;'
-            'vertical-align:middle"><span style="display:block;height:8px;width:{}%;background:{}"></span></span> {} / {}',
+            '<meter class="spend-bar" min="0" max="{}" low="{}" high="{}" optimum="0" value="{}" '
+            'title="{} of {} USD"></meter> {} / {}',
+            f"{obj.max_budget:.4f}",
+            f"{obj.max_budget * Decimal('0.8'):.4f}",
+            f"{obj.max_budget * Decimal('0.9999'):.4f}",
+            f"{min(obj.spend, obj.max_budget):.4f}",
             f"{obj.spend:.2f}",
             f"{obj.max_budget:.2f}",
-            int(ratio * 100),
-            colour,
             f"{obj.spend:.2f}",
             f"{obj.max_budget:.2f}",
         )
@@ -733,7 +737,10 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ModelAddForm(request.POST if request.method == "POST" else None)
+        form = ModelAddForm(
+            request.POST if request.method == "POST" else None,
+            may_set_address=may_change_address(request.user, self.opts.app_label),
+        )
         if request.method == "POST" and form.is_valid():
             server = form.cleaned_data["server"]
             done, result = _dispatch(

@@ -6,8 +6,10 @@ section numbers in comments below ("§2.4") point there. No Django models here.
 Rules this client keeps:
 - Keys are named by their sha256 hash (contract §1), never by the raw key: a raw key in a
   URL would land in access logs. `hash_token` is LiteLLM's own hashing.
-- The master key travels only in the Authorization header; LiteLLM's error text is scrubbed
-  of it before it becomes part of an exception.
+- The master key travels only in the Authorization header, and only on routes that need it:
+  the public health probes (`/health/liveliness`, `/health/readiness`, contract "Running the
+  REAL proxy") go without it, so a probe of a wrong address hands nobody the key. LiteLLM's
+  error text is scrubbed of it before it becomes part of an exception.
 - LiteLLM answers some permanent failures with 500 (enterprise refusal, STORE_MODEL_IN_DB
   unset, no database, invalid duration): those are marked not retryable.
 - `/health` calls every model for real (it costs money): only `health_check_models()`,
@@ -314,6 +316,7 @@ class LiteLLMClient:
             raise ValueError("the LiteLLM master key is empty")
         self.base_url = normalise_base_url(base_url)
         self._master_key = master_key
+        self._auth = {"Authorization": f"Bearer {master_key}"}
 
         def error_message(response: requests.Response) -> str:
             # LiteLLM echoes what it was given in some messages: never let the master key through.
@@ -322,7 +325,6 @@ class LiteLLMClient:
         self.http = VendorHTTP(
             vendor=VENDOR,
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {master_key}"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             error_message=error_message,
@@ -343,8 +345,12 @@ class LiteLLMClient:
 
     # --- helpers ---
 
-    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.http.request(method, path, **kwargs)
+    def _request(self, method: str, path: str, *, public: bool = False, **kwargs: Any) -> requests.Response:
+        """One call; the master key goes along unless the route is `public` (needs no key)."""
+        return self.http.request(method, path, headers=None if public else self._auth, **kwargs)
+
+    def _object(self, method: str, path: str, *, public: bool = False, **kwargs: Any) -> dict[str, Any]:
+        response = self._request(method, path, public=public, **kwargs)
         body = self.http.parse_json(response)
         if not isinstance(body, dict):
             raise self.http.bad_shape(response, f"expected a JSON object, got {type(body).__name__}")
@@ -368,7 +374,7 @@ class LiteLLMClient:
     # --- health (§ "Running the REAL proxy", §3) ---
 
     def liveliness(self) -> str:
-        body = self.http.json("GET", "/health/liveliness")
+        body = self.http.parse_json(self._request("GET", "/health/liveliness", public=True))
         if not isinstance(body, str):
             raise self.http.bad_shape(self.http.url("/health/liveliness"), "liveliness is not a string")
         return body
@@ -381,7 +387,7 @@ class LiteLLMClient:
         except VendorHTTPError as exc:
             if exc.status not in (404, 405):
                 raise
-            body = self._object("GET", "/health/readiness")
+            body = self._object("GET", "/health/readiness", public=True)
         return Readiness(
             status=str(body.get("status", "")),
             db=str(body.get("db", "")),
@@ -467,7 +473,7 @@ class LiteLLMClient:
         """
         body = {k: v for k, v in fields.items() if k != "key"}
         body["key"] = raw_key
-        response = self.http.request("POST", "/key/generate", json_body=body)
+        response = self._request("POST", "/key/generate", json_body=body)
         answer = self.http.parse_json(response)
         if not isinstance(answer, dict) or not isinstance(answer.get("key"), str):
             raise self.http.bad_shape(response, "no 'key' in the /key/generate answer")
@@ -479,7 +485,7 @@ class LiteLLMClient:
         body = dict(fields)
         body["key"] = self._require_hash(token_hash)
         try:
-            response = self.http.request("POST", "/key/update", json_body=body)
+            response = self._request("POST", "/key/update", json_body=body)
         except VendorHTTPError as exc:
             if exc.status == 404:
                 raise _as(KeyNotFound, exc) from None
@@ -489,7 +495,7 @@ class LiteLLMClient:
 
     def key_info(self, *, token_hash: str) -> KeyInfo:
         try:
-            response = self.http.request("GET", "/key/info", params={"key": self._require_hash(token_hash)})
+            response = self._request("GET", "/key/info", params={"key": self._require_hash(token_hash)})
         except VendorHTTPError as exc:
             if exc.status == 404:
                 raise _as(KeyNotFound, exc) from None
@@ -532,7 +538,7 @@ class LiteLLMClient:
             params["key_alias"] = key_alias
         if user_id is not None:
             params["user_id"] = user_id
-        response = self.http.request("GET", "/key/list", params=params)
+        response = self._request("GET", "/key/list", params=params)
         body = self.http.parse_json(response)
         if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
             raise self.http.bad_shape(response, "no 'keys' list in /key/list")
@@ -566,7 +572,7 @@ class LiteLLMClient:
 
     def _block(self, path: str, token_hash: str) -> KeyInfo:
         try:
-            response = self.http.request("POST", path, json_body={"key": self._require_hash(token_hash)})
+            response = self._request("POST", path, json_body={"key": self._require_hash(token_hash)})
         except VendorHTTPError as exc:
             if exc.status == 404:
                 raise _as(KeyNotFound, exc) from None
@@ -577,7 +583,7 @@ class LiteLLMClient:
         """Enterprise only (§2.7). Open source answers 500 'Enterprise feature': RegenerateRefused."""
         path = f"/key/{self._require_hash(token_hash)}/regenerate"
         try:
-            response = self.http.request("POST", path, json_body={"new_key": new_raw_key})
+            response = self._request("POST", path, json_body={"new_key": new_raw_key})
         except VendorHTTPError as exc:
             if exc.status == 500 and "enterprise" in exc.vendor_message.lower():
                 raise _as(RegenerateRefused, exc) from None

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from decimal import Decimal
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError
 from integrations.litellm import services
 from integrations.litellm.client import normalise_base_url
 from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
+from portal.validators import validate_http_url
 
 # LiteLLM's durations: 30s, 30m, 30h, 30d, 1w, 1mo (§2.1 budget_duration / duration).
 DURATION_RE = re.compile(r"^[1-9][0-9]{0,5}(s|m|h|d|w|mo)$")
@@ -200,6 +202,12 @@ CHANGE_FIELD_TO_LITELLM = {
 }
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
 class ServerForm(forms.ModelForm):
     master_key_input = forms.CharField(
         label="Master key",
@@ -215,18 +223,41 @@ class ServerForm(forms.ModelForm):
 
     def clean_base_url(self) -> str:
         try:
-            return normalise_base_url(self.cleaned_data["base_url"])
+            url = normalise_base_url(self.cleaned_data["base_url"])
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        validate_http_url(url)  # also a port that is a number in range, before address_changed()
+        return url
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.instance.pk and not cleaned.get("master_key_input"):
             self.add_error("master_key_input", "The master key is required.")
+        elif self.address_changed() and not cleaned.get("master_key_input"):
+            # The stored key was entered for the old address: it must never follow the row to
+            # a host somebody typed in later (their own listener would collect it).
+            self.add_error(
+                "master_key_input",
+                "The address changed (scheme, host, port or network): enter the master key of the "
+                "server at the new address. The stored key is never sent to a new address.",
+            )
         return cleaned
+
+    def address_changed(self) -> bool:
+        """Scheme, host, port or network differ from the stored row (a new path does not count)."""
+        if not self.instance.pk:
+            return False
+        old = LiteLLMServer.objects.filter(pk=self.instance.pk).values_list("base_url", "network").first()
+        if old is None:
+            return False
+        new_url = self.cleaned_data.get("base_url", old[0])
+        new_network = self.cleaned_data.get("network", old[1])
+        return _origin(new_url) != _origin(old[0]) or new_network != old[1]
 
     def save(self, commit: bool = True) -> LiteLLMServer:
         server = super().save(commit=False)
+        if self.address_changed():
+            server.master_key = None  # dropped; clean() made sure a new one was entered
         if self.cleaned_data.get("master_key_input"):
             server.master_key = self.cleaned_data["master_key_input"]
         if commit:
@@ -247,7 +278,27 @@ class ModelAddForm(forms.Form):
         help_text="The NAME of the variable holding the provider key on the proxy (sent as os.environ/NAME); "
         "the portal never handles provider keys.",
     )
-    api_base = forms.URLField(required=False, max_length=500, assume_scheme="http")
+    api_base = forms.CharField(
+        required=False,
+        max_length=500,
+        validators=[validate_http_url],
+        help_text="Where LiteLLM sends this model's requests, with the provider key; setting it takes "
+        '"Can change a server\'s address".',
+    )
+
+    def __init__(self, *args: Any, may_set_address: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.may_set_address = may_set_address
+
+    def clean_api_base(self) -> str:
+        value = self.cleaned_data["api_base"].strip()
+        if value and not self.may_set_address:
+            # LiteLLM forwards the provider key to api_base: the same rule as a server's address.
+            raise ValidationError(
+                'Only staff with "Can change a server\'s address" may set an API base: LiteLLM sends '
+                "the provider key there. Leave it empty for the provider's own address."
+            )
+        return value
 
     def clean_provider_model(self) -> str:
         value = self.cleaned_data["provider_model"].strip()

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
 from portal.crypto import EncryptedTextField
+from portal.validators import validate_http_url
 
 
 class CheckStatus(models.TextChoices):
@@ -24,6 +25,7 @@ class LiteLLMServer(models.Model):
     name = models.CharField(max_length=100, unique=True)
     base_url = models.CharField(
         max_length=500,
+        validators=[validate_http_url],
         help_text="The proxy's URL as seen from its network, e.g. http://litellm:4000 (a trailing /v1 is fine).",
     )
     network = models.CharField(
@@ -47,6 +49,9 @@ class LiteLLMServer(models.Model):
     class Meta:
         ordering = ("name",)
         verbose_name = "LiteLLM server"
+        # The address is where the master key goes: changing it is its own permission, apart
+        # from "change LiteLLM server" (portal/server_address.py).
+        permissions = [("change_server_address", "Can change a server's address (where its secrets go)")]
 
     def __str__(self) -> str:
         return self.name

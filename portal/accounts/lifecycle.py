@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from integrations.http import VendorError, VendorHTTPError
 from integrations.librechat import services as librechat
-from integrations.librechat.client import client_for as librechat_client_for
+from integrations.librechat.addresses import client_for_server as librechat_client_for_server
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
@@ -213,7 +213,7 @@ def _removal_librechat(removal: PersonRemoval) -> None:
             removal, RemovalStatus.DONE, "LiteLLM keys deleted; there was no LibreChat account to delete"
         )
         return
-    client = librechat_client_for(server.api_url)
+    client = librechat_client_for_server(server)
     try:
         tokens = client.login(email=removal.email, password=password.reveal())
     except VendorHTTPError as exc:

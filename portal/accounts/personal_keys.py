@@ -35,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 
 from integrations.http import VendorError, VendorHTTPError
 from integrations.librechat import services as librechat
-from integrations.librechat.client import client_for as librechat_client_for
+from integrations.librechat.addresses import client_for_server as librechat_client_for_server
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
@@ -658,7 +658,7 @@ def _as_person(record: PersonalKey, call: Callable[[Any, str], Any]) -> Any:
                 f"LibreChat refused the person's login ({exc.vendor_message}); set up again"
             ) from None
         raise
-    client = librechat_client_for(account.server.api_url)
+    client = librechat_client_for_server(account.server)
     try:
         return call(client, token.reveal())
     except VendorHTTPError as exc:

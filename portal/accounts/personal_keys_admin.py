@@ -15,6 +15,7 @@ from portal.accounts import personal_keys, reconcile
 from portal.accounts.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.validators import validate_http_url
 
 RECONCILE_WAIT_SECONDS = 8.0
 
@@ -25,6 +26,12 @@ class PairingAdmin(admin.ModelAdmin):
     list_select_related = ("librechat_server", "litellm_server", "default_plan")
     readonly_fields = ("librechat_yaml", "created_at")
     actions = ("reconcile_report", "reconcile_and_repair")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "litellm_url_for_librechat" and field is not None:
+            field.validators.append(validate_http_url)  # the baseURL pasted into librechat.yaml
+        return field
 
     @admin.display(description="librechat.yaml (custom endpoint, ready to paste)")
     def librechat_yaml(self, obj: Pairing) -> str:

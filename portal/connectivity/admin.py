@@ -27,6 +27,7 @@ from portal.connectivity.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0
@@ -270,6 +271,7 @@ class AlertChannelForm(forms.ModelForm):
         label="Webhook URL",
         required=False,
         assume_scheme="https",
+        validators=[validate_http_url],
         widget=forms.PasswordInput(render_value=False),
         help_text="Receives JSON with a Slack-compatible `text`. Stored encrypted (the URL is the "
         "credential) and never shown; leave empty to keep it.",

@@ -166,7 +166,11 @@ def test_it_retries_a_temporary_ban(sim: LibreChatSimulator, make_account: MakeA
 def test_it_retries_when_librechat_is_down(
     make_account: MakeAccount, server: LibreChatServer, unused_tcp_port: int
 ) -> None:
-    LibreChatServer.objects.filter(pk=server.pk).update(api_url=f"http://127.0.0.1:{unused_tcp_port}")
+    down = f"http://127.0.0.1:{unused_tcp_port}"
+    # A confirmed move (an unconfirmed one waits for staff: tests/security/test_attacks_hosts.py).
+    LibreChatServer.objects.filter(pk=server.pk).update(
+        api_url=down, confirmed_address=f"{down} on backend-dev"
+    )
     account = provision(make_account())
     assert account.status == AccountStatus.WAITING and "Connection refused" in account.last_error
 
