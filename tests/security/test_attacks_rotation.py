@@ -11,11 +11,15 @@ Item 15: `rotate_encryption_keys` compares before it swaps: a secret a worker wr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +28,7 @@ from integrations.litellm import services as litellm_services
 from integrations.litellm import tasks as litellm_tasks
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
+from portal import crypto
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, User
 from tests.accounts.personal_keys.support import (
@@ -40,6 +45,7 @@ from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 
 CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
+OLD_FERNET_KEY, NEW_FERNET_KEY = Fernet.generate_key(), Fernet.generate_key()
 
 
 # --- Item 4: a rotation carries the old key's spend ------------------------------------------
@@ -223,3 +229,74 @@ def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
     assert key.token_hash != old_hash and litellm_sim.key_count() == 1
     new = litellm_sim.get_key(key.token_hash or "")
     assert new is not None and (new["spend"], new["key_alias"]) == (9.5, "team-search")
+
+
+# --- Item 15: encryption-key rotation compares before it swaps --------------------------------
+
+
+def wait_until_someone_waits_for_my_transaction(cursor: Any, seconds: float = 10) -> None:
+    """PostgreSQL's lock table: another backend is blocked on this transaction's row lock."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted "
+            "AND transactionid::text = pg_current_xact_id()::text"
+        )
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"nobody waited for the writer's transaction in {seconds} s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_rotation_never_overwrites_a_secret_a_worker_writes_meanwhile(settings) -> None:
+    settings.FERNET_ACTIVE_KEYS = (OLD_FERNET_KEY,)
+    servers = []
+    for n in range(3):
+        server = LiteLLMServer(
+            name=f"litellm-{n}", base_url=f"http://litellm-{n}:4000", network="backend-dev"
+        )
+        server.master_key = f"sk-master-before-rotation-{n:02d}"
+        server.save()
+        servers.append(server)
+    settings.FERNET_ACTIVE_KEYS = (NEW_FERNET_KEY, OLD_FERNET_KEY)  # the new key in front
+    target = servers[1]
+    written = "sk-master-a-worker-wrote-during-rotation"
+    locked, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def worker_writes() -> None:
+        # A second connection: takes the row, writes the new secret, and commits only once
+        # the rotation, which read the old value before, waits to write that row.
+        try:
+            with transaction.atomic():
+                row = LiteLLMServer.objects.select_for_update().get(pk=target.pk)
+                row.master_key = written
+                row.save(update_fields=["master_key"])
+                locked.set()
+                with connection.cursor() as cursor:
+                    wait_until_someone_waits_for_my_transaction(cursor)
+        except BaseException as exc:
+            errors.append(exc)
+            locked.set()
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=worker_writes)
+    thread.start()
+    assert locked.wait(10)
+    result = crypto.reencrypt_column(
+        LiteLLMServer, LiteLLMServer._meta.get_field("master_key"), batch_size=10
+    )
+    thread.join(10)
+
+    assert done.is_set() and errors == []
+    assert LiteLLMServer.objects.get(pk=target.pk).master_key.reveal() == written
+    assert (result.rotated, result.skipped, result.already, result.failures) == (2, 1, 1, [])
+    settings.FERNET_ACTIVE_KEYS = (NEW_FERNET_KEY,)  # the old key is gone: everything still reads
+    assert [s.master_key.reveal() for s in LiteLLMServer.objects.order_by("pk")] == [
+        "sk-master-before-rotation-00",
+        written,
+        "sk-master-before-rotation-02",
+    ]
