@@ -11,10 +11,13 @@ Item 15: `rotate_encryption_keys` compares before it swaps: a secret a worker wr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +34,7 @@ from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from portal import crypto
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, User
+from scripts.litellm_venv import stale_reason
 from tests.accounts.personal_keys.support import (
     MASTER,
     drive,
@@ -40,9 +44,10 @@ from tests.accounts.personal_keys.support import (
     make_ready_person,
     pushed_raw_key,
 )
+from tests.real_litellm import REAL_LITELLM_VERSION
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
-from tests.workers import CeleryWorker, database_url_for_tests
+from tests.workers import ROOT, CeleryWorker, database_url_for_tests
 
 CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
 OLD_FERNET_KEY, NEW_FERNET_KEY = Fernet.generate_key(), Fernet.generate_key()
@@ -229,6 +234,94 @@ def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
     assert key.token_hash != old_hash and litellm_sim.key_count() == 1
     new = litellm_sim.get_key(key.token_hash or "")
     assert new is not None and (new["spend"], new["key_alias"]) == (9.5, "team-search")
+
+
+# --- Item 14: a stale LiteLLM proxy venv is rebuilt ------------------------------------------
+
+
+def fake_venv(root: Path, version: str | None, *, binary: bool = True) -> Path:
+    """What `make litellm-venv` leaves: bin/litellm and the installed distribution's metadata."""
+    venv = root / "venv-litellm"
+    if binary:
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "litellm").write_text("#!/bin/sh\necho 'LiteLLM: Proxy'\n")
+        (venv / "bin" / "litellm").chmod(0o755)
+    if version is not None:
+        dist = venv / "lib" / "python3.11" / "site-packages" / f"litellm-{version}.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.4\nName: litellm\nVersion: {version}\n\nLiteLLM\n"
+        )
+    return venv
+
+
+@pytest.mark.parametrize(
+    ("version", "binary", "reason"),
+    [
+        ("1.50.0", True, "has LiteLLM 1.50.0, the pin is 1.106.2"),
+        (None, True, "has bin/litellm but no installed litellm distribution"),
+        ("1.106.2", False, "has no bin/litellm"),
+        ("1.106.2", True, None),
+    ],
+)
+def test_a_litellm_venv_of_another_version_is_stale(
+    tmp_path: Path, version: str | None, binary: bool, reason: str | None
+) -> None:
+    venv = fake_venv(tmp_path, version, binary=binary)
+    found = stale_reason(venv, REAL_LITELLM_VERSION)
+    assert found == (None if reason is None else f"{venv} {reason}")
+
+
+def make_litellm_venv(tmp_path: Path, venv: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`make litellm-venv` with a python3 whose `-m venv` and pip only record what they were
+    asked (installing the real LiteLLM takes 40 s and the network); the check runs for real."""
+    log = tmp_path / "calls.log"
+    log.touch()
+    pip = tmp_path / "fake-pip"
+    pip.write_text(f'#!/bin/sh\necho "pip $*" >> {log}\n')
+    pip.chmod(0o755)
+    python = tmp_path / "python3"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then\n'
+        f'  mkdir -p "$3/bin" && cp {pip} "$3/bin/pip" && echo "venv $3" >> {log}; exit 0\n'
+        "fi\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    done = subprocess.run(
+        ["make", "-s", "litellm-venv", f"LITELLM_VENV={venv}", f"PYTHON={python}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done, log.read_text().splitlines()
+
+
+def test_make_litellm_venv_rebuilds_a_venv_of_another_litellm_version(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path, "1.50.0")
+
+    done, calls = make_litellm_venv(tmp_path, venv)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"has LiteLLM 1.50.0, the pin is {REAL_LITELLM_VERSION}: building it" in done.stdout
+    assert calls == [f"venv {venv}", f"pip install --quiet litellm[proxy]=={REAL_LITELLM_VERSION}"]
+    assert not (venv / "bin" / "litellm").exists() and not (venv / "lib").exists()  # built afresh
+
+
+def test_make_litellm_venv_keeps_a_venv_of_the_pinned_version(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path, REAL_LITELLM_VERSION)
+
+    done, calls = make_litellm_venv(tmp_path, venv)
+
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    assert calls == [] and (venv / "bin" / "litellm").exists()
+
+
+def test_the_makefile_pins_the_version_the_real_proxy_fixture_checks() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"LITELLM_VERSION := {REAL_LITELLM_VERSION}\n" in makefile
 
 
 # --- Item 15: encryption-key rotation compares before it swaps --------------------------------
