@@ -91,6 +91,10 @@ def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float
     pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")
 
 
+def generate_calls(sim: LiteLLMSimulator) -> int:
+    return sim.calls[("POST", "/key/generate")]
+
+
 def idle(record: PersonalKey) -> bool:
     record.refresh_from_db()
     return record.step == ""
@@ -173,17 +177,16 @@ def test_a_rotation_resumed_after_the_worker_was_killed_in_key_generate_keeps_th
     first = start_worker()
 
     client.post("/me/key/rotate/")
-    wait_for(lambda: PersonalKey.objects.filter(pk=record.pk, next_key__isnull=False).exists(), first)
-    time.sleep(0.5)
-    first.kill()  # SIGKILL; LiteLLM still finishes the POST it was sent (the write lands)
+    wait_for(lambda: generate_calls(litellm_sim) == 2, first)  # the replacement's POST is in LiteLLM
+    first.kill()  # SIGKILL, inside /key/generate; LiteLLM still finishes the write
     litellm_sim.latency = 0.0
     record.refresh_from_db()
     assert record.step == "rotate_issue" and record.claimed_until is not None
-    time.sleep(3)  # the in-flight /key/generate completes in LiteLLM
-    assert len(litellm_keys_of(litellm_sim, person)) == 2
+    wait_for(lambda: len(litellm_keys_of(litellm_sim, person)) == 2, first)
 
     # Time passes: the dead worker's leases (the step's and the new key row's) run out.
     PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None, next_attempt_at=timezone.now())
+    assert record.next_key_id is not None
     VirtualKey.objects.filter(pk=record.next_key_id).update(next_attempt_at=timezone.now())
     second = start_worker()
     personal_keys.personal_keys_due()
@@ -217,12 +220,10 @@ def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
     first = start_worker()
 
     litellm_services.key_rotate(key=key)  # what the admin action records; a worker picks it up
-    wait_for(lambda: VirtualKey.objects.filter(pk=key.pk, rotation_step="generate").exists(), first)
-    time.sleep(0.5)
-    first.kill()  # inside /key/generate; LiteLLM still writes the replacement
+    wait_for(lambda: generate_calls(litellm_sim) == 2, first)  # the replacement's POST is in LiteLLM
+    first.kill()  # SIGKILL, inside /key/generate; LiteLLM still writes the replacement
     litellm_sim.latency = 0.0
-    time.sleep(3)
-    assert litellm_sim.key_count() == 2
+    wait_for(lambda: litellm_sim.key_count() == 2, first)
 
     VirtualKey.objects.filter(pk=key.pk).update(next_attempt_at=timezone.now())  # the lease ran out
     second = start_worker()
