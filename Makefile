@@ -16,14 +16,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # The REAL LiteLLM proxy for the real-proxy test tier, in its own virtualenv (never in the
-# portal's requirements). Pinned to the version contracts/litellm.md was read from.
+# portal's requirements). Pinned to the version contracts/litellm.md was read from: a venv
+# with any other version (or none) is removed and built again. `rm -rf` of a symlinked venv
+# removes the link only.
 LITELLM_VENV ?= .venv-litellm
 LITELLM_VERSION := 1.106.2
-litellm-venv: $(LITELLM_VENV)/bin/litellm
-
-$(LITELLM_VENV)/bin/litellm:
-	$(PYTHON) -m venv $(LITELLM_VENV)
-	$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==$(LITELLM_VERSION)'
+litellm-venv:
+	@if ! reason=$$($(PYTHON) scripts/litellm_venv.py $(LITELLM_VENV) $(LITELLM_VERSION) 2>&1); then \
+	  echo "litellm-venv: $$reason: building it"; \
+	  rm -rf $(LITELLM_VENV) && $(PYTHON) -m venv $(LITELLM_VENV) && \
+	  $(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==$(LITELLM_VERSION)'; \
+	fi
 
 run: install
 	$(BIN)/python manage.py migrate --noinput

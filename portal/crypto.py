@@ -273,39 +273,84 @@ class EncryptedTextField(models.TextField):
 class RotationResult:
     rotated: int = 0
     already: int = 0
+    # Rows written by someone else between the read and the swap: read again and retried.
+    skipped: int = 0
     failures: list[str] = dc_field(default_factory=list)
+
+
+# A row that changes under the command this many times in a row is left for the next run.
+SWAP_ATTEMPTS = 5
 
 
 def reencrypt_column(
     model: type[models.Model], field: models.Field[Any, Any], *, batch_size: int
 ) -> RotationResult:
-    """Re-encrypt one column with the primary key, in pk order, one transaction per batch."""
-    from django.db import transaction
+    """Re-encrypt one column with the primary key, in pk order, one transaction per batch.
 
+    Each row is swapped only if it still holds the ciphertext that was read (compare-and-swap):
+    a secret a worker writes meanwhile is never overwritten with the old value. Such a row is
+    counted in `skipped`, read again and retried."""
     result = RotationResult()
     label = f"{model.__name__}.{field.attname}"
     manager = model._base_manager
+    stored = {f"{field.attname}__isnull": True}
     last_pk: Any = None
     while True:
-        rows = manager.exclude(**{f"{field.attname}__isnull": True}).order_by("pk")
+        rows = manager.exclude(**stored).order_by("pk")
         if last_pk is not None:
             rows = rows.filter(pk__gt=last_pk)
         batch = list(rows.values_list("pk", field.attname)[:batch_size])
         if not batch:
             return result
         last_pk = batch[-1][0]
-        with transaction.atomic():
-            for pk, token in batch:
-                if is_encrypted_with_primary(token):
-                    result.already += 1
-                    continue
-                try:
-                    new_token = rotate_token(token, where=f"{label} of row pk={pk}")
-                except DecryptionError as exc:
-                    result.failures.append(str(exc))
-                    continue
-                manager.filter(pk=pk).update(**{field.attname: Ciphertext(new_token)})
+        for _ in range(SWAP_ATTEMPTS):
+            changed = _reencrypt_rows(model, field, batch, result, label)
+            if not changed:
+                break
+            result.skipped += len(changed)
+            batch = list(manager.filter(pk__in=changed).exclude(**stored).values_list("pk", field.attname))
+        else:
+            result.failures += [
+                f"{label} of row pk={pk} changed {SWAP_ATTEMPTS} times while being re-encrypted; run again"
+                for pk, _token in batch
+            ]
+
+
+def _reencrypt_rows(
+    model: type[models.Model],
+    field: models.Field[Any, Any],
+    rows: list[tuple[Any, str]],
+    result: RotationResult,
+    label: str,
+) -> list[Any]:
+    """Swap each row that still holds the token read; return the pks that changed meanwhile."""
+    from django.db import connections, router, transaction
+
+    using = router.db_for_write(model)
+    quote = connections[using].ops.quote_name
+    # Plain SQL, not a queryset filter: the comparison must not depend on which lookups the
+    # encrypted field allows (none that read ciphertext out).
+    swap = (
+        f"UPDATE {quote(model._meta.db_table)} SET {quote(field.column)} = %s "  # noqa: S608 - quoted names
+        f"WHERE {quote(model._meta.pk.column)} = %s AND {quote(field.column)} = %s"
+    )
+    changed: list[Any] = []
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        for pk, token in rows:
+            if is_encrypted_with_primary(token):
+                result.already += 1
+                continue
+            try:
+                new_token = rotate_token(token, where=f"{label} of row pk={pk}")
+            except DecryptionError as exc:
+                result.failures.append(str(exc))
+                continue
+            cursor.execute(swap, [new_token, pk, str.__str__(token)])
+            if cursor.rowcount == 1:
                 result.rotated += 1
+            else:
+                changed.append(pk)
+    return changed
 
 
 def encrypted_fields() -> Iterator[tuple[type[models.Model], EncryptedTextField]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.litellm_venv import stale_reason
+
 ROOT = Path(__file__).resolve().parents[1]
 # The version the contract was read from; bump it deliberately (Makefile: litellm-venv).
 REAL_LITELLM_VERSION = "1.106.2"
@@ -50,8 +52,9 @@ def litellm_venv() -> Path:
 def real_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealProxy]:
     """The real `litellm[proxy]` on 127.0.0.1 with mock_response models and no database."""
     binary = litellm_venv() / "bin" / "litellm"
-    if not binary.exists():
-        pytest.fail(f"no real LiteLLM at {binary}: run `make litellm-venv` (or set LITELLM_VENV)")
+    stale = stale_reason(litellm_venv(), REAL_LITELLM_VERSION)
+    if stale is not None:
+        pytest.fail(f"{stale}: run `make litellm-venv` (or set LITELLM_VENV)")
     workdir = tmp_path_factory.mktemp("litellm")
     master_key = "sk-" + secrets.token_urlsafe(24)  # publicly known keys like sk-1234 are refused
     (workdir / "config.yaml").write_text(MOCK_CONFIG.format(master_key=master_key))

@@ -290,16 +290,22 @@ def key_create(
     settings: KeySettings | None = None,
     metadata: Mapping[str, Any] | None = None,
     keep_secret: bool = False,
+    spend: float | None = None,
     enqueue: bool = True,
 ) -> VirtualKey:
     """Record a new key and generate its raw value here (stored encrypted until revealed).
 
     LiteLLM is told by the task `litellm.key_apply_pending` on the server's network queue;
     with enqueue=False the caller dispatches it itself (the admin waits a few seconds).
+    `spend` is what the key starts at: a replacement carries the spend of the key it replaces.
     """
     if settings is None:
         settings = KeySettings.from_plan(plan) if plan else KeySettings()
     raw = generate_raw_key()
+    # Sent with every attempt of the create (a retry sends the same key and the same spend).
+    changes: dict[str, Any] = {"duration": settings.duration} if settings.duration else {}
+    if spend is not None:
+        changes["spend"] = spend
     key = VirtualKey(
         server=server,
         key_alias=alias,
@@ -319,7 +325,8 @@ def key_create(
         origin=KeyOrigin.PORTAL,
         status=KeyStatus.CREATING,
         pending_action=KeyAction.CREATE,
-        pending_changes={"duration": settings.duration} if settings.duration else {},
+        pending_changes=changes,
+        spend=_decimal(spend, places=6) or Decimal(0),
         next_attempt_at=timezone.now(),
     )
     key.raw_key = raw
@@ -597,7 +604,12 @@ def key_metadata(key: VirtualKey) -> dict[str, Any]:
     }
 
 
-def _generate_fields(key: VirtualKey, *, alias: str | None, duration: str | None) -> dict[str, Any]:
+def _generate_fields(
+    key: VirtualKey, *, alias: str | None, duration: str | None, spend: float | None = None
+) -> dict[str, Any]:
+    # `spend`: /key/generate takes the new key's starting spend (LiteLLM 1.106.2,
+    # litellm/proxy/_types.py GenerateRequestBase.spend; written to the key row by
+    # generate_key_helper_fn in litellm/proxy/management_endpoints/key_management_endpoints.py).
     fields: dict[str, Any] = {
         "key_alias": alias or None,
         "models": list(key.allowed_models or []),
@@ -611,6 +623,7 @@ def _generate_fields(key: VirtualKey, *, alias: str | None, duration: str | None
         "metadata": key_metadata(key),
         "blocked": key.blocked or None,
         "duration": duration,
+        "spend": spend,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -694,10 +707,11 @@ def _handle_create(key: VirtualKey, client: LiteLLMClient) -> str:
     if raw is None or not key.token_hash:
         raise _Fail("the raw key was lost before LiteLLM was told; create a new key")
     duration = key.pending_changes.get("duration") or None
+    fields = _generate_fields(
+        key, alias=key.key_alias, duration=duration, spend=key.pending_changes.get("spend")
+    )
     try:
-        generated = client.key_generate(
-            raw_key=raw.reveal(), fields=_generate_fields(key, alias=key.key_alias, duration=duration)
-        )
+        generated = client.key_generate(raw_key=raw.reveal(), fields=fields)
         info = generated.info
     except VendorError as exc:
         info = _recover(client, key.token_hash, exc)
@@ -707,12 +721,17 @@ def _handle_create(key: VirtualKey, client: LiteLLMClient) -> str:
 
 
 def _recover(client: LiteLLMClient, token_hash: str, error: VendorError) -> KeyInfo:
-    """After a failed POST: did LiteLLM write it anyway? Ask for the hash (§1)."""
-    if not (is_lost_answer(error) or error.retryable):
-        raise error
+    """After a failed POST: did LiteLLM write it anyway? Ask for the hash (§1).
+
+    Also after a refusal: a worker killed after LiteLLM wrote the key leaves the retry to send
+    the same key again, which LiteLLM refuses (the alias is taken, by that very key, §1). The
+    raw key was generated here, so a key with its hash is ours."""
+    worth_retrying = is_lost_answer(error) or error.retryable
     try:
         found = client.key_find(token_hash=token_hash or "")
     except VendorError as lookup_error:
+        if not worth_retrying:
+            raise error from None
         raise _Retry(f"{error} (and the check whether it was written failed: {lookup_error})") from None
     if found is None:
         raise error
@@ -787,20 +806,28 @@ def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
     """
     alias = key.key_alias
     if key.rotation_step in ("", "generate"):
-        new_raw = key.rotation_new_key
-        if new_raw is None:
-            key.rotation_new_key = generate_raw_key()
+        if key.rotation_new_key is None or "spend" not in key.pending_changes:
+            # The replacement starts at the old key's spend, else rotating refills the budget
+            # (issue 11). Recorded with the new raw key before LiteLLM hears of either, so a
+            # resumed rotation sends the same value: if the first POST was written, LiteLLM
+            # keeps that one anyway (a key it already holds is not written again, §2.1).
+            key.pending_changes = {**key.pending_changes, "spend": _spend_now(client, key)}
+            if key.rotation_new_key is None:
+                key.rotation_new_key = generate_raw_key()
             key.rotation_step = "generate"
-            key.save(update_fields=["rotation_new_key", "rotation_step"])
-            new_raw = key.rotation_new_key
+            key.save(update_fields=["rotation_new_key", "rotation_step", "pending_changes"])
+        new_raw = key.rotation_new_key
         assert new_raw is not None
         new_hash = hash_token(new_raw.reveal())
         temporary = f"{alias}{ROTATING_ALIAS_SUFFIX}.{new_hash[:8]}" if alias else None
+        fields = _generate_fields(
+            key,
+            alias=temporary,
+            duration=_expires_duration(key.expires),
+            spend=key.pending_changes["spend"],
+        )
         try:
-            generated = client.key_generate(
-                raw_key=new_raw.reveal(),
-                fields=_generate_fields(key, alias=temporary, duration=_expires_duration(key.expires)),
-            )
+            generated = client.key_generate(raw_key=new_raw.reveal(), fields=fields)
             info = generated.info
         except VendorError as exc:
             info = _recover(client, new_hash, exc)
@@ -811,7 +838,7 @@ def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
             key.rotation_new_key = None
             key.key_name = abbreviate_key(new_raw.reveal())
             key.revealed_at = None
-            key.spend = Decimal(0)
+            key.spend = _decimal(info.spend, places=6) or Decimal(0)
             key.rotation_step = "delete"
             key.litellm_created_at = info.created_at
             key.save()
@@ -830,6 +857,12 @@ def _handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
         key.rotation_old_hash = ""
         key.rotated_at = timezone.now()
     return f"Rotated: the new key is {key.key_name}; the old one is deleted"
+
+
+def _spend_now(client: LiteLLMClient, key: VirtualKey) -> float:
+    """What LiteLLM counts on the key now: the row's copy lags up to one sync behind."""
+    found = client.key_find(token_hash=_hash(key))
+    return found.spend if found is not None else float(key.spend)
 
 
 def _hash(key: VirtualKey) -> str:

@@ -469,10 +469,14 @@ def _key_metadata(record: PersonalKey) -> dict[str, Any]:
     return {PERSON_MARKER: record.person_id, "portal_person_email": record.person.email}
 
 
-def _issue(record: PersonalKey, *, field: str, alias: str) -> VirtualKey:
-    """Make the key once: the row is named on the record in the same transaction."""
+def _issue(
+    record: PersonalKey, *, field: str, alias: str, spend: Callable[[], float] | None = None
+) -> VirtualKey:
+    """Make the key once: the row is named on the record in the same transaction, with the
+    spend it starts at (`spend()`, asked only then), so a resumed step sends the same."""
     key: VirtualKey | None = getattr(record, field)
     if key is None:
+        starting_spend = spend() if spend is not None else None
         with transaction.atomic():
             key = litellm.key_create(
                 server=record.pairing.litellm_server,
@@ -481,6 +485,7 @@ def _issue(record: PersonalKey, *, field: str, alias: str) -> VirtualKey:
                 plan=record.plan,
                 metadata=_key_metadata(record),
                 keep_secret=True,  # it is handed on to LibreChat (and again after a repair)
+                spend=starting_spend,
                 enqueue=False,
             )
             # LibreChat is the only reader of a person's key: no "reveal once" in the admin.
@@ -507,16 +512,22 @@ def _step_rotate_issue(record: PersonalKey) -> str:
     temporary = (
         f"{stable_alias(record.person_id)}{litellm.ROTATING_ALIAS_SUFFIX}.{timezone.now():%Y%m%d%H%M%S}"
     )
-    _issue(record, field="next_key", alias=temporary)
+    # The new key starts where the old one stands, else "Rotate now" refills the budget.
+    _issue(record, field="next_key", alias=temporary, spend=lambda: float(_refreshed(record.key).spend))
     return Step.ROTATE_PUSH
 
 
-def _verify_key(key: VirtualKey | None) -> None:
+def _refreshed(key: VirtualKey | None) -> VirtualKey:
+    """The key as LiteLLM holds it now (spend included: the row's copy lags a sync)."""
     if key is None:
         raise StepFailed("no key to verify")
     if not key.pending_action:
         _request(key, litellm.key_refresh)
-    key = _apply(key)
+    return _apply(key)
+
+
+def _verify_key(key: VirtualKey | None) -> None:
+    key = _refreshed(key)
     if key.status != KeyStatus.ACTIVE:
         raise StepFailed(f"LiteLLM does not have the key active ({key.get_status_display()})")
     if key.expires is not None and key.expires <= timezone.now():

@@ -2494,6 +2494,7 @@ class LiteLLMSimulator:
             "models": list(data.get("models") or []),
             "aliases": dict(data.get("aliases") or {}),
             "config": dict(data.get("config") or {}),
+            # GenerateRequestBase.spend (_types.py): the new key starts at the spend it is sent
             "spend": float(data.get("spend") or 0.0),
             "max_budget": max_budget,
             "user_id": data.get("user_id"),

@@ -343,6 +343,14 @@ def test_it_generates_a_key_with_its_hash_as_token_and_token_id(sim: LiteLLMSimu
     assert sim.get_key(raw) is not None
 
 
+def test_it_starts_a_generated_key_at_the_spend_it_is_sent_and_echoes_it(sim: LiteLLMSimulator) -> None:
+    # The contract page is silent; LiteLLM 1.106.2: GenerateRequestBase.spend (_types.py), which
+    # generate_key_helper_fn (key_management_endpoints.py) writes to the key row and returns.
+    body = generate(sim, max_budget=10, spend=9.5)
+    assert body["spend"] == 9.5
+    assert sim.get_key(body["key"])["spend"] == 9.5  # type: ignore[index]
+
+
 def test_it_shapes_the_generate_response_like_generate_key_response(sim: LiteLLMSimulator) -> None:
     body = generate(sim, max_budget=10, soft_budget=2, send_invite_email=True)
     for absent in ("soft_budget", "send_invite_email", "auto_rotate", "rotation_interval"):

@@ -2,8 +2,10 @@
 
 Run after putting a new key in front of FERNET_KEYS; once it reports zero rows left on old
 keys, the old key can be removed. Batched, skips values already on the first key, safe to
-re-run or to interrupt. Rows no configured key can decrypt are listed by model, field and
-pk, and the command exits non-zero after finishing everything else.
+re-run or to interrupt, and safe beside running workers: a value is swapped only while it is
+still the one read (a secret written meanwhile is read again, never overwritten). Rows no
+configured key can decrypt are listed by model, field and pk, and the command exits
+non-zero after finishing everything else.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class Command(BaseCommand):
             failures += result.failures
             self.stdout.write(
                 f"{model._meta.label}.{field.name}: {result.rotated} re-encrypted, "
-                f"{result.already} already on the first key, {len(result.failures)} undecryptable"
+                f"{result.already} already on the first key, {len(result.failures)} undecryptable, "
+                f"{result.skipped} written meanwhile (read again and retried)"
             )
         if failures:
             for line in failures:

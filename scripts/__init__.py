@@ -1,0 +1,1 @@
+"""Tooling the Makefile runs (importable by the tests that check it)."""
