@@ -280,6 +280,9 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Error pages and reports (the DEBUG page included) never show credentials: portal/error_reports.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.PortalExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.error_reports.PortalExceptionReporter"
 if not DEBUG:
     # The portal sits behind a TLS-terminating proxy (Traefik or nginx in the seeds) that
     # sets X-Forwarded-Proto; only trust it because the proxy overwrites that header.
