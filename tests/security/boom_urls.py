@@ -1,4 +1,5 @@
-"""The portal's pages plus /boom/, which fails holding secrets the way real code does."""
+"""The portal's pages plus two that fail: /boom/ holding secrets the way real code does, and
+/api/boom under the JSON API."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401 - same handlers
 from portal.urls import urlpatterns as portal_urlpatterns
 
 
@@ -20,4 +22,8 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError(f"cannot reach {broker} with {headers} for {len(submitted)} fields")
 
 
-urlpatterns = [path("boom/", boom), *portal_urlpatterns]
+def api_boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("an API endpoint failed")
+
+
+urlpatterns = [path("boom/", boom), path("api/boom", api_boom), *portal_urlpatterns]
