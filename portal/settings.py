@@ -6,7 +6,8 @@ Two shapes:
 - Real deployment: DATABASE_URL (PostgreSQL via psycopg 3), REDIS_URL / CELERY_BROKER_URL.
 
 With DJANGO_DEBUG=false (production) the secret key, the Fernet keys and the allowed hosts
-are required; a missing one stops the process with one line naming it.
+are required; a missing one stops the process with one line naming it, and so do secrets
+still holding the examples published in .env.example (portal/example_values.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import unquote
 
 import environ
 
+from portal.example_values import example_values_in_use
 from portal.startup import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +47,12 @@ if not DEBUG and not (env.str("FERNET_KEYS", default="") or env.str("LIBRECHAT_E
 if _missing:
     raise ConfigurationError(
         "production settings (DJANGO_DEBUG=false) need " + ", ".join(_missing) + "; see .env.example"
+    )
+_published = [] if DEBUG else example_values_in_use(lambda name: env.str(name, default=""))
+if _published:
+    raise ConfigurationError(
+        "production settings (DJANGO_DEBUG=false) refuse the example values published in "
+        ".env.example for " + ", ".join(_published) + "; generate your own"
     )
 
 
