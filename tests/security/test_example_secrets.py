@@ -32,7 +32,9 @@ def published_secrets() -> list[tuple[str, str]]:
         name, value = match[1], match[2].strip()
         if not value or value.startswith("<"):  # a placeholder describing the value, not one
             continue
-        if _SECRET_NAME.search(name) or (name.endswith("_URL") and "://" in value and urlsplit(value).password):
+        if _SECRET_NAME.search(name) or (
+            name.endswith("_URL") and "://" in value and urlsplit(value).password
+        ):
             found.append((name, value))
     return found
 
