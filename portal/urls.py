@@ -20,9 +20,3 @@ urlpatterns = [
     path("", include("portal.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
-
-# JSON errors under /api/, Django's pages elsewhere (portal/api_errors.py).
-handler400 = "portal.api_errors.bad_request"
-handler403 = "portal.api_errors.permission_denied"
-handler404 = "portal.api_errors.page_not_found"
-handler500 = "portal.api_errors.server_error"

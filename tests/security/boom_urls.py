@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401 - same handlers
 from portal.urls import urlpatterns as portal_urlpatterns
 
 

@@ -2,7 +2,8 @@
 
 Item 16: with FERNET_KEYS not matching the stored secrets, /readyz answers 503 naming each
 encrypted column it cannot read (and no value), the session endpoint answers a JSON 503 with a
-sentence instead of an HTML 500, and every error under /api/ (404, 500) is JSON.
+sentence instead of an HTML 500, and every error under /api/ (404, 405, 500, DEBUG on or off) is
+JSON while other paths keep their HTML pages.
 """
 
 from __future__ import annotations
@@ -84,21 +85,27 @@ def test_the_session_endpoint_answers_json_when_the_key_is_wrong(
     assert PASSWORD not in response.content.decode()
 
 
-def test_an_unknown_api_path_answers_json_404_and_other_paths_keep_the_html_page(client: Client) -> None:
+def test_an_unknown_api_path_or_a_wrong_method_answers_json_and_other_paths_keep_html(client: Client) -> None:
     response = client.get("/api/librechat/sessions")
     assert response.status_code == 404
-    assert response.json() == {"error": "no such API endpoint"}
+    assert response.json() == {"error": "not found"}
+    response = client.post("/api/librechat/session")
+    assert response.status_code == 405
+    assert response.json() == {"error": "method not allowed"} and response["Allow"] == "GET"
     page = client.get("/accounts/nowhere/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.urls("tests.security.boom_urls")
-def test_a_failing_api_endpoint_answers_json_500() -> None:
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_failing_api_endpoint_answers_json_500(settings, debug: bool) -> None:
+    settings.DEBUG = debug
     client = Client(raise_request_exception=False)
     response = client.get("/api/boom")
     assert response.status_code == 500
     assert response.json() == {"error": "internal error; it is logged for staff"}
-    assert client.get("/boom/").status_code == 500 and b"<" in client.get("/boom/").content
+    page = client.get("/boom/")
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
 
 
 def test_readiness_stays_ok_with_the_right_key_and_measures_cheap(client: Client) -> None:
