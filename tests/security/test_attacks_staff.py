@@ -94,7 +94,7 @@ def test_helpdesk_staff_cannot_grant_themselves_a_permission_they_do_not_hold() 
     assert labels(helpdesk) == set(HELPDESK)
 
 
-def test_staff_can_grant_what_they_hold_and_not_take_away_what_they_do_not() -> None:
+def test_staff_can_grant_what_they_hold_but_not_edit_someone_holding_more() -> None:
     helpdesk = staff_member(*HELPDESK)
     colleague = staff_member("accounts.view_user", "litellm.change_litellmserver", email="ops@example.com")
     client = logged_in(helpdesk)
