@@ -3,7 +3,7 @@
 Item 3: staff without superuser status cannot tick superuser or staff status, grant a permission
 or a group beyond their own (nor take away what they do not hold themselves), nor change, set the
 password of, or delete (alone or in bulk) a superuser or anyone holding more than they do; the
-same holds for the group admin; what they do hold they can still grant.
+same holds for the group admin and for the add forms; what they do hold they can still grant.
 """
 
 from __future__ import annotations
@@ -263,3 +263,30 @@ def test_superusers_keep_every_power() -> None:
     assert response.status_code == 302, response.content
     person.refresh_from_db()
     assert person.is_staff and labels(person) == {"accounts.delete_user"}
+
+
+def test_staff_who_may_add_people_cannot_create_a_superuser_or_a_privileged_group() -> None:
+    helpdesk = staff_member(*HELPDESK, "accounts.add_user", "auth.add_group")
+    client = logged_in(helpdesk)
+
+    client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "sock@example.com",
+            "usable_password": "true",
+            "password1": "a sock puppet passphrase 3",
+            "password2": "a sock puppet passphrase 3",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "user_permissions": [perm("accounts.delete_user").pk],
+        },
+    )
+    sock = User.objects.get(email="sock@example.com")  # created: only the privileges were ignored
+    assert not sock.is_superuser and not sock.is_staff and labels(sock) == set()
+
+    response = client.post(
+        reverse("admin:auth_group_add"),
+        {"name": "everything", "permissions": [perm("litellm.delete_virtualkey").pk]},
+    )
+    assert response.status_code == 200 and b"only permissions you hold yourself" in response.content
+    assert not Group.objects.filter(name="everything").exists()
