@@ -3,7 +3,8 @@
 /healthz answers while the process can answer at all (no dependency is touched, so a
 database outage never gets the web containers restarted in a loop). /readyz names each
 dependency as ok or down; the reasons are exception class names and hosts, never URLs
-with credentials.
+with credentials. `secrets` says which encrypted columns the configured FERNET_KEYS cannot
+read (a wrong or missing key makes every login, key and session fail while all else looks up).
 """
 
 from __future__ import annotations
@@ -31,6 +32,39 @@ def _check_database() -> str:
     return "ok"
 
 
+# Rows read per column at each end (newest, oldest): bounded however large the table and
+# however few rows hold a value, so a probe every few seconds stays cheap.
+SECRETS_SAMPLE_ROWS = 20
+
+
+def _check_secrets() -> str:
+    """Decrypt one value per encrypted column at its newest and its oldest end.
+
+    The newest row catches a process writing with another key; the oldest, a key removed from
+    FERNET_KEYS before rotate_encryption_keys finished. Names columns, never values.
+    """
+    from portal.crypto import DecryptionError, decrypt, encrypted_fields
+
+    unreadable = []
+    try:
+        for model, field in encrypted_fields():
+            column = model._base_manager.values_list(field.attname, flat=True)
+            for ordering in ("-pk", "pk"):
+                token = next((t for t in column.order_by(ordering)[:SECRETS_SAMPLE_ROWS] if t), None)
+                if token is None:
+                    continue  # the sample holds no value: nothing to read at this end
+                try:
+                    decrypt(token)
+                except DecryptionError:
+                    unreadable.append(f"{model.__name__}.{field.attname}")
+                    break
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+    if unreadable:
+        return f"down: FERNET_KEYS cannot decrypt {', '.join(unreadable)}"
+    return "ok"
+
+
 def _check_broker() -> str:
     from portal.celery import app
 
@@ -45,7 +79,12 @@ def _check_broker() -> str:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    database = _check_database()
+    checks = {
+        "database": database,
+        "broker": _check_broker(),
+        "secrets": _check_secrets() if database == "ok" else "not checked: database down",
+    }
     ready = all(state == "ok" for state in checks.values())
     body = {
         "status": "ready" if ready else "not ready",

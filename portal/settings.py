@@ -6,7 +6,8 @@ Two shapes:
 - Real deployment: DATABASE_URL (PostgreSQL via psycopg 3), REDIS_URL / CELERY_BROKER_URL.
 
 With DJANGO_DEBUG=false (production) the secret key, the Fernet keys and the allowed hosts
-are required; a missing one stops the process with one line naming it.
+are required; a missing one stops the process with one line naming it, and so do secrets
+still holding the examples published in .env.example (portal/example_values.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import unquote
 
 import environ
 
+from portal.example_values import example_values_in_use
 from portal.startup import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +47,12 @@ if not DEBUG and not (env.str("FERNET_KEYS", default="") or env.str("LIBRECHAT_E
 if _missing:
     raise ConfigurationError(
         "production settings (DJANGO_DEBUG=false) need " + ", ".join(_missing) + "; see .env.example"
+    )
+_published = [] if DEBUG else example_values_in_use(lambda name: env.str(name, default=""))
+if _published:
+    raise ConfigurationError(
+        "production settings (DJANGO_DEBUG=false) refuse the example values published in "
+        ".env.example for " + ", ".join(_published) + "; generate your own"
     )
 
 
@@ -80,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.api_errors.ApiJsonErrorsMiddleware",  # JSON errors under /api/, whatever answered
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -298,6 +307,9 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Error pages and reports (the DEBUG page included) never show credentials: portal/error_reports.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.PortalExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.error_reports.PortalExceptionReporter"
 if not DEBUG:
     # The portal sits behind a TLS-terminating proxy (Traefik or nginx in the seeds) that
     # sets X-Forwarded-Proto; only trust it because the proxy overwrites that header.

@@ -20,7 +20,7 @@ def test_it_answers_liveness_without_touching_dependencies(client: Client) -> No
 def test_it_reports_ready_when_database_and_broker_answer(client: Client) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "secrets": "ok"}
 
 
 @pytest.mark.django_db

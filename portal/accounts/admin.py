@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal.accounts import services
 from portal.accounts.models import Invitation, SignupPolicy, User
+from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 
 
 class PersonCreationForm(AdminUserCreationForm):
@@ -30,7 +31,7 @@ class PersonChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     form = PersonChangeForm
     add_form = PersonCreationForm
     ordering = ("-date_joined",)
@@ -66,6 +67,8 @@ class UserAdmin(DjangoUserAdmin):
         permissions=("change",), description="Approve (LibreChat account once the email is verified)"
     )
     def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        if refuse_untouchable_people(request, self, queryset):
+            return
         provisioned = 0
         for person in queryset:
             if services.person_approve(person=person):
@@ -79,6 +82,8 @@ class UserAdmin(DjangoUserAdmin):
         permissions=("change",), description="Mark the email verified and approve (people staff created)"
     )
     def mark_verified_and_approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        if refuse_untouchable_people(request, self, queryset):
+            return
         queryset.filter(email_verified_at__isnull=True).update(email_verified_at=timezone.now())
         for person in queryset:
             services.person_approve(person=person)

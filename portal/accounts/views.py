@@ -5,6 +5,7 @@ Thin: every decision is in portal/accounts/services.py.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import personal_keys, rate_limits, services
 from portal.accounts.forms import PasswordAgainForm, SignupForm
+from portal.crypto import DecryptionError
+
+log = logging.getLogger(__name__)
 
 
 def _too_many(request: HttpRequest, what: str) -> HttpResponse:
@@ -148,7 +152,18 @@ def librechat_session(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         response: HttpResponse = JsonResponse({"error": "not logged in"}, status=401)
     else:
-        answer = services.person_librechat_session(person=request.user)
+        try:
+            answer = services.person_librechat_session(person=request.user)
+        except DecryptionError as exc:  # names the column and row, never a value
+            log.error("the LibreChat session endpoint failed: %s; /readyz lists what cannot be read", exc)
+            response = JsonResponse(
+                {
+                    "error": "the portal cannot read its stored LibreChat credentials; staff must check its keys"
+                },
+                status=503,
+            )
+            response["Cache-Control"] = "no-store"
+            return response
         if answer.token is not None and answer.expires_at is not None:
             response = JsonResponse(
                 {"access_token": answer.token, "expires_at": answer.expires_at.isoformat()}
