@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.unreadable_secrets.UnreadableSecretMiddleware",  # a 503 that names the column
     "csp.middleware.CSPMiddleware",
 ]
 

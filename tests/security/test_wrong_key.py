@@ -118,3 +118,22 @@ def test_readiness_stays_ok_with_the_right_key_and_measures_cheap(client: Client
     assert response.json()["checks"]["secrets"] == "ok"
     # One bounded query per column and end, plus the database check itself.
     assert len(queries) <= 2 * len(list(encrypted_fields())) + 1
+
+
+def test_an_admin_page_that_needs_an_unreadable_secret_says_which_and_how_to_fix_it(settings) -> None:
+    from portal.accounts.models import User
+
+    server = LiteLLMServer(name="litellm-dev", base_url="http://127.0.0.1:9", network="backend-dev")
+    server.master_key = MASTER
+    server.save()
+    admin = Client(raise_request_exception=False)
+    admin.force_login(User.objects.create_superuser(email="root@example.com", password="a long passphrase 1"))
+    settings.FERNET_ACTIVE_KEYS = (Fernet.generate_key(),)
+
+    response = admin.get(f"/admin/litellm/litellmserver/{server.pk}/change/")
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "A stored secret cannot be read" in page
+    assert "LiteLLMServer" in page and "master_key" in page and "FERNET_KEYS" in page
+    assert MASTER not in page
