@@ -124,7 +124,8 @@ def test_item1_an_invitation_is_stored_and_matched_in_the_canonical_form(
     assert response.status_code == 200 and b"mixes letters of different alphabets" in response.content
     open_policy(SignupMode.INVITATION)
     assert sign_up(browser(), "ｄora@sec.test").status_code == 302
-    assert User.objects.get().email == "dora@sec.test"
+    assert User.objects.filter(email="dora@sec.test").exists()
+    assert Invitation.objects.get().used_at is not None
 
 
 @pytest.mark.parametrize("variant", ["ｂob@sec.test", "bob@ſec.test", "BOB@SEC.TEST"])
@@ -168,7 +169,7 @@ def test_item1_password_reset_mails_only_the_stored_canonical_address() -> None:
     assert response.status_code == 302
     assert [m.to for m in mail.outbox] == [["root@sec.test"]]
     mail.outbox.clear()
-    response = browser().post("/accounts/password_reset/", {"email": "root@xn--sec-xxx.test"})
+    response = browser().post("/accounts/password_reset/", {"email": "root@séc.test"})
     assert response.status_code == 302 and mail.outbox == []
 
 
