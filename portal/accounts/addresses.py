@@ -26,6 +26,7 @@ from django.core.validators import validate_email
 from fontTools import unicodedata as ucd
 
 MAX_LENGTH = 254  # the email columns' length
+INVALID = "Enter a valid email address."  # Django's own wording for the same mistake
 
 
 class AddressRefused(ValueError):
@@ -37,7 +38,7 @@ def canonical_email(raw: str) -> str:
     text = str(raw).strip()
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
-        raise AddressRefused("Enter an email address such as name@example.com.")
+        raise AddressRefused(INVALID)
     local = unicodedata.normalize("NFKC", local)
     if not local.isascii():
         raise AddressRefused(
@@ -48,7 +49,7 @@ def canonical_email(raw: str) -> str:
     try:
         validate_email(address)
     except ValidationError:
-        raise AddressRefused("Enter an email address such as name@example.com.") from None
+        raise AddressRefused(INVALID) from None
     if len(address) > MAX_LENGTH:
         raise AddressRefused(f"That address is longer than {MAX_LENGTH} characters.")
     return address

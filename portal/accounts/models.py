@@ -179,6 +179,12 @@ class Invitation(models.Model):
         super().clean()
         self.email = _clean_email(self.email)
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Invitations may come from code too (a bulk import): the stored form is always the
+        # one signup compares with. AddressRefused (a ValueError) for an address with none.
+        self.email = canonical_email(self.email)
+        super().save(*args, **kwargs)
+
 
 def _clean_email(email: str) -> str:
     """The canonical form for a model form, refusals as the field's error."""
