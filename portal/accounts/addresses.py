@@ -4,13 +4,15 @@ Every address that comes in (signup, login, password reset, invitations, allowed
 rate-limit keys, admin forms, ensure_admin, a bulk import) goes through `canonical_email`, so
 two spellings of one mailbox are one person and two mailboxes are never one:
 
-- the local part is NFKC-normalised ("ｂob" is "bob") and must then be ASCII: "alıce" (dotless
-  ı) is refused rather than guessed at, because PostgreSQL's case-insensitive matching folds it
-  into "alice"; then it is lower-cased (for ASCII, the same as Unicode case folding);
-- the domain is mapped by UTS #46 (the `idna` package: "ſec.test" is "sec.test") and stored as
-  its A-label ("gmaıl.com" is "xn--gmal-nza.com", a different domain from "gmail.com");
+- the local part is NFKC-normalised (a fullwidth "b" is "b") and must then be ASCII: "alice"
+  spelled with a dotless i is refused rather than guessed at, because PostgreSQL's
+  case-insensitive matching folds it into "alice"; then it is lower-cased (for ASCII, the same
+  as Unicode case folding);
+- the domain is mapped by UTS #46 (the `idna` package: "sec.test" spelled with a long s is
+  "sec.test") and stored as its A-label ("gmail.com" with a dotless i is "xn--gmal-nza.com", a
+  different domain that anyone can register);
 - a domain label whose letters come from more than one script (UTS #39 mixed-script
-  detection, e.g. Cyrillic "а" in "аpple") is refused. No maintained UTS #39 library installs
+  detection, e.g. a Cyrillic "a" in "apple") is refused. No maintained UTS #39 library installs
   without a compiler (PyICU builds from source), so the resolved script set of UTS #39 section
   5.1 is computed here from the Unicode Script_Extensions data that fontTools ships.
 """
@@ -74,8 +76,8 @@ def canonical_domain(raw: str) -> str:
 
 
 def rate_limit_key(raw: str) -> str:
-    """What a per-address rate limit counts: the canonical form, so "ｂob@..." and "bob@ſec..."
-    count against bob; text that is no address still counts (folded) as itself."""
+    """What a per-address rate limit counts: the canonical form, so look-alike spellings of
+    bob's address count against bob; text that is no address still counts (folded) as itself."""
     try:
         return canonical_email(raw)
     except AddressRefused:

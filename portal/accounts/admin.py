@@ -138,7 +138,7 @@ class SignupPolicyAdmin(admin.ModelAdmin):
 class InvitationForm(forms.ModelForm):
     class Meta:
         model = Invitation
-        fields = "__all__"
+        fields = ("email", "expires_at")
         field_classes = {"email": CanonicalEmailField}
 
 

@@ -12,7 +12,8 @@ from portal.accounts.models import User
 
 class CanonicalEmailField(forms.EmailField):
     """An email field whose value is the address's canonical form (addresses.py), computed
-    before validation so that "ｂob@..." is bob and "alıce@..." gets the reason it is refused."""
+    before validation, so that a fullwidth "bob" is bob and an address that has no canonical
+    form gets the reason in a sentence."""
 
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)

@@ -175,15 +175,15 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return self.email
 
-    def clean(self) -> None:
-        super().clean()
-        self.email = _clean_email(self.email)
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Invitations may come from code too (a bulk import): the stored form is always the
         # one signup compares with. AddressRefused (a ValueError) for an address with none.
         self.email = canonical_email(self.email)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = _clean_email(self.email)
 
 
 def _clean_email(email: str) -> str:

@@ -1,8 +1,9 @@
 """Every stored address in its canonical form (portal/accounts/addresses.py).
 
-People whose addresses collide ("root@sec.test" and "root@ſec.test" are one address) are never
-merged: a row already holding the canonical form keeps it, the others are left exactly as they
-are and reported, as are rows whose address has no canonical form ("alıce@x"). Neither can log
+People whose addresses collide ("root@sec.test", and the same with a long s, are one address)
+are never merged: a row already holding the canonical form keeps it, the others are left
+exactly as they are and reported, as are rows whose address has no canonical form ("alice@x"
+with a dotless i). Neither can log
 in under the canonical form until staff change or delete them; the person with the canonical
 row logs in as before. `email` stays unique, and now holds the canonical form.
 """
