@@ -18,7 +18,7 @@ class CanonicalEmailField(forms.EmailField):
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)
         if not text:
-            return text
+            return ""
         try:
             return canonical_email(text)
         except AddressRefused as refusal:

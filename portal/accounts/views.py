@@ -88,6 +88,9 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     person = services.verification_person(token=token)
     if person is None:
         return render(request, "accounts/verify.html", {"token": token, "invalid": True}, status=400)
+    if person.email_verified_at is not None:
+        messages.info(request, "Your email address is already confirmed.")
+        return redirect("accounts:me")
     signed_in = request.user.is_authenticated and request.user.pk == person.pk
     form = PasswordAgainForm(request.POST if request.method == "POST" and not signed_in else None)
     context = {"token": token, "signed_in": signed_in, "form": form}

@@ -306,3 +306,19 @@ def test_item13_the_person_who_signed_up_confirms_with_their_password_and_is_sig
     assert response.status_code == 302 and response["Location"] == "/me/"
     assert User.objects.get().email_verified_at is not None
     assert person.get("/me/").status_code == 200
+
+
+def test_item13_guessing_the_signup_password_on_the_link_counts_like_login_attempts(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.PORTAL_LOGIN_RATE_PER_EMAIL = (3, 300)
+    open_policy()
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(browser(), "victim@corp.test", ATTACKER_PASSWORD)
+    link = verification_link("victim@corp.test")
+    guesser = browser()
+    for n in range(3):
+        assert guesser.post(link, {"password": f"guess {n}"}).status_code == 200
+    response = guesser.post(link, {"password": ATTACKER_PASSWORD})
+    assert response.status_code == 429
+    assert User.objects.get().email_verified_at is None
