@@ -322,3 +322,12 @@ def test_item13_guessing_the_signup_password_on_the_link_counts_like_login_attem
     response = guesser.post(link, {"password": ATTACKER_PASSWORD})
     assert response.status_code == 429
     assert User.objects.get().email_verified_at is None
+
+
+def test_item1_staff_cannot_allow_a_domain_that_mixes_scripts(staff_with: Any) -> None:
+    staff = staff_with("accounts.add_signuppolicy", "accounts.view_signuppolicy")
+    SignupPolicy.objects.all().delete()
+    data = {"mode": SignupMode.DOMAINS, "allowed_domains": f"corp.test\n{CYRILLIC_A}pple.com"}
+    response = staff.post("/admin/accounts/signuppolicy/add/", data)
+    assert response.status_code == 200 and b"mixes letters of different alphabets" in response.content
+    assert not SignupPolicy.objects.exists()
