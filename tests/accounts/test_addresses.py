@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portal.accounts.addresses import AddressRefused, canonical_domain, canonical_email, rate_limit_key
@@ -76,6 +76,7 @@ def test_it_counts_look_alikes_against_the_same_rate_limit_key() -> None:
     assert rate_limit_key(f" Al{DOTLESS_I}ce@X.test ") == f"al{DOTLESS_I}ce@x.test"  # refused: itself, folded
 
 
+@settings(deadline=None)  # the first call loads the Unicode tables
 @given(st.emails())
 @example("Ann@Example.com")
 def test_an_ascii_address_is_its_own_lower_case(address: str) -> None:
@@ -86,6 +87,7 @@ def test_an_ascii_address_is_its_own_lower_case(address: str) -> None:
     assert canonical == address.lower().rstrip(".")
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40))
 @example(fullwidth("Bob"), f"{LONG_S}ec.test")
 def test_the_canonical_form_is_stable_ascii_and_lower_case(local: str, domain: str) -> None:
