@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -14,6 +15,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from portal.accounts import services
+from portal.accounts.forms import CanonicalEmailField
 from portal.accounts.models import Invitation, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 
@@ -22,12 +24,14 @@ class PersonCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "name")
+        field_classes = {"email": CanonicalEmailField}
 
 
 class PersonChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+        field_classes = {"email": CanonicalEmailField}
 
 
 @admin.register(User)
@@ -136,8 +140,16 @@ class SignupPolicyAdmin(admin.ModelAdmin):
         return super().has_add_permission(request) and not SignupPolicy.objects.exists()  # one policy
 
 
+class InvitationForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ("email", "expires_at")
+        field_classes = {"email": CanonicalEmailField}
+
+
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
+    form = InvitationForm
     list_display = ("email", "invited_by", "created_at", "expires_at", "used_at")
     search_fields = ("email",)
     readonly_fields = ("invited_by", "created_at", "used_at")

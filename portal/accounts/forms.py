@@ -4,12 +4,29 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm
 
+from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import User
 
 
+class CanonicalEmailField(forms.EmailField):
+    """An email field whose value is the address's canonical form (addresses.py), computed
+    before validation, so that a fullwidth "bob" is bob and an address that has no canonical
+    form gets the reason in a sentence."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        if not text:
+            return ""
+        try:
+            return canonical_email(text)
+        except AddressRefused as refusal:
+            raise forms.ValidationError(str(refusal), code="invalid") from None
+
+
 class SignupForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = CanonicalEmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     password1 = forms.CharField(
         label="Password",
@@ -22,9 +39,6 @@ class SignupForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-
-    def clean_email(self) -> str:
-        return User.objects.normalize_email(self.cleaned_data["email"]).strip()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -46,3 +60,15 @@ class PasswordAgainForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class CanonicalPasswordResetForm(PasswordResetForm):
+    """Django's reset form finds people case-insensitively; here by the canonical form."""
+
+    email = CanonicalEmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+    def get_users(self, email: str) -> Any:
+        people = User.objects.filter(email=email, is_active=True)
+        return (person for person in people if person.has_usable_password())

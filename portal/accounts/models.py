@@ -1,5 +1,6 @@
-"""People. Email is the login, unique regardless of case (decided in the first migration,
-because swapping the user model later is painful)."""
+"""People. Email is the login, stored in its one canonical form (portal/accounts/addresses.py),
+so one address is one row whatever way it was typed (decided in the first migration, because
+swapping the user model later is painful)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from portal.accounts.addresses import AddressRefused, canonical_domain, canonical_email
 from portal.crypto import EncryptedTextField
 
 
@@ -19,13 +22,22 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
-        # Login and createsuperuser find "Ann@Example.com" whatever case was typed.
-        return self.get(email__iexact=username)
+        # Login (site and admin) and createsuperuser find the person under any spelling of
+        # their address. An address with no canonical form, or rows left ambiguous by the
+        # migration, are no person: a failed login, never MultipleObjectsReturned.
+        try:
+            email = canonical_email(username or "")
+        except AddressRefused:
+            raise self.model.DoesNotExist from None
+        found = list(self.filter(email=email)[:2])
+        if len(found) != 1:
+            raise self.model.DoesNotExist
+        return found[0]
 
     def _create(self, email: str, password: str | None, **extra: Any) -> User:
         if not email:
             raise ValueError("An email address is required")
-        user = self.model(email=self.normalize_email(email).strip(), **extra)
+        user = self.model(email=canonical_email(email), **extra)  # AddressRefused is a ValueError
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -44,8 +56,8 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    # unique=True satisfies Django's USERNAME_FIELD check; the Lower() constraint below is the
-    # rule that matters: Ann@Example.com and ann@example.com are one person.
+    # Always the canonical form (addresses.canonical_email), so unique=True makes one row per
+    # address; the Lower() constraint also holds for rows the migration could not canonicalise.
     email = models.EmailField("email address", max_length=254, unique=True)
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(
@@ -83,7 +95,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         super().clean()
-        self.email = type(self).objects.normalize_email(self.email).strip()
+        self.email = _clean_email(self.email)
 
     def get_full_name(self) -> str:
         return self.name or self.email
@@ -120,10 +132,29 @@ class SignupPolicy(models.Model):
     def __str__(self) -> str:
         return SignupMode(self.mode).label
 
+    def clean(self) -> None:
+        super().clean()
+        refused = []
+        for line in self._domain_lines():
+            try:
+                canonical_domain(line)
+            except AddressRefused as refusal:
+                refused.append(str(refusal))
+        if refused:
+            raise ValidationError({"allowed_domains": refused})
+
     def domains(self) -> set[str]:
-        return {
-            line.strip().lower().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()
-        }
+        """The allowed domains in canonical form (A-labels); a line that is no domain allows nothing."""
+        allowed = set()
+        for line in self._domain_lines():
+            try:
+                allowed.add(canonical_domain(line))
+            except AddressRefused:
+                continue
+        return allowed
+
+    def _domain_lines(self) -> list[str]:
+        return [line.strip().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()]
 
 
 class Invitation(models.Model):
@@ -143,6 +174,26 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Invitations may come from code too (a bulk import): the stored form is always the
+        # one signup compares with. AddressRefused (a ValueError) for an address with none.
+        self.email = canonical_email(self.email)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = _clean_email(self.email)
+
+
+def _clean_email(email: str) -> str:
+    """The canonical form for a model form, refusals as the field's error."""
+    if not email:
+        return email  # "This field is required" says it already
+    try:
+        return canonical_email(email)
+    except AddressRefused as refusal:
+        raise ValidationError({"email": str(refusal)}) from None
 
 
 # --- one person, one LiteLLM key inside LibreChat (portal/accounts/personal_keys.py) ----------

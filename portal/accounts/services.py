@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from integrations.librechat import services as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
+from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
 from portal.queues import dispatch_and_wait
 
@@ -47,7 +48,7 @@ def signup_policy_current() -> SignupPolicy:
 def _invitation_for(email: str) -> Invitation | None:
     now = timezone.now()
     return (
-        Invitation.objects.filter(email__iexact=email, used_at__isnull=True)
+        Invitation.objects.filter(email=email, used_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by("created_at")
         .first()
@@ -55,8 +56,8 @@ def _invitation_for(email: str) -> Invitation | None:
 
 
 def signup_check(*, email: str, policy: SignupPolicy) -> None:
-    """Raise SignupRefused when the policy keeps `email` out."""
-    domain = email.rsplit("@", 1)[-1].lower()
+    """Raise SignupRefused when the policy keeps `email` (canonical) out."""
+    domain = email.rsplit("@", 1)[-1]
     if policy.mode == SignupMode.CLOSED:
         raise SignupRefused("Signup is closed. Ask the people who run this portal for an account.")
     if policy.mode == SignupMode.DOMAINS and domain not in policy.domains():
@@ -77,7 +78,10 @@ class SignupResult:
 def person_signup(*, email: str, name: str, password: str, verify_url: str) -> SignupResult:
     """Create the person (unverified) and mail the verification link. `verify_url` is the
     absolute URL of the verify page with `{token}` in it."""
-    email = User.objects.normalize_email(email).strip()
+    try:
+        email = canonical_email(email)
+    except AddressRefused as refusal:
+        raise SignupRefused(str(refusal)) from None
     policy = signup_policy_current()
     signup_check(email=email, policy=policy)
     needs_approval = policy.mode == SignupMode.APPROVAL
@@ -117,8 +121,8 @@ def verification_token_make(*, person: User) -> str:
     return signing.dumps({"p": person.pk, "e": person.email.lower()}, salt=VERIFY_SALT, compress=True)
 
 
-def person_verify_email(*, token: str) -> User | None:
-    """Mark the address verified (the link proves the mailbox), then provision if cleared."""
+def verification_person(*, token: str) -> User | None:
+    """The person a verification link names; None when it is forged, expired or stale."""
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
     except signing.BadSignature:
@@ -126,6 +130,15 @@ def person_verify_email(*, token: str) -> User | None:
     person = User.objects.filter(pk=data.get("p")).first()
     if person is None or person.email.lower() != data.get("e"):
         return None  # the address changed since the link was sent
+    return person
+
+
+def person_email_proven(*, person: User) -> None:
+    """Mark the address verified, then provision if cleared. Only for whoever proved both the
+    mailbox and the password: the link's opener who also typed the signup password (or was
+    signed in as the person), or who chose a new password from a link mailed there. A click on
+    the link alone proves only the mailbox, and must not activate a password someone else
+    chose (account pre-hijacking, issue 11 item 13)."""
     if person.email_verified_at is None:
         User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(
             email_verified_at=timezone.now()
@@ -134,7 +147,6 @@ def person_verify_email(*, token: str) -> User | None:
         if person.approved_at is None:
             transaction.on_commit(lambda: _mail_staff_approval_needed(person.email))
     person_provisioning_start(person=person)
-    return person
 
 
 def person_approve(*, person: User) -> bool:

@@ -9,16 +9,22 @@ import logging
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import personal_keys, rate_limits, services
-from portal.accounts.forms import PasswordAgainForm, SignupForm
+from portal.accounts.addresses import rate_limit_key
+from portal.accounts.forms import CanonicalPasswordResetForm, PasswordAgainForm, SignupForm
 from portal.crypto import DecryptionError
 
 log = logging.getLogger(__name__)
@@ -78,17 +84,56 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup_done.html", {"needs_approval": needs_approval})
 
 
+@sensitive_post_parameters("password")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
-    # GET only shows a button: mail scanners fetch links, and must not verify anyone.
-    if request.method == "GET":
-        return render(request, "accounts/verify.html", {"token": token})
-    person = services.person_verify_email(token=token)
+    """The link proves the mailbox; the signup password (or being signed in as the person)
+    proves the signer. Whoever has only the mailbox chooses their own password instead, so a
+    stranger who signed up with this address and a password of theirs gets nothing."""
+    person = services.verification_person(token=token)
     if person is None:
         return render(request, "accounts/verify.html", {"token": token, "invalid": True}, status=400)
+    if person.email_verified_at is not None:
+        messages.info(request, "Your email address is already confirmed.")
+        return redirect("accounts:me")
+    signed_in = request.user.is_authenticated and request.user.pk == person.pk
+    form = PasswordAgainForm(request.POST if request.method == "POST" and not signed_in else None)
+    context = {"token": token, "signed_in": signed_in, "form": form}
+    # GET only shows the form: mail scanners fetch links, and must not verify anyone.
+    if request.method == "GET":
+        return render(request, "accounts/verify.html", context)
+    if request.POST.get("choose"):
+        return redirect(_choose_password_url(person))
+    if not signed_in:
+        by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
+        if not (by_address and rate_limits.login_per_email().hit(person.email)):
+            return _too_many(request, "sign-in attempts")
+        typed = str(request.POST.get("password", ""))
+        signer = authenticate(request, username=person.email, password=typed) if typed else None
+        if signer is None or signer.pk != person.pk:
+            form.errors.clear()
+            form.add_error("password", "That is not the password chosen when signing up.")
+            return render(request, "accounts/verify.html", context)
+        login(request, signer)
+    services.person_email_proven(person=person)
     messages.success(request, "Thank you: your email address is confirmed.")
-    return redirect("accounts:me" if request.user.is_authenticated else "accounts:login")
+    return redirect("accounts:me")
+
+
+def _choose_password_url(person: Any) -> str:
+    # The verification link proves the mailbox just as a password reset mail would.
+    uid = urlsafe_base64_encode(force_bytes(person.pk))
+    return reverse("accounts:password_reset_confirm", args=[uid, default_token_generator.make_token(person)])
+
+
+class ProvingPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """A password chosen from a link mailed to the address proves the mailbox too."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        services.person_email_proven(person=form.user)
+        return response
 
 
 class RateLimitedLoginView(auth_views.LoginView):
@@ -98,7 +143,7 @@ class RateLimitedLoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = str(request.POST.get("username", ""))
         by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
-        by_email = rate_limits.login_per_email().hit(email) if email else True
+        by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
             return _too_many(request, "sign-in attempts")
         return super().post(request, *args, **kwargs)
@@ -112,13 +157,15 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         email = str(request.POST.get("username", ""))
         by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
-        by_email = rate_limits.login_per_email().hit(email) if email else True
+        by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
             return _too_many(request, "sign-in attempts")
     return admin.site.login(request)
 
 
 class RateLimitedPasswordResetView(auth_views.PasswordResetView):
+    form_class = CanonicalPasswordResetForm
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):
             return _too_many(request, "password reset emails")

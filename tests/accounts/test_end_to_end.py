@@ -59,7 +59,7 @@ def test_it_goes_from_signup_to_a_live_librechat_session(
     assert sum(sim.calls.values()) == 0
     link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[0].body))
     assert link
-    client.post(link.group(1))
+    client.post(link.group(1), {"password": PASSWORD})
 
     account = wait_for(
         lambda: LibreChatAccount.objects.filter(

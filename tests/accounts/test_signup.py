@@ -57,7 +57,7 @@ def test_it_provisions_only_after_the_email_is_confirmed_by_a_post(
     link = verification_link("ann@example.com")
     assert client.get(link).status_code == 200  # a mail scanner's GET verifies nobody
     assert User.objects.get(email="ann@example.com").email_verified_at is None
-    response = client.post(link)
+    response = client.post(link, {"password": PASSWORD})
     assert response.status_code == 302
     account = LibreChatAccount.objects.get(person__email="ann@example.com")
     assert account.status == AccountStatus.WAITING and account.server == server
@@ -96,7 +96,7 @@ def test_it_waits_for_staff_approval_before_provisioning(
     with django_capture_on_commit_callbacks(execute=True):
         sign_up(client)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(verification_link("ann@example.com"))
+        client.post(verification_link("ann@example.com"), {"password": PASSWORD})
     person = User.objects.get(email="ann@example.com")
     assert person.email_verified_at is not None and person.approved_at is None
     assert not LibreChatAccount.objects.exists()

@@ -272,7 +272,7 @@ def test_it_leaks_no_secret_anywhere(
     assert person_client.post("/accounts/signup/", signup).status_code == 302
     link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[-1].body))
     assert link
-    person_client.post(link.group(1))
+    person_client.post(link.group(1), {"password": PERSON_PASSWORD})
     wait_for(lambda: LibreChatAccount.objects.filter(status=AccountStatus.READY).exists(), worker)
     wait_for(
         lambda: PersonalKey.objects.filter(

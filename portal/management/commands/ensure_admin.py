@@ -12,7 +12,9 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.accounts.addresses import AddressRefused, canonical_email
 
 
 class Command(BaseCommand):
@@ -28,6 +30,10 @@ class Command(BaseCommand):
             or os.environ.get("DJANGO_SUPERUSER_USERNAME")
             or "admin@localhost"
         )
+        try:
+            email = canonical_email(email)
+        except AddressRefused as refusal:
+            raise CommandError(f"DJANGO_SUPERUSER_EMAIL: {refusal}") from None
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or ""
         generated = not password
         if generated:
