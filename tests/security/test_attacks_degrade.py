@@ -1,0 +1,169 @@
+"""Issue 11, items 5-8: what an attacker got from the portal when its helpers failed.
+
+Item 5: a forced 500 on every form that takes a password or secret mails the admins a report with none of the POSTed secrets in it.
+Item 6: with Redis down (a closed port), login, signup, password reset and the reveal answer within seconds without a 500, still limited per process; "Check now" and "Re-login" answer "pending" within seconds.
+Item 7: with a mail server that accepts and never answers, signup returns at once; the mail is retried with backoff by a worker and the failure shows in the admin.
+Item 8: with mail failing, signup with a taken address and with a new one get the same answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.librechat import services as librechat
+from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
+from portal.accounts.models import SignupMode, SignupPolicy, User
+from portal.connectivity.models import Target
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a long portal passphrase 7"
+# A request that waits on a dead dependency longer than this is the hang the issue reports.
+FEW_SECONDS = 3.0
+
+
+def signup_data(email: str) -> dict[str, str]:
+    return {"email": email, "name": "Ann Example", "password1": PASSWORD, "password2": PASSWORD}
+
+
+def make_person(email: str = "ann@example.com") -> User:
+    now = timezone.now()
+    return User.objects.create_user(
+        email=email, password=PASSWORD, name="Ann Example", email_verified_at=now, approved_at=now
+    )
+
+
+def ready_account(person: User) -> LibreChatAccount:
+    server = LibreChatServer.objects.create(
+        name="librechat-api",
+        api_url="http://127.0.0.1:9/",
+        public_url="https://chat.example.com",
+        network="backend-dev",
+    )
+    account = librechat.account_create(person=person, server=server)
+    assert account is not None
+    LibreChatAccount.objects.filter(pk=account.pk).update(
+        status=AccountStatus.READY, provisioned_at=timezone.now()
+    )
+    account.refresh_from_db()
+    return account
+
+
+def timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = call(*args, **kwargs)
+    return response, time.monotonic() - started
+
+
+# --- item 6: Redis down -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_down(settings: Any, unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Cache, broker and result backend all on a loopback port nothing listens on: a real
+    Redis client meets a refused connection, as when the server is stopped."""
+    from portal.accounts import rate_limits
+    from portal.celery import app
+
+    # This process's fallback counts start empty and end with the test (no pause left behind).
+    monkeypatch.setattr(rate_limits, "_local", rate_limits._LocalCounts())
+
+    url = f"redis://127.0.0.1:{unused_tcp_port}/0"
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": url},
+    }
+    before = (app.conf.broker_url, app.conf.result_backend)
+
+    def point_at(broker: str, backend: str) -> None:
+        # kombu keeps one pool per broker URL; the app caches the pool and the backend it used.
+        app.conf.update(broker_url=broker, result_backend=backend)
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
+        app._local.__dict__.pop("backend", None)  # type: ignore[attr-defined]
+
+    point_at(url, url)
+    yield url
+    point_at(*before)
+
+
+def test_item6_login_with_redis_down_answers_fast_and_still_limits(client: Client, redis_down: str) -> None:
+    make_person()
+    answers = []
+    for _ in range(7):
+        response, elapsed = timed(
+            client.post, "/accounts/login/", {"username": "ann@example.com", "password": "wrong guess"}
+        )
+        assert elapsed < FEW_SECONDS
+        answers.append(response.status_code)
+    # The per-email limit (5 in 5 minutes) holds in this process while Redis is away.
+    assert answers == [200] * 5 + [429] * 2
+    response, _ = timed(
+        client.post, "/accounts/login/", {"username": "ann@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+
+
+def test_item6_the_right_password_still_signs_in_with_redis_down(client: Client, redis_down: str) -> None:
+    make_person()
+    response, elapsed = timed(
+        client.post, "/accounts/login/", {"username": "ann@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/me/" and elapsed < FEW_SECONDS
+
+
+def test_item6_signup_and_password_reset_with_redis_down_answer_fast(client: Client, redis_down: str) -> None:
+    SignupPolicy.objects.create(mode=SignupMode.OPEN)
+    response, elapsed = timed(client.post, "/accounts/signup/", signup_data("new@example.com"))
+    assert response.status_code == 302 and elapsed < FEW_SECONDS
+    assert User.objects.filter(email="new@example.com").exists()
+    make_person()
+    for _ in range(10):
+        response, elapsed = timed(client.post, "/accounts/password_reset/", {"email": "ann@example.com"})
+        assert response.status_code == 302 and elapsed < FEW_SECONDS
+    response, _ = timed(client.post, "/accounts/password_reset/", {"email": "ann@example.com"})
+    assert response.status_code == 429  # never unlimited mails to someone's inbox
+
+
+def test_item6_the_reveal_with_redis_down_answers_fast_and_still_limits(
+    client: Client, redis_down: str
+) -> None:
+    person = make_person()
+    account = ready_account(person)
+    client.force_login(person)
+    response, elapsed = timed(client.post, "/me/", {"password": PASSWORD})
+    assert response.status_code == 200 and elapsed < FEW_SECONDS
+    assert account.password.reveal() in response.content.decode()
+    answers = [client.post("/me/", {"password": "guess"}).status_code for _ in range(5)]
+    assert answers == [200] * 4 + [429]
+
+
+def test_item6_check_now_with_redis_down_says_pending_within_seconds(
+    admin_client: Client, redis_down: str
+) -> None:
+    target = Target.objects.filter(placements__isnull=False).distinct().first()
+    assert target is not None and target.placements.count() >= 2  # the seeds place it on both networks
+    url = reverse("admin:connectivity_target_check_now", args=[target.pk])
+    response, elapsed = timed(admin_client.post, url, follow=True)
+    assert response.status_code == 200 and elapsed < FEW_SECONDS
+    assert "pending" in response.content.decode()
+
+
+def test_item6_relogin_with_redis_down_says_pending_within_seconds(
+    admin_client: Client, redis_down: str
+) -> None:
+    account = ready_account(make_person())
+    response, elapsed = timed(
+        admin_client.post,
+        "/admin/librechat/librechataccount/",
+        {"action": "relogin", "_selected_action": [account.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200 and elapsed < FEW_SECONDS
+    assert "re-login pending" in response.content.decode()
