@@ -58,3 +58,16 @@ def dispatch_and_wait(
         log.warning("no result for %s from %s (%s)", result.id, queue, type(exc).__name__)
         return False, None, result.id
     return True, value, result.id
+
+
+def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
+    """Send a wake-up message for work a row already records. A broker that is down must not
+    fail the request that queued the work: the beat picks the row up when it is due."""
+    try:
+        task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception as exc:
+        log.warning(
+            "could not wake a worker on %s (%s); the beat job will pick the work up",
+            queue,
+            type(exc).__name__,
+        )

@@ -282,6 +282,9 @@ except Exception as exc:
     raise ConfigurationError(f"EMAIL_URL is not a valid email URL ({exc})") from None
 # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
 globals().update(_email)
+# Seconds a mail server may take per operation (connect, each SMTP reply): without it a server
+# that accepts and never answers holds a worker forever. Mail goes out from workers (portal/mail.py).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Portal admins", a) for a in env.list("PORTAL_ADMIN_EMAILS", default=[])]

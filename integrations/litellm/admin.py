@@ -43,6 +43,7 @@ from integrations.litellm.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.sensitive import SecretFormAdmin
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class LiteLLMModelInline(admin.TabularInline):
 
 
 @admin.register(LiteLLMServer)
-class LiteLLMServerAdmin(admin.ModelAdmin):
+class LiteLLMServerAdmin(SecretFormAdmin):
     form = ServerForm
     change_form_template = "admin/litellm/litellmserver/change_form.html"
     list_display = (

@@ -4,7 +4,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm
+from django.template.loader import render_to_string
 
+from portal import mail
 from portal.accounts.models import User
 
 
@@ -46,3 +49,21 @@ class PasswordAgainForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class OutboxPasswordResetForm(PasswordResetForm):
+    """Django's reset form, with the message queued in the outbox instead of sent in the
+    request (portal/mail.py): a silent mail server must not hang the page."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        mail.password_reset(email=to_email, subject=subject, body=body)

@@ -14,10 +14,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import personal_keys, rate_limits, services
-from portal.accounts.forms import PasswordAgainForm, SignupForm
+from portal.accounts.forms import OutboxPasswordResetForm, PasswordAgainForm, SignupForm
 
 
 def _too_many(request: HttpRequest, what: str) -> HttpResponse:
@@ -26,6 +27,7 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
     return response
 
 
+@sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
@@ -100,6 +102,7 @@ class RateLimitedLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
+@sensitive_post_parameters("password")  # before the limits run: they can fail too
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's own login page under the same limits as the site's: staff passwords are
     the most valuable ones to guess."""
@@ -115,15 +118,19 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 
 class RateLimitedPasswordResetView(auth_views.PasswordResetView):
+    form_class = OutboxPasswordResetForm
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):
             return _too_many(request, "password reset emails")
         return super().post(request, *args, **kwargs)
 
 
+@sensitive_post_parameters("password")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
+@sensitive_variables("context", "form")  # the revealed LibreChat password, the portal password
 def me(request: HttpRequest) -> HttpResponse:
     person: Any = request.user
     status = services.person_access_status(person=person)

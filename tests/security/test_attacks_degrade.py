@@ -8,11 +8,13 @@ Item 8: with mail failing, signup with a taken address and with a new one get th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -167,3 +169,198 @@ def test_item6_relogin_with_redis_down_says_pending_within_seconds(
     )
     assert response.status_code == 200 and elapsed < FEW_SECONDS
     assert "re-login pending" in response.content.decode()
+
+
+# --- item 5: error mails --------------------------------------------------------------------
+
+
+@pytest.fixture
+def refuse_writes() -> Any:
+    """A PostgreSQL trigger that fails every write to a table: a real downstream error (the
+    disk is full, a constraint someone added) in the middle of a form's save. It lives in
+    the test's transaction and is rolled back with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_write() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+        )
+
+    def on(table: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse_{table} BEFORE INSERT OR UPDATE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse_write()"
+            )
+
+    return on
+
+
+def error_report(client: Client, url: str, data: dict[str, str], secrets: list[str]) -> str:
+    """POST, expect the 500, and return the one error mail the admins got (checked clean)."""
+    from django.core import mail
+
+    before = len(mail.outbox)
+    with transaction.atomic():  # the failed write aborts only this savepoint, not the test
+        response = client.post(url, data)
+        transaction.set_rollback(True)
+    assert response.status_code == 500, re.findall(
+        r'class="errorlist[^>]*>(.*?)</ul>', response.content.decode()
+    )
+    reports = mail.outbox[before:]
+    assert [m.to for m in reports] == [["security@example.com"]], [m.subject for m in reports]
+    report = reports[0]
+    text = "\n".join(
+        [report.subject, str(report.body), *(str(a[0]) for a in getattr(report, "alternatives", []))]
+    )
+    assert url.split("?")[0] in text and "No space left on device" in text  # it is the report
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} is in the error mail for {url}"
+    assert "********************" in text  # the POST is listed, its secret values starred
+    return text
+
+
+@pytest.fixture
+def error_mails(settings: Any) -> None:
+    settings.ADMINS = [("Security", "security@example.com")]
+    settings.DEBUG = False
+
+
+def erroring_client(user: User | None = None) -> Client:
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def test_item5_signup_and_login_errors_mail_no_password(refuse_writes: Any, error_mails: None) -> None:
+    SignupPolicy.objects.create(mode=SignupMode.OPEN)
+    make_person()
+    User.objects.create_superuser(email="root@example.com", password="root passphrase 42")
+    refuse_writes("accounts_user")  # signup inserts, login updates last_login
+    error_report(erroring_client(), "/accounts/signup/", signup_data("new@example.com"), [PASSWORD])
+    error_report(
+        erroring_client(),
+        "/accounts/login/",
+        {"username": "ann@example.com", "password": PASSWORD},
+        [PASSWORD],
+    )
+    error_report(
+        erroring_client(),
+        "/admin/login/?next=/admin/",
+        {"username": "root@example.com", "password": "root passphrase 42"},
+        ["root passphrase 42"],
+    )
+
+
+def test_item5_password_reset_and_change_errors_mail_no_password(
+    refuse_writes: Any, error_mails: None
+) -> None:
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    person = make_person()
+    root = User.objects.create_superuser(email="root@example.com", password="root passphrase 42")
+    uid = urlsafe_base64_encode(force_bytes(person.pk))
+    client, staff = erroring_client(), erroring_client(root)
+    # The confirm page moves the token into the session, then asks for the new password.
+    assert (
+        client.get(f"/accounts/reset/{uid}/{default_token_generator.make_token(person)}/").status_code == 302
+    )
+    refuse_writes("accounts_user")
+    new = "a brand new passphrase 9"
+    error_report(
+        client, f"/accounts/reset/{uid}/set-password/", {"new_password1": new, "new_password2": new}, [new]
+    )
+    error_report(
+        staff,
+        "/admin/password_change/",
+        {"old_password": "root passphrase 42", "new_password1": new, "new_password2": new},
+        ["root passphrase 42", new],
+    )
+    error_report(
+        staff,
+        "/admin/accounts/user/add/",
+        {
+            "email": "bob@example.com",
+            "name": "Bob",
+            "usable_password": "true",
+            "password1": new,
+            "password2": new,
+        },
+        [new],
+    )
+
+
+def test_item5_the_reveal_error_mails_no_password(error_mails: None) -> None:
+    from django.core import mail
+    from django.db import connection
+
+    person = make_person()
+    account = ready_account(person)
+    with connection.cursor() as cursor:  # the stored secret cannot be read (a damaged row)
+        cursor.execute(
+            "UPDATE librechat_librechataccount SET password = 'gAAAAAdamaged' WHERE id = %s", [account.pk]
+        )
+    client = erroring_client(person)
+    response = client.post("/me/", {"password": PASSWORD})
+    assert response.status_code == 500, response.content.decode()[-3000:]
+    [report] = [m for m in mail.outbox if m.to == ["security@example.com"]]
+    assert "/me/" in report.subject + str(report.body)
+    assert PASSWORD not in report.subject + str(report.body)
+    assert "********************" in str(report.body)
+
+
+def test_item5_admin_forms_with_secrets_mail_none_of_them(
+    admin_client: Client, refuse_writes: Any, error_mails: None
+) -> None:
+    from portal.connectivity.models import Network
+
+    admin = User.objects.get(is_superuser=True)
+    network = Network.objects.order_by("pk").first()
+    assert network is not None
+    master = "sk-master-never-in-mail-0123456789"
+    refuse_writes("litellm_litellmserver")
+    error_report(
+        erroring_client(admin),
+        reverse("admin:litellm_litellmserver_add"),
+        {
+            "name": "litellm-x",
+            "base_url": "http://litellm:4000",
+            "network": "backend-dev",
+            "master_key_input": master,
+        }
+        | {"llm_models-TOTAL_FORMS": "0", "llm_models-INITIAL_FORMS": "0"},
+        [master],
+    )
+    refuse_writes("connectivity_target")
+    error_report(
+        erroring_client(admin),
+        reverse("admin:connectivity_target_add"),
+        {
+            "name": "prod redis",
+            "preset": "redis",
+            "address": "redis://redis:6379/0",
+            "new_password": "hunter2-target-secret",
+            "service_names": "redis",
+            "timeout_seconds": "3",
+            "interval_seconds": "60",
+            "failure_threshold": "2",
+            "enabled": "on",
+            "placements-TOTAL_FORMS": "1",
+            "placements-INITIAL_FORMS": "0",
+            "placements-0-network": str(network.pk),
+            "placements-0-expect": "unreachable",
+        },
+        ["hunter2-target-secret"],
+    )
+    refuse_writes("connectivity_alertchannel")
+    hook = "https://hooks.slack.com/services/T0/B0/very-secret-hook"
+    error_report(
+        erroring_client(admin),
+        reverse("admin:connectivity_alertchannel_add"),
+        {"name": "slack", "kind": "webhook", "email_to": "", "new_webhook_url": hook, "enabled": "on"},
+        [hook, "very-secret-hook"],
+    )
