@@ -175,6 +175,7 @@ def _error_words(exc: Exception) -> str:
     """What staff read on the row. The exception names the server's answer or the socket's
     failure, never our credentials (smtplib does not echo the password)."""
     words = str(exc).strip() or "no answer"
-    if isinstance(exc, TimeoutError):
+    # smtplib turns a read that timed out into SMTPServerDisconnected; the timeout is its context.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
         words = f"the mail server did not answer within {settings.EMAIL_TIMEOUT:g} s"
     return f"{type(exc).__name__}: {words}"[:500]

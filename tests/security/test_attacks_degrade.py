@@ -8,6 +8,7 @@ Item 8: with mail failing, signup with a taken address and with a new one get th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from integrations.librechat import services as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
 from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.connectivity.models import Target
+from tests.smtp_listener import LoopbackSMTP
 
 pytestmark = pytest.mark.django_db
 
@@ -364,3 +366,107 @@ def test_item5_admin_forms_with_secrets_mail_none_of_them(
         {"name": "slack", "kind": "webhook", "email_to": "", "new_webhook_url": hook, "enabled": "on"},
         [hook, "very-secret-hook"],
     )
+
+
+# --- items 7 and 8: a mail server that hangs or fails -----------------------------------------
+
+
+@pytest.fixture
+def silent_smtp() -> Iterator[LoopbackSMTP]:
+    server = LoopbackSMTP().start()
+    yield server
+    server.stop()
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_item7_signup_returns_at_once_and_a_worker_retries_the_mail(
+    settings: Any, silent_smtp: LoopbackSMTP, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import mail
+    from portal.models import MailStatus, OutgoingMail
+    from tests.workers import CeleryWorker, database_url_for_tests
+
+    SignupPolicy.objects.create(mode=SignupMode.OPEN)
+    # Were the request to send it, the page would wait on this server (30 s per reply).
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", silent_smtp.port, 30
+    response, elapsed = timed(Client().post, "/accounts/signup/", signup_data("new@example.com"))
+    assert response.status_code == 302 and elapsed < FEW_SECONDS
+    queued = OutgoingMail.objects.get(to=["new@example.com"])
+    assert queued.kind == "verify_email" and queued.status == MailStatus.WAITING and queued.attempts == 0
+
+    worker = CeleryWorker(
+        database_url=database_url_for_tests(),
+        broker_url=redis_url,
+        queues=["default"],
+        concurrency=1,
+        extra_env={"EMAIL_URL": f"smtp://127.0.0.1:{silent_smtp.port}", "EMAIL_TIMEOUT": "1"},
+    )
+    worker.start()
+    try:
+        # The wake-up sent after the signup's commit: one try, cut off by EMAIL_TIMEOUT.
+        wait_for(lambda: OutgoingMail.objects.get(pk=queued.pk).attempts == 1, 20, "the first try")
+        queued.refresh_from_db()
+        assert queued.status == MailStatus.WAITING and silent_smtp.connections >= 1
+        assert "did not answer within 1 s" in queued.last_error
+        assert queued.next_attempt_at is not None
+        wait = (queued.next_attempt_at - timezone.now()).total_seconds()
+        assert mail.BACKOFF_BASE_SECONDS * 0.9 < wait <= mail.BACKOFF_BASE_SECONDS * 1.1
+
+        # Staff see it in the admin, without the body (its link is a credential).
+        root = User.objects.create_superuser(email="root@example.com", password="root passphrase 42")
+        staff = Client()
+        staff.force_login(root)
+        page = staff.get("/admin/portal/outgoingmail/").content.decode()
+        assert "new@example.com" in page and "did not answer within 1 s" in page
+        token = queued.body.reveal().split("/accounts/verify/")[1].split("/")[0]
+        detail = staff.get(f"/admin/portal/outgoingmail/{queued.pk}/change/").content.decode()
+        assert "did not answer within 1 s" in detail and token not in page + detail
+
+        assert mail.mails_send_due() == 0  # not due before its backoff has passed
+        silent_smtp.answer()
+        later = timezone.now() + dt.timedelta(seconds=wait + 1)
+        with monkeypatch.context() as clock:
+            clock.setattr(timezone, "now", lambda: later)
+            assert mail.mails_send_due() == 1  # the beat's pass hands it to the worker again
+        wait_for(lambda: OutgoingMail.objects.get(pk=queued.pk).status == MailStatus.SENT, 20, "the retry")
+    finally:
+        worker.stop()
+    queued.refresh_from_db()
+    assert queued.attempts == 2 and queued.last_error == ""
+    [message] = silent_smtp.messages
+    assert "Confirm your email address" in message and token in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_item8_with_mail_failing_a_taken_and_a_new_address_get_the_same_answer(
+    settings: Any, unused_tcp_port: int
+) -> None:
+    from portal.models import OutgoingMail
+
+    SignupPolicy.objects.create(mode=SignupMode.OPEN)
+    make_person("taken@example.com")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", unused_tcp_port, 2
+    answers = []
+    for email in ("taken@example.com", "fresh@example.com", "TAKEN@example.com"):
+        client = Client(raise_request_exception=False)
+        response, elapsed = timed(client.post, "/accounts/signup/", signup_data(email))
+        done = client.get(response.get("Location", "/accounts/signup/done/"))
+        answers.append((response.status_code, response.get("Location"), done.status_code, done.content))
+        assert elapsed < FEW_SECONDS
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][:2] == (302, "/accounts/signup/done/")
+    # Nothing is lost: the owner's note and the new person's link wait in the outbox.
+    assert sorted(OutgoingMail.objects.values_list("kind", flat=True)) == [
+        "already_registered",
+        "already_registered",
+        "verify_email",
+    ]
