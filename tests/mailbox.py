@@ -17,3 +17,8 @@ def deliver_queued_mail() -> list[django_mail.EmailMessage]:
     ):
         mail.mail_send(mail_id=mail_id)
     return list(django_mail.outbox)
+
+
+def portal_mail() -> list[OutgoingMail]:
+    """Every mail the portal wrote, sent or not, whoever sent it (a worker, or the test)."""
+    return list(OutgoingMail.objects.order_by("pk"))
