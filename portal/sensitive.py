@@ -15,7 +15,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 
-class SecretFormAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SecretFormAdmin(admin.ModelAdmin):
     """A ModelAdmin whose add/change form takes a secret: an error while saving reports the
     POST with every value replaced by stars."""
 

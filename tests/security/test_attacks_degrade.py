@@ -214,7 +214,7 @@ def error_report(client: Client, url: str, data: dict[str, str], secrets: list[s
     assert [m.to for m in reports] == [["security@example.com"]], [m.subject for m in reports]
     report = reports[0]
     text = "\n".join(
-        [report.subject, str(report.body), *(str(a[0]) for a in getattr(report, "alternatives", []))]
+        [str(report.subject), str(report.body), *(str(a[0]) for a in getattr(report, "alternatives", []))]
     )
     assert url.split("?")[0] in text and "No space left on device" in text  # it is the report
     for secret in secrets:
@@ -470,3 +470,31 @@ def test_item8_with_mail_failing_a_taken_and_a_new_address_get_the_same_answer(
         "already_registered",
         "verify_email",
     ]
+
+
+def test_item7_staff_with_change_permission_send_a_given_up_mail_again(
+    staff_with: Any,
+) -> None:
+    from portal import mail
+    from portal.models import MailStatus, OutgoingMail
+    from tests.mailbox import deliver_queued_mail
+
+    given_up = mail.already_registered(email="ann@example.com")
+    OutgoingMail.objects.filter(pk=given_up.pk).update(
+        status=MailStatus.FAILED,
+        attempts=mail.MAX_ATTEMPTS,
+        next_attempt_at=None,
+        last_error="SMTPAuthenticationError",
+    )
+    action = {"action": "send_again", "_selected_action": [given_up.pk]}
+    viewer = staff_with("portal.view_outgoingmail", email="viewer@example.com")
+    assert "SMTPAuthenticationError" in viewer.get("/admin/portal/outgoingmail/").content.decode()
+    viewer.post("/admin/portal/outgoingmail/", action)
+    assert OutgoingMail.objects.get(pk=given_up.pk).status == MailStatus.FAILED  # view-only: no action
+
+    changer = staff_with("portal.view_outgoingmail", "portal.change_outgoingmail")
+    response = changer.post("/admin/portal/outgoingmail/", action, follow=True)
+    assert "1 mail(s) handed to a worker" in response.content.decode()
+    assert OutgoingMail.objects.get(pk=given_up.pk).status == MailStatus.WAITING
+    assert [m.subject for m in deliver_queued_mail()] == ["You already have an account"]
+    assert OutgoingMail.objects.get(pk=given_up.pk).status == MailStatus.SENT
