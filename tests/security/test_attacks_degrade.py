@@ -149,7 +149,7 @@ def test_item6_the_reveal_with_redis_down_answers_fast_and_still_limits(
 
 
 def test_item6_check_now_with_redis_down_says_pending_within_seconds(
-    admin_client: Client, redis_down: str
+    admin_client: Client, redis_down: str, proof_line: Any
 ) -> None:
     target = Target.objects.filter(placements__isnull=False).distinct().first()
     assert target is not None and target.placements.count() >= 2  # the seeds place it on both networks
@@ -157,10 +157,11 @@ def test_item6_check_now_with_redis_down_says_pending_within_seconds(
     response, elapsed = timed(admin_client.post, url, follow=True)
     assert response.status_code == 200 and elapsed < FEW_SECONDS
     assert "pending" in response.content.decode()
+    proof_line(f"degrade: redis_down check_now_s={elapsed:.2f} networks={target.placements.count()}")
 
 
 def test_item6_relogin_with_redis_down_says_pending_within_seconds(
-    admin_client: Client, redis_down: str
+    admin_client: Client, redis_down: str, proof_line: Any
 ) -> None:
     account = ready_account(make_person())
     response, elapsed = timed(
@@ -171,6 +172,7 @@ def test_item6_relogin_with_redis_down_says_pending_within_seconds(
     )
     assert response.status_code == 200 and elapsed < FEW_SECONDS
     assert "re-login pending" in response.content.decode()
+    proof_line(f"degrade: redis_down relogin_s={elapsed:.2f}")
 
 
 # --- item 5: error mails --------------------------------------------------------------------
@@ -387,7 +389,11 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_item7_signup_returns_at_once_and_a_worker_retries_the_mail(
-    settings: Any, silent_smtp: LoopbackSMTP, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    settings: Any,
+    silent_smtp: LoopbackSMTP,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    proof_line: Any,
 ) -> None:
     from portal import mail
     from portal.models import MailStatus, OutgoingMail
@@ -443,6 +449,7 @@ def test_item7_signup_returns_at_once_and_a_worker_retries_the_mail(
     assert queued.attempts == 2 and queued.last_error == ""
     [message] = silent_smtp.messages
     assert "Confirm your email address" in message and token in message
+    proof_line(f"degrade: silent_smtp signup_s={elapsed:.2f} first_retry_after_s={wait:.0f} attempts=2")
 
 
 @pytest.mark.django_db(transaction=True)
