@@ -39,3 +39,14 @@ def default_queue_heartbeat(environ: Mapping[str, str]) -> list[str]:
         kwargs={"queue": DEFAULT_QUEUE},
     )
     return [f"beat entry 'heartbeat: {DEFAULT_QUEUE}' " + ("created" if created else "already there")]
+
+
+@bootstrap_step
+def mail_beat(environ: Mapping[str, str]) -> list[str]:
+    from portal import services
+
+    name = "portal: send due mail"
+    created = services.periodic_task_ensure(
+        name=name, task="portal.mails_send_due", every_seconds=60, queue=DEFAULT_QUEUE
+    )
+    return [f"beat entry '{name}' " + ("created" if created else "already there")]

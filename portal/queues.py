@@ -6,9 +6,12 @@ there (probes, vendor calls to a server on that network) goes out from the right
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.apps import apps
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "default"
 
@@ -40,9 +43,31 @@ def dispatch_and_wait(
     from celery.exceptions import TimeoutError as CeleryTimeout
 
     queue = network_queue_name(network) if network else DEFAULT_QUEUE
-    result = task.apply_async(kwargs=kwargs, queue=queue)
+    try:
+        result = task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception as exc:
+        # Broker or result store down (kombu, redis and Celery each raise their own kind): the
+        # caller shows "pending", never a 500; the rows say what is due and the beat retries.
+        log.warning("could not send %s to %s (%s)", getattr(task, "name", task), queue, type(exc).__name__)
+        return False, None, ""
     try:
         value = result.get(timeout=wait_seconds, propagate=False, disable_sync_subtasks=False)
     except CeleryTimeout:
         return False, None, result.id
+    except Exception as exc:  # the result store went away while we waited
+        log.warning("no result for %s from %s (%s)", result.id, queue, type(exc).__name__)
+        return False, None, result.id
     return True, value, result.id
+
+
+def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
+    """Send a wake-up message for work a row already records. A broker that is down must not
+    fail the request that queued the work: the beat picks the row up when it is due."""
+    try:
+        task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception as exc:
+        log.warning(
+            "could not wake a worker on %s (%s); the beat job will pick the work up",
+            queue,
+            type(exc).__name__,
+        )

@@ -199,6 +199,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task unacknowledged this long is redelivered (acks_late): longer than any time limit.
         "visibility_timeout": 3600,
+        "socket_connect_timeout": 2.0,  # a dead broker host: fail the publish, don't hang
     }
 
 _redis_broker = (
@@ -229,6 +230,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# Redis that is down must cost a waiting person seconds, not Celery's default ~20 s of
+# reconnecting (20 retries a second apart) followed by a 500. Results only serve someone
+# waiting a few seconds; the rows are the source of truth, so giving up early loses nothing.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2.0
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+}
 
 if REDIS_URL:
     CACHES = {
@@ -237,6 +246,9 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
             "TIMEOUT": 300,
+            # An unreachable Redis fails a rate-limit check in a second (it then counts per
+            # process, portal/accounts/rate_limits.py) instead of hanging the login page.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
 else:
@@ -298,6 +310,9 @@ except Exception as exc:
     raise ConfigurationError(f"EMAIL_URL is not a valid email URL ({exc})") from None
 # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
 globals().update(_email)
+# Seconds a mail server may take per operation (connect, each SMTP reply): without it a server
+# that accepts and never answers holds a worker forever. Mail goes out from workers (portal/mail.py).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Portal admins", a) for a in env.list("PORTAL_ADMIN_EMAILS", default=[])]

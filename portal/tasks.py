@@ -12,3 +12,19 @@ def worker_heartbeat(queue: str) -> None:
 
     hostname = (current_task.request.hostname or "") if current_task else ""
     services.heartbeat_record(queue=queue, hostname=hostname)
+
+
+@shared_task(name="portal.mail_send")
+def mail_send_task(mail_id: int) -> str:
+    """Send one queued mail; the outcome word only ("sent", "retry", "failed", "gone")."""
+    from portal import mail
+
+    return mail.mail_send(mail_id=mail_id)
+
+
+@shared_task(name="portal.mails_send_due", ignore_result=True)
+def mails_send_due_task() -> int:
+    """Beat: hand every mail whose next attempt is due to a worker."""
+    from portal import mail
+
+    return mail.mails_send_due()

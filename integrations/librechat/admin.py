@@ -19,7 +19,7 @@ from integrations.librechat import addresses, services
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
 from portal.pagination import LargeTablePaginator
-from portal.queues import dispatch_and_wait, network_queue_name
+from portal.queues import dispatch_and_wait, network_queue_name, wake
 from portal.server_address import ServerAddressAdminMixin
 
 WAIT_SECONDS = 5.0
@@ -224,8 +224,10 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
             services.sessions_revoke(account=account)
             _log(self, request, account, "Re-login")
             if n >= WAIT_FOR_AT_MOST:
-                session_ensure_task.apply_async(
-                    kwargs={"account_id": account.pk}, queue=network_queue_name(account.server.network)
+                wake(
+                    session_ensure_task,
+                    kwargs={"account_id": account.pk},
+                    queue=network_queue_name(account.server.network),
                 )
                 continue
             done, result, _ = dispatch_and_wait(

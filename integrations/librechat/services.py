@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import re
 import secrets
 from collections.abc import Callable
@@ -18,9 +17,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, TypeVar
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +32,7 @@ from integrations.librechat.client import (
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from portal.crypto import DecryptionError, Secret
 from portal.queues import network_queue_name
+from portal.retry import backoff_at
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -487,9 +484,7 @@ def _explain(exc: VendorError, account: LibreChatAccount) -> str:
 
 
 def _backoff(attempts: int) -> dt.datetime:
-    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1), BACKOFF_CAP_SECONDS)
-    seconds *= 1 + random.random() * 0.1  # spread the retries of many people apart
-    return timezone.now() + dt.timedelta(seconds=seconds)
+    return backoff_at(attempts, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS)
 
 
 def _waiting(account: LibreChatAccount, *, until: dt.datetime, note: str, error: str) -> ProvisionOutcome:
@@ -533,11 +528,6 @@ def _ready(account: LibreChatAccount, tokens: SessionTokens) -> ProvisionOutcome
 # --- staff alerts ---------------------------------------------------------------------------
 
 
-def staff_recipients() -> list[str]:
-    people = get_user_model().objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)
-    return sorted({*(email for _, email in settings.ADMINS), *people})
-
-
 def _attention_alert(account: LibreChatAccount) -> Callable[[], None]:
     subject = f"LibreChat account for {account.email} needs attention"
     body = f"{account.last_error}\n\nThe account in the admin: /admin/librechat/librechataccount/{account.pk}/change/\n"
@@ -556,14 +546,9 @@ def _admin_role_alert(account: LibreChatAccount) -> Callable[[], None]:
 
 
 def _mail_staff(subject: str, body: str) -> None:
-    recipients = staff_recipients()
-    if not recipients:
-        log.warning("no staff email address to send %r to (set PORTAL_ADMIN_EMAILS)", subject)
-        return
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception:  # the row already says it; a broken mail server must not fail the task
-        log.exception("could not email staff about %r", subject)
+    from portal import mail
+
+    mail.to_staff(subject, body)
 
 
 # --- sessions ------------------------------------------------------------------------------

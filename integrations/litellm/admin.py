@@ -44,6 +44,7 @@ from integrations.litellm.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.sensitive import SecretFormAdmin
 from portal.server_address import ServerAddressAdminMixin, may_change_address
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class LiteLLMModelInline(admin.TabularInline):
 
 
 @admin.register(LiteLLMServer)
-class LiteLLMServerAdmin(ServerAddressAdminMixin):
+class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     form = ServerForm
     address_fields = ("base_url", "network")
     change_form_template = "admin/litellm/litellmserver/change_form.html"

@@ -5,7 +5,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
+from django.template.loader import render_to_string
 
+from portal import mail
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import User
 
@@ -63,7 +65,9 @@ class PasswordAgainForm(forms.Form):
 
 
 class CanonicalPasswordResetForm(PasswordResetForm):
-    """Django's reset form finds people case-insensitively; here by the canonical form."""
+    """Django's reset form, finding people by the canonical address (it matches them
+    case-insensitively) and queueing the message in the outbox instead of sending it in the
+    request (portal/mail.py): a silent mail server must not hang the page."""
 
     email = CanonicalEmailField(
         label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
@@ -72,3 +76,16 @@ class CanonicalPasswordResetForm(PasswordResetForm):
     def get_users(self, email: str) -> Any:
         people = User.objects.filter(email=email, is_active=True)
         return (person for person in people if person.has_usable_password())
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        mail.password_reset(email=to_email, subject=subject, body=body)

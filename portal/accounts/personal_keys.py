@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
 from portal.queues import network_queue_name
+from portal.retry import backoff_at
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +390,7 @@ def _record_done(record: PersonalKey, step: str, following: str | None) -> StepO
 
 
 def _backoff(attempts: int) -> dt.datetime:
-    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1), BACKOFF_CAP_SECONDS)
-    seconds *= 1 + random.random() * 0.1  # spread many people's retries apart
-    return timezone.now() + dt.timedelta(seconds=seconds)
+    return backoff_at(attempts, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS)
 
 
 def _record_retry(
@@ -426,18 +424,11 @@ def _record_failed(record: PersonalKey, step: str, detail: str) -> StepOutcome:
 
 def _mail_staff_attention(record: PersonalKey) -> None:
     """Staff hear once per problem; the row keeps the detail and the admin's "retry now"."""
-    from django.core.mail import send_mail
+    from portal import mail
 
-    recipients = librechat.staff_recipients()
-    if not recipients:
-        log.warning("no staff email address to tell that %s needs attention", record)
-        return
     subject = f"The AI key of {record.person.email} needs attention"
     body = f'{record.last_error}\n\nIn the admin: /admin/accounts/personalkey/{record.pk}/change/ (then "Retry now").\n'
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception:  # the row already says it; a broken mail server must not fail the task
-        log.exception("could not email staff about %s", record)
+    mail.to_staff(subject, body)
 
 
 # --- LiteLLM steps (through integrations.litellm.services) -----------------------------------

@@ -14,14 +14,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.librechat import services as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
+from portal import mail
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
 from portal.queues import dispatch_and_wait
@@ -75,6 +75,7 @@ class SignupResult:
     needs_approval: bool
 
 
+@sensitive_variables("password")
 def person_signup(*, email: str, name: str, password: str, verify_url: str) -> SignupResult:
     """Create the person (unverified) and mail the verification link. `verify_url` is the
     absolute URL of the verify page with `{token}` in it."""
@@ -99,12 +100,13 @@ def person_signup(*, email: str, name: str, password: str, verify_url: str) -> S
                     Invitation.objects.filter(pk=invitation.pk).update(used_at=timezone.now())
     except IntegrityError:
         # Already signed up: answer exactly as for a new address, so the form does not tell
-        # strangers who has an account; the owner gets a note instead.
-        transaction.on_commit(lambda: _mail_already_registered(email))
+        # strangers who has an account; the owner gets a note instead (sent by a worker, so
+        # a slow or failing mail server cannot tell the two answers apart either).
+        mail.already_registered(email=email)
         return SignupResult(person=None, needs_approval=needs_approval)
     token = verification_token_make(person=person)
     link = verify_url.replace("{token}", token)
-    transaction.on_commit(lambda: _mail_verification(person.email, person.get_short_name(), link))
+    mail.verification(email=person.email, short_name=person.get_short_name(), link=link)
     return SignupResult(person=person, needs_approval=needs_approval)
 
 
@@ -113,7 +115,7 @@ def verification_resend(*, person: User, verify_url: str) -> bool:
     if person.email_verified_at is not None:
         return False
     link = verify_url.replace("{token}", verification_token_make(person=person))
-    _mail_verification(person.email, person.get_short_name(), link)
+    mail.verification(email=person.email, short_name=person.get_short_name(), link=link)
     return True
 
 
@@ -145,7 +147,7 @@ def person_email_proven(*, person: User) -> None:
         )
         person.refresh_from_db()
         if person.approved_at is None:
-            transaction.on_commit(lambda: _mail_staff_approval_needed(person.email))
+            mail.approval_needed(email=person.email)
     person_provisioning_start(person=person)
 
 
@@ -277,33 +279,6 @@ def person_logged_out(*, person: Any) -> int:
         return 0
     with transaction.atomic():
         return librechat.sessions_revoke(account=account)
-
-
-# --- mail ---------------------------------------------------------------------------------
-
-
-def _mail_verification(email: str, short_name: str, link: str) -> None:
-    body = render_to_string("accounts/email/verify_email.txt", {"name": short_name, "link": link})
-    try:
-        send_mail("Confirm your email address", body, None, [email])
-    except Exception:  # the person is saved; /me/ offers to send the link again
-        log.exception("could not send the verification email")
-
-
-def _mail_already_registered(email: str) -> None:
-    body = render_to_string("accounts/email/already_registered.txt", {"email": email})
-    send_mail("You already have an account", body, None, [email])
-
-
-def _mail_staff_approval_needed(email: str) -> None:
-    recipients = librechat.staff_recipients()
-    if recipients:
-        send_mail(
-            f"{email} asks to join",
-            f"{email} signed up and confirmed their address. Approve them in the admin (People).\n",
-            None,
-            recipients,
-        )
 
 
 def people_waiting_for_approval() -> Any:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts import personal_keys, rate_limits, services
@@ -36,6 +36,7 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
     return response
 
 
+@sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
@@ -149,6 +150,7 @@ class RateLimitedLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
+@sensitive_post_parameters("password")  # before the limits run: they can fail too
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's own login page under the same limits as the site's: staff passwords are
     the most valuable ones to guess."""
@@ -172,9 +174,11 @@ class RateLimitedPasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
 
+@sensitive_post_parameters("password")
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
+@sensitive_variables("context", "form")  # the revealed LibreChat password, the portal password
 def me(request: HttpRequest) -> HttpResponse:
     person: Any = request.user
     status = services.person_access_status(person=person)

@@ -27,6 +27,7 @@ from portal.connectivity.models import (
 )
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.sensitive import SecretFormAdmin
 from portal.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
@@ -134,7 +135,7 @@ class TargetForm(forms.ModelForm):
 
 
 @admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
+class TargetAdmin(SecretFormAdmin):
     form = TargetForm
     inlines = (TargetNetworkInline,)
     list_display = ("name", "kind", "address", "enabled", "interval_seconds", "has_password")
@@ -291,7 +292,7 @@ class AlertChannelForm(forms.ModelForm):
 
 
 @admin.register(AlertChannel)
-class AlertChannelAdmin(admin.ModelAdmin):
+class AlertChannelAdmin(SecretFormAdmin):
     form = AlertChannelForm
     list_display = ("name", "kind", "email_to", "enabled")
 

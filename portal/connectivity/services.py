@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal import mail
 from portal import services as portal_services
 from portal.connectivity.alternatives import candidate_addresses
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
@@ -607,12 +607,12 @@ def alerts_deliver(*, limit: int = 100) -> int:
 
 def _deliver(alert: Alert, channel: AlertChannel) -> None:
     if channel.kind == AlertChannel.Kind.EMAIL:
-        send_mail(
+        # Handed to the outbox, which retries a failing mail server itself (portal/mail.py).
+        mail.alert(
+            recipients=channel.recipients,
             subject=f"[portal] {alert.network.name}: {alert.get_kind_display()}"
             + (f" {alert.target.name}" if alert.target else ""),
-            message=alert.message,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=channel.recipients,
+            body=alert.message,
         )
         return
     if not channel.webhook_url:

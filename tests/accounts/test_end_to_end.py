@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount, Libre
 from integrations.librechat.tasks import account_provision_task, accounts_provision_due_task
 from portal.accounts.models import SignupMode
 from portal.queues import network_queue_name
+from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 
@@ -57,7 +57,7 @@ def test_it_goes_from_signup_to_a_live_librechat_session(
     data = {"email": "ann@example.com", "name": "Ann Example", "password1": PASSWORD, "password2": PASSWORD}
     assert client.post("/accounts/signup/", data).status_code == 302
     assert sum(sim.calls.values()) == 0
-    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[0].body))
+    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(deliver_queued_mail()[0].body))
     assert link
     client.post(link.group(1), {"password": PASSWORD})
 

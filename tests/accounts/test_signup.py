@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core import mail
 from django.test import Client
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
 from portal.accounts.models import Invitation, SignupMode, User
+from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def sign_up(client: Client, email: str = "ann@example.com", password: str = PASS
 
 
 def verification_link(email: str) -> str:
-    message = next(m for m in mail.outbox if m.to == [email] and "Confirm" in m.subject)
+    message = next(m for m in deliver_queued_mail() if m.to == [email] and "Confirm" in m.subject)
     found = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(message.body))
     assert found, message.body
     return found.group(1)
@@ -100,7 +100,7 @@ def test_it_waits_for_staff_approval_before_provisioning(
     person = User.objects.get(email="ann@example.com")
     assert person.email_verified_at is not None and person.approved_at is None
     assert not LibreChatAccount.objects.exists()
-    assert any(m.to == ["ops@example.com"] and "asks to join" in m.subject for m in mail.outbox)
+    assert any(m.to == ["ops@example.com"] and "asks to join" in m.subject for m in deliver_queued_mail())
     assert (
         services.person_access_status(person=person).line
         == "waiting: a staff member has to approve your signup"
@@ -128,7 +128,7 @@ def test_it_answers_an_existing_address_like_a_new_one(
         response = sign_up(client, "ANN@example.com")
     assert response.status_code == 302 and response["Location"] == "/accounts/signup/done/"
     assert User.objects.count() == 1
-    assert [m.subject for m in mail.outbox] == ["You already have an account"]
+    assert [m.subject for m in deliver_queued_mail()] == ["You already have an account"]
 
 
 def test_it_applies_djangos_password_validators(client: Client, policy) -> None:

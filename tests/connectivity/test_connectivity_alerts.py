@@ -10,13 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from portal.connectivity import services
 from portal.connectivity.models import Alert, AlertChannel, AlertDelivery, Network
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network
+from tests.mailbox import deliver_queued_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_it_emails_an_alert_through_the_django_email_backend() -> None:
 
     assert services.alerts_deliver() == 1
 
-    [email] = mail.outbox
+    [email] = deliver_queued_mail()
     assert email.to == ["ops@example.com", "oncall@example.com"]
     assert network.name in email.subject and "DOWN" in email.body
 
@@ -95,7 +95,7 @@ def test_it_delivers_each_alert_once_per_channel(webhook: WebhookReceiver) -> No
 
     assert services.alerts_deliver() == 2
     assert services.alerts_deliver() == 0
-    assert len(mail.outbox) == 1 and len(webhook.posts) == 1
+    assert len(deliver_queued_mail()) == 1 and len(webhook.posts) == 1
 
 
 def test_it_keeps_a_failed_webhook_pending_without_writing_its_url_down(unused_tcp_port: int) -> None:
@@ -125,7 +125,7 @@ def test_it_gives_up_on_a_channel_after_a_few_attempts(unused_tcp_port: int) -> 
 def test_it_skips_disabled_channels() -> None:
     AlertChannel.objects.create(name="ops", kind="email", email_to="ops@example.com", enabled=False)
     raise_alert(make_network())
-    assert services.alerts_deliver() == 0 and not mail.outbox
+    assert services.alerts_deliver() == 0 and not deliver_queued_mail()
 
 
 def test_it_alerts_once_when_a_network_worker_goes_silent_and_once_when_it_is_back() -> None:

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import redis
 from django.contrib import admin
-from django.core import mail
 from django.db import models
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, reverse
@@ -35,6 +34,7 @@ from portal.connectivity import tasks as connectivity_tasks
 from portal.connectivity.models import AlertChannel
 from portal.queues import network_queue_name
 from tests.connectivity.factories import make_network, make_target
+from tests.mailbox import portal_mail
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
@@ -270,7 +270,7 @@ def test_it_leaks_no_secret_anywhere(
         "password2": PERSON_PASSWORD,
     }
     assert person_client.post("/accounts/signup/", signup).status_code == 302
-    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", str(mail.outbox[-1].body))
+    link = re.search(r"http://testserver(/accounts/verify/[^/\s]+/)", portal_mail()[-1].body.reveal())
     assert link
     person_client.post(link.group(1), {"password": PERSON_PASSWORD})
     wait_for(lambda: LibreChatAccount.objects.filter(status=AccountStatus.READY).exists(), worker)
@@ -372,7 +372,8 @@ def test_it_leaks_no_secret_anywhere(
     tables = database_texts()
     found += leaks(tables, secrets)
     found += leaks(
-        {f"mail {n} to {m.to}": f"{m.subject}\n{m.body}" for n, m in enumerate(mail.outbox)}, secrets
+        {f"mail {n} to {m.to}": f"{m.subject}\n{m.body.reveal()}" for n, m in enumerate(portal_mail())},
+        secrets,
     )
 
     # The search looked where it claims to: results, decoded task bodies, DEBUG lines, real pages.
@@ -390,7 +391,7 @@ def test_it_leaks_no_secret_anywhere(
     assert found == [], "\n".join(found)
     proof_line(
         f"secrets: known={len(secrets)} admin_pages={len(pages)} api_responses={len(person_pages) + 8} "
-        f"redis_keys={len(stored)} tables={len(tables)} mails={len(mail.outbox)} log_lines={sum(t.count(chr(10)) for t in logs.values())} leaks={len(found)}"
+        f"redis_keys={len(stored)} tables={len(tables)} mails={len(portal_mail())} log_lines={sum(t.count(chr(10)) for t in logs.values())} leaks={len(found)}"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core import mail
 
 from integrations.litellm.client import hash_token
 from portal.accounts.models import PersonalKey, User
@@ -17,6 +16,7 @@ from tests.accounts.personal_keys.support import (
     make_pairing,
     make_ready_person,
 )
+from tests.mailbox import deliver_queued_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -107,5 +107,6 @@ def test_it_needs_attention_with_litellm_words_when_the_key_is_refused(litellm_s
 
     assert record.status == "needs_attention" and record.step == "issue" and record.key_id is None
     assert "already exists" in record.last_error
-    assert [m.subject for m in mail.outbox] == [f"The AI key of {person.email} needs attention"]
-    assert "already exists" in mail.outbox[0].body and mail.outbox[0].to == ["ops@example.com"]
+    outbox = deliver_queued_mail()
+    assert [m.subject for m in outbox] == [f"The AI key of {person.email} needs attention"]
+    assert "already exists" in outbox[0].body and outbox[0].to == ["ops@example.com"]
