@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,8 +26,10 @@ from portal.connectivity.models import (
     Target,
     TargetNetwork,
 )
+from portal.connectivity.probes import ProbeSpec
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.server_address import ServerAddressAdminMixin
 from portal.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
@@ -124,18 +127,55 @@ class TargetForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return value
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        entered = cleaned.get("new_password") or cleaned.get("clear_password") or _has_password(cleaned)
+        if self.address_changed() and self.instance.__dict__.get("password") is not None and not entered:
+            # The stored password was entered for the old host: it never follows the row to a
+            # host somebody typed in later (the same rule as the LiteLLM master key).
+            self.add_error(
+                "new_password",
+                "The address changed (scheme, host or port): enter the password for the new address, "
+                'or tick "Remove the stored password". The stored one is never sent to a new address.',
+            )
+        return cleaned
+
+    def address_changed(self) -> bool:
+        """Scheme, host or port differ from the stored row (a database or path does not count)."""
+        if not self.instance.pk or "address" not in self.cleaned_data:
+            return False  # a new target, or the address is read-only for this person
+        old = Target.objects.filter(pk=self.instance.pk).values_list("address", flat=True).first()
+        return old is not None and _origin(self.cleaned_data["address"]) != _origin(old)
+
     def _post_clean(self) -> None:
         # Set before the model's clean(), which may also move a password out of the address.
-        if self.cleaned_data.get("clear_password"):
+        if self.cleaned_data.get("clear_password") or self.address_changed():
             self.instance.password = None
-        elif self.cleaned_data.get("new_password"):
+        if self.cleaned_data.get("new_password") and not self.cleaned_data.get("clear_password"):
             self.instance.password = self.cleaned_data["new_password"]
         super()._post_clean()  # type: ignore[misc]
 
 
+def _origin(address: str) -> tuple[str, str, int | None] | None:
+    try:
+        spec = ProbeSpec.from_url(address.strip())
+    except ValueError:
+        return None  # the model's clean() names what is wrong with it
+    return spec.scheme, spec.target_host.lower(), spec.target_port
+
+
+def _has_password(cleaned: dict[str, Any]) -> bool:
+    """A password typed into the address itself (the model moves it to the encrypted field)."""
+    try:
+        return bool(urlsplit(str(cleaned.get("address", "")).strip()).password)
+    except ValueError:
+        return False
+
+
 @admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
+class TargetAdmin(ServerAddressAdminMixin, admin.ModelAdmin):
     form = TargetForm
+    address_fields = ("address",)  # where a PostgreSQL or Redis password goes
     inlines = (TargetNetworkInline,)
     list_display = ("name", "kind", "address", "enabled", "interval_seconds", "has_password")
     list_filter = ("enabled", "kind", "preset")
