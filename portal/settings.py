@@ -86,7 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.csp.PortalCSPMiddleware",  # django-csp, Django's debug pages excepted (portal/csp.py)
 ]
 
 # Content-Security-Policy (django-csp) for the admin and the portal's pages: scripts and styles

@@ -237,8 +237,11 @@ def test_with_debug_on_only_djangos_technical_pages_go_without_the_csp(db: None,
     technical_500 = client.get("/boom/")
     assert technical_404.status_code == 404 and "DEBUG = True" in technical_404.content.decode()
     assert technical_500.status_code == 500 and "RuntimeError" in technical_500.content.decode()
-    assert "Content-Security-Policy" not in technical_404
-    assert "Content-Security-Policy" not in technical_500
+    # A SuspiciousOperation under DEBUG is the technical 500 page with a 400 (django-csp styled it not).
+    technical_400 = client.get("/", HTTP_HOST="attacker.example")
+    assert technical_400.status_code == 400 and "DisallowedHost" in technical_400.content.decode()
+    for technical in (technical_404, technical_500, technical_400):
+        assert "Content-Security-Policy" not in technical
     for own in ("/own-not-found/", "/own-server-error/", reverse("accounts:signup")):
         assert client.get(own).get("Content-Security-Policy") == policy, own
 
