@@ -29,7 +29,7 @@ from portal.connectivity.models import (
 from portal.connectivity.probes import ProbeSpec
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
-from portal.server_address import ServerAddressAdminMixin
+from portal.server_address import ServerAddressAdminMixin, may_change_address
 from portal.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
@@ -90,6 +90,14 @@ class TargetNetworkInline(admin.TabularInline):
     )
     readonly_fields = ("state", "since", "consecutive_failures", "last_checked_at", "last_error", "last_fix")
     verbose_name_plural = "checked from these networks (none: every network)"
+
+    # The network decides what the target's host name resolves to, so where its password goes.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and may_change_address(request.user, "connectivity")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if may_change_address(request.user, "connectivity") else (*fields, "network")
 
 
 class TargetForm(forms.ModelForm):

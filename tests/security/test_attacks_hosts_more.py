@@ -6,7 +6,7 @@ hosts) are probed without its credentials: an attacker's PostgreSQL and Redis on
 ask for the password, never receive it, and their refusal still reads "answers, credentials not
 tried".
 Item 2 (target address): without "Can change a target's address" staff see a target's address
-read-only and cannot add targets; a new scheme, host or port drops the stored password (the form
+(and the networks it is checked from) read-only and cannot add targets; a new scheme, host or port drops the stored password (the form
 asks for the new address's password or its removal), so a check never sends it to the new host.
 Item 2 (pairing URL): the LiteLLM URL LibreChat sends everyone's key to (the pairing's baseURL)
 takes "Can change a server's address" of LiteLLM.
@@ -119,6 +119,37 @@ def test_staff_without_the_address_permission_cannot_move_a_target_or_add_one(
     assert guarded_target.timeout_seconds == 3.0  # the rest of the form still saves
     assert guarded_target.password.reveal() == SECRET
     assert staff.get(reverse("admin:connectivity_target_add")).status_code == 403
+
+
+def test_staff_without_the_address_permission_cannot_check_a_target_from_another_network(
+    staff_with: Callable[..., Client], guarded_target: Target
+) -> None:
+    # `db.internal` on another Docker network may be another machine: the password stays home.
+    home, other, third = make_network(), make_network(), make_network()
+    kept = TargetNetwork.objects.create(target=guarded_target, network=home)
+    staff = staff_with(
+        "connectivity.view_target",
+        "connectivity.change_target",
+        "connectivity.add_targetnetwork",
+        "connectivity.change_targetnetwork",
+    )
+    change = reverse("admin:connectivity_target_change", args=[guarded_target.pk])
+    placements = {
+        "placements-TOTAL_FORMS": "2",
+        "placements-INITIAL_FORMS": "1",
+        "placements-0-id": str(kept.pk),
+        "placements-0-target": str(guarded_target.pk),
+        "placements-0-network": str(other.pk),
+        "placements-0-expect": "reachable",
+        "placements-1-target": str(guarded_target.pk),
+        "placements-1-network": str(third.pk),
+        "placements-1-expect": "reachable",
+    }
+
+    response = staff.post(change, {**target_form(guarded_target), **placements})
+
+    assert response.status_code == 302
+    assert list(guarded_target.placements.values_list("network", flat=True)) == [home.pk]
 
 
 def test_a_moved_target_asks_for_its_password_again_and_never_sends_the_old_one(
