@@ -1,18 +1,9 @@
-"""More attacks on where secrets go (issue #11, item 2, "secrets go only to the host they were
-entered for"), on what the first pass left open.
+"""Issue #11, item 2 ("secrets go only to the host they were entered for"): what the first pass left open.
 
-Item 2 (alternatives): a failing PostgreSQL or Redis target's alternatives (guessed or listed
-hosts) are probed without its credentials: an attacker's PostgreSQL and Redis on loopback, which
-ask for the password, never receive it, and their refusal still reads "answers, credentials not
-tried".
-Item 2 (target address): without "Can change a target's address" staff see a target's address
-(and the networks it is checked from) read-only and cannot add targets; a new scheme, host or port drops the stored password (the form
-asks for the new address's password or its removal), so a check never sends it to the new host.
-Item 2 (pairing URL): the LiteLLM URL LibreChat sends everyone's key to (the pairing's baseURL)
-takes "Can change a server's address" of LiteLLM.
-Item 2 (debug pages and the CSP): with DEBUG on only Django's own technical 404/500 pages go
-without the Content-Security-Policy (the portal's own 404/500 keep it; DEBUG off nothing
-changes); in the browser: tests/e2e/test_csp.py.
+Item 2 (alternatives): probed without the target's credentials; a refused login reads "credentials not tried".
+Item 2 (target address): a target's address and networks take the permission; a new origin drops its password.
+Item 2 (pairing URL): the pairing's LiteLLM URL for LibreChat takes litellm.change_server_address.
+Item 2 (debug pages and the CSP): under DEBUG only Django's technical pages lack the CSP (browser: tests/e2e).
 """
 
 from __future__ import annotations
