@@ -106,7 +106,8 @@ class TargetForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="PostgreSQL or Redis password. Stored encrypted and never shown; leave empty to keep it.",
+        help_text="PostgreSQL or Redis password. Stored encrypted and never shown; leave empty to keep it "
+        "(a new scheme, host or port asks for it again).",
     )
     clear_password = forms.BooleanField(required=False, label="Remove the stored password")
 
