@@ -243,6 +243,13 @@ class EncryptedTextField(models.TextField):
     def get_transform(self, lookup_name: str) -> Any:
         return None
 
+    def to_python(self, value: Any) -> Any:
+        # full_clean() passes the attribute through here: TextField's str() of a Secret is its
+        # mask, which would then be stored in place of the secret.
+        if isinstance(value, Secret):
+            return value
+        return super().to_python(value)
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Ciphertext | None:
         return None if value is None else Ciphertext(value)
 

@@ -6,6 +6,8 @@ hold every permission) may set the address itself: they see it read-only otherwi
 add servers, and may not point a model's `api_base` (where LiteLLM forwards the provider key)
 anywhere. The vendors' own rules for a changed address (re-enter the LiteLLM master key,
 confirm a LibreChat address before people's credentials go there) live with each vendor.
+The same codename guards a connectivity target's address (where its PostgreSQL or Redis
+password goes) and, as LiteLLM's, the pairing's LiteLLM URL (where LibreChat sends people's keys).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.unreadable_secrets.UnreadableSecretMiddleware",  # a 503 that names the column
-    "csp.middleware.CSPMiddleware",
+    "portal.csp.PortalCSPMiddleware",  # django-csp, Django's debug pages excepted (portal/csp.py)
 ]
 
 # Content-Security-Policy (django-csp) for the admin and the portal's pages: scripts and styles

@@ -58,6 +58,13 @@ def test_it_never_shows_plaintext_in_repr_or_str(vault_model) -> None:
     assert loaded.secret.masked() == "sk-...3456"
 
 
+def test_full_clean_keeps_the_secret_not_its_mask(vault_model) -> None:
+    row = vault_model(label="a", secret="sk-plain-value-123456")
+    row.full_clean()
+    row.save()
+    assert vault_model.objects.get(pk=row.pk).secret.reveal() == "sk-plain-value-123456"
+
+
 def test_it_stores_empty_and_none_as_null(vault_model) -> None:
     row = vault_model.objects.create(label="a", secret="")
     assert vault_model.objects.get(pk=row.pk).secret is None

@@ -15,6 +15,7 @@ from portal.accounts import personal_keys, reconcile
 from portal.accounts.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
+from portal.server_address import may_change_address
 from portal.validators import validate_http_url
 
 RECONCILE_WAIT_SECONDS = 8.0
@@ -26,6 +27,13 @@ class PairingAdmin(admin.ModelAdmin):
     list_select_related = ("librechat_server", "litellm_server", "default_plan")
     readonly_fields = ("librechat_yaml", "created_at")
     actions = ("reconcile_report", "reconcile_and_repair")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Pairing | None = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        # LibreChat sends every person's LiteLLM key to this URL: a LiteLLM server's address.
+        if not may_change_address(request.user, "litellm"):
+            fields += ("litellm_url_for_librechat",)
+        return fields
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,9 +26,11 @@ from portal.connectivity.models import (
     Target,
     TargetNetwork,
 )
+from portal.connectivity.probes import ProbeSpec
 from portal.pagination import LargeTablePaginator
 from portal.queues import dispatch_and_wait
 from portal.sensitive import SecretFormAdmin
+from portal.server_address import ServerAddressAdminMixin, may_change_address
 from portal.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
@@ -89,6 +92,14 @@ class TargetNetworkInline(admin.TabularInline):
     readonly_fields = ("state", "since", "consecutive_failures", "last_checked_at", "last_error", "last_fix")
     verbose_name_plural = "checked from these networks (none: every network)"
 
+    # The network decides what the target's host name resolves to, so where its password goes.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and may_change_address(request.user, "connectivity")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if may_change_address(request.user, "connectivity") else (*fields, "network")
+
 
 class TargetForm(forms.ModelForm):
     new_password = forms.CharField(
@@ -96,7 +107,8 @@ class TargetForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="PostgreSQL or Redis password. Stored encrypted and never shown; leave empty to keep it.",
+        help_text="PostgreSQL or Redis password. Stored encrypted and never shown; leave empty to keep it "
+        "(a new scheme, host or port asks for it again).",
     )
     clear_password = forms.BooleanField(required=False, label="Remove the stored password")
 
@@ -125,18 +137,55 @@ class TargetForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return value
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        entered = cleaned.get("new_password") or cleaned.get("clear_password") or _has_password(cleaned)
+        if self.address_changed() and self.instance.__dict__.get("password") is not None and not entered:
+            # The stored password was entered for the old host: it never follows the row to a
+            # host somebody typed in later (the same rule as the LiteLLM master key).
+            self.add_error(
+                "new_password",
+                "The address changed (scheme, host or port): enter the password for the new address, "
+                'or tick "Remove the stored password". The stored one is never sent to a new address.',
+            )
+        return cleaned
+
+    def address_changed(self) -> bool:
+        """Scheme, host or port differ from the stored row (a database or path does not count)."""
+        if not self.instance.pk or "address" not in self.cleaned_data:
+            return False  # a new target, or the address is read-only for this person
+        old = Target.objects.filter(pk=self.instance.pk).values_list("address", flat=True).first()
+        return old is not None and _origin(self.cleaned_data["address"]) != _origin(old)
+
     def _post_clean(self) -> None:
         # Set before the model's clean(), which may also move a password out of the address.
-        if self.cleaned_data.get("clear_password"):
+        if self.cleaned_data.get("clear_password") or self.address_changed():
             self.instance.password = None
-        elif self.cleaned_data.get("new_password"):
+        if self.cleaned_data.get("new_password") and not self.cleaned_data.get("clear_password"):
             self.instance.password = self.cleaned_data["new_password"]
         super()._post_clean()  # type: ignore[misc]
 
 
+def _origin(address: str) -> tuple[str, str, int | None] | None:
+    try:
+        spec = ProbeSpec.from_url(address.strip())
+    except ValueError:
+        return None  # the model's clean() names what is wrong with it
+    return spec.scheme, spec.target_host.lower(), spec.target_port
+
+
+def _has_password(cleaned: dict[str, Any]) -> bool:
+    """A password typed into the address itself (the model moves it to the encrypted field)."""
+    try:
+        return bool(urlsplit(str(cleaned.get("address", "")).strip()).password)
+    except ValueError:
+        return False
+
+
 @admin.register(Target)
-class TargetAdmin(SecretFormAdmin):
+class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     form = TargetForm
+    address_fields = ("address",)  # where a PostgreSQL or Redis password goes
     inlines = (TargetNetworkInline,)
     list_display = ("name", "kind", "address", "enabled", "interval_seconds", "has_password")
     list_filter = ("enabled", "kind", "preset")

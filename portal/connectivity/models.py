@@ -212,6 +212,9 @@ class Target(models.Model):
 
     class Meta:
         ordering = ("name",)
+        # The address is where the password goes: the same rule as a server's address
+        # (portal/server_address.py), under the same codename.
+        permissions = [("change_server_address", "Can change a target's address (where its password goes)")]
 
     def __str__(self) -> str:
         return self.name

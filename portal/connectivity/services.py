@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from portal import mail
 from portal import services as portal_services
-from portal.connectivity.alternatives import candidate_addresses
+from portal.connectivity.alternatives import CREDENTIALS_NOT_TRIED, candidate_addresses, probe_alternatives
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
 from portal.connectivity.location import this_process
 from portal.connectivity.models import (
@@ -300,7 +300,7 @@ def _alternatives_for_failures(
         timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
         groups.append([replace(c, timeout=timeout) for c in candidates])
     flat = [c for group in groups for c in group]
-    outcomes = iter(run_sweep(flat))
+    outcomes = iter(probe_alternatives(flat))
     return [[(c, next(outcomes)) for c in group] for group in groups]
 
 
@@ -325,10 +325,12 @@ def check_record(
         }
         for spec, alt in alternatives
     ]
-    working = next((str(t["address"]) for t in tried if t["ok"]), "")
+    answered = next((t for t in tried if t["ok"]), None)
+    working = str(answered["address"]) if answered else ""
     fix = diagnosis.fix
-    if working:
-        fix = f"{fix} From {placement.network.name}, {working} answers.".strip()
+    if answered:
+        untried = " (credentials not tried)" if CREDENTIALS_NOT_TRIED in str(answered["detail"]) else ""
+        fix = f"{fix} From {placement.network.name}, {working} answers{untried}.".strip()
     latency = round(outcome.latency_ms, 1) if outcome.ok else None
 
     with transaction.atomic():

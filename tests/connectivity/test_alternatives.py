@@ -30,18 +30,26 @@ def test_it_lists_the_likely_addresses_without_the_failed_one_or_repeats() -> No
     assert hosts_of(candidates) == ["litellm", "host.docker.internal", "10.201.0.1", "nas.lan"]
 
 
-def test_it_keeps_port_path_scheme_and_credentials() -> None:
+def test_it_keeps_port_path_and_scheme() -> None:
     failing = ProbeSpec(
-        kind=ProbeKind.HTTP,
-        url="https://192.168.1.131:4000/health/readiness",
-        readiness_requires_db=True,
-        password="kept",
+        kind=ProbeKind.HTTP, url="https://192.168.1.131:4000/health/readiness", readiness_requires_db=True
     )
 
     first = candidate_addresses(failing, DEV, service_names=["litellm"])[0]
 
     assert first.url == "https://litellm:4000/health/readiness"
-    assert first.readiness_requires_db and first.password == "kept"
+    assert first.readiness_requires_db
+
+
+def test_it_never_hands_the_targets_credentials_to_another_host() -> None:
+    # The password was entered for 192.168.1.131; a guessed `postgres` may be anyone's.
+    failing = spec_from_preset("postgres", "192.168.1.131", username="portal", password="for-that-host")
+
+    candidates = candidate_addresses(failing, DEV, ["db.lan"], service_names=["pg"])
+
+    assert hosts_of(candidates) == ["pg", "postgres", "db", "host.docker.internal", "10.201.0.1", "db.lan"]
+    assert {(c.username, c.password) for c in candidates} == {(None, None)}
+    assert {(c.port, c.kind) for c in candidates} == {(5432, ProbeKind.POSTGRES)}
 
 
 def test_it_never_offers_loopback_to_a_container() -> None:

@@ -106,3 +106,28 @@ def test_the_admin_and_the_portal_pages_run_under_the_csp_without_a_violation(
     # And the policy really is there (a page without it would pass the count trivially).
     header = page.request.get(live_server.url + reverse("accounts:signup")).headers["content-security-policy"]
     assert "script-src 'self'" in header and "style-src 'self'" in header and "unsafe-inline" not in header
+
+
+def test_with_debug_on_the_debug_404_page_is_styled_and_a_normal_page_keeps_the_full_csp(
+    page: Any, live_server: Any, transactional_db: None, settings: Any
+) -> None:
+    # Issue #11 item 2 (debug pages and the CSP): only Django's own technical pages go without
+    # the policy (portal/csp.py); the rule itself is tested over HTTP in
+    # tests/security/test_attacks_hosts_more.py.
+    from csp.utils import build_policy
+
+    seen = watch_csp(page)
+    settings.DEBUG = True  # the embedded default
+
+    debug_404 = page.goto("/no-such-page/")
+    assert debug_404 is not None and debug_404.status == 404
+    assert "content-security-policy" not in debug_404.headers
+    assert page.get_by_text("DEBUG = True").first.is_visible()
+    # technical_404.html's inline <style>: a grey page (an unstyled one is transparent).
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(238, 238, 238)"
+
+    signup = page.goto(reverse("accounts:signup"))
+    assert signup is not None and signup.status == 200
+    assert signup.headers["content-security-policy"] == build_policy()
+    assert page.get_by_role("button").first.is_visible()
+    assert seen == []

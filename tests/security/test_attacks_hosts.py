@@ -364,7 +364,7 @@ def test_the_litellm_url_pasted_into_librechat_yaml_must_be_http_or_https(
     pairing = Pairing.objects.create(
         librechat_server=chat_server, litellm_server=litellm_server, default_plan=plan
     )
-    staff = staff_with("accounts.view_pairing", "accounts.change_pairing")
+    staff = staff_with("accounts.view_pairing", "accounts.change_pairing", ADDRESS)
     form = {
         "librechat_server": chat_server.pk,
         "litellm_server": litellm_server.pk,
