@@ -27,6 +27,20 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
 
 
 @never_cache
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: people reach their own page (or sign in / sign up first), staff the admin.
+
+    The portal's root is what a person opens first; the staff login is no place for them.
+    """
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("accounts:me")
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
