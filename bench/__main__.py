@@ -16,14 +16,18 @@ def _use_bench_database() -> None:
     if not url.startswith("postgres"):
         sys.exit("bench: run through `make bench` (it needs PostgreSQL and Redis)")
     parts = urlsplit(url)
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/portal_bench"))
+    # Named after the checkout's database (portal_s3 -> portal_s3_bench under TEST_SLOT=3), so
+    # parallel checkouts never bench in each other's tables.
+    name = (parts.path.strip("/") or "portal") + "_bench"
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'portal_bench'").fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute("CREATE DATABASE portal_bench")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def main(argv: list[str]) -> int:
