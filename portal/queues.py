@@ -85,7 +85,7 @@ def dispatch_and_wait(
             time.sleep(0.1)
         if result.state == PENDING:
             consumers = queue_consumers(queue)
-            if not consumers and not result.ready():
+            if not consumers and result.state == PENDING:  # still nobody: not even just now
                 raise NoWorker(
                     queue=queue, task_id=result.id, seconds=pickup_seconds, asked=consumers is not None
                 )
