@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import QUICK
+
 
 def _use_bench_database() -> None:
     url = os.environ.get("DATABASE_URL", "")
@@ -47,6 +49,10 @@ def main(argv: list[str]) -> int:
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
     ]
     wanted = [n for n in names if not argv or any(a in n for a in argv)]
+    if QUICK:
+        print(
+            "bench: quick mode (BENCH_QUICK=1): small sizes, figures not comparable to the goals", flush=True
+        )
     failed = 0
     for name in sorted(wanted):
         module = importlib.import_module(f"bench.{name}")
