@@ -137,3 +137,34 @@ def test_a_broker_that_does_not_answer_is_a_clear_error(
     assert "cannot send the sync to the Celery broker" in done.stderr and "--here" in done.stderr
     assert "Traceback" not in done.stderr and "broker-password-x9" not in done.stderr
     assert elapsed < 30, f"took {elapsed:.1f} s"
+
+
+def test_on_the_embedded_default_with_no_worker_it_says_so_too(tmp_path: Path) -> None:
+    """What a newcomer runs: SQLite and the serverless broker under the var dir, no worker."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PORTAL_VAR_DIR": str(tmp_path / "var"),
+        "LITELLM_API_URL": "http://127.0.0.1:9",
+        "LITELLM_MASTER_KEY": MASTER,
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert manage("migrate", "--noinput", "-v0").returncode == 0
+    assert "LiteLLM server 'litellm'" in manage("bootstrap").stdout
+    started = time.monotonic()
+    done = manage("litellm_sync")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1 and elapsed < 15, (elapsed, done.stderr)
+    assert f"litellm: no worker took the task from queue {QUEUE} within 3 s" in done.stderr
+    assert "litellm_sync --here" in done.stderr and "Traceback" not in done.stderr
+    assert list((tmp_path / "var" / "broker").rglob(f"*.{QUEUE}.msg")), "the task is not queued"
