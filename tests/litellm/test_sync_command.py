@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -34,7 +35,8 @@ def empty_queue() -> Iterator[None]:
 
     def purge() -> None:
         with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(QUEUE)
+            channel: Any = connection.default_channel
+            channel.queue_purge(QUEUE)
 
     purge()
     yield
