@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from portal.accounts import personal_keys, rate_limits, services
 from portal.accounts.forms import PasswordAgainForm, SignupForm
@@ -27,7 +27,7 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """`/`: people reach their own page (or sign in / sign up first), staff the admin.
 

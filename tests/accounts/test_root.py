@@ -38,6 +38,8 @@ def test_an_anonymous_visitor_reaches_sign_in_with_a_way_to_sign_up(live_server:
     assert "<h1>Sign in</h1>" in response.text
     assert 'href="/accounts/signup/"' in response.text
     assert "Django administration" not in response.text and "/admin/" not in response.url
+    head = requests.head(f"{live_server.url}/", timeout=10)  # uptime checks ask with HEAD
+    assert head.status_code == 302 and head.headers["Location"] == "/accounts/login/"
 
 
 def test_a_signed_in_person_reaches_their_own_page(
