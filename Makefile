@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := portal.settings
 
-.PHONY: install litellm-venv run test lint format migrations-check bench proof e2e clean
+.PHONY: install litellm-venv run test lint format migrations-check bench bench-quick proof e2e clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,11 @@ migrations-check: install
 
 bench: install
 	scripts/with-test-services $(BIN)/python -m bench
+
+# The same benchmarks at small sizes (same code paths, figures not comparable): CI runs it
+# after `make test` so that no benchmark rots.
+bench-quick: install
+	BENCH_QUICK=1 scripts/with-test-services $(BIN)/python -m bench
 
 # The proof tiers (faults at scale, secret hygiene, browser end-to-end); the figure lines
 # (`faults: ...`, `secrets: ...`) are printed together under "proof figures" at the end.

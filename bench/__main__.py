@@ -10,20 +10,26 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import QUICK
+
 
 def _use_bench_database() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("bench: run through `make bench` (it needs PostgreSQL and Redis)")
     parts = urlsplit(url)
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/portal_bench"))
+    # Named after the checkout's database (portal_s3 -> portal_s3_bench under TEST_SLOT=3), so
+    # parallel checkouts never bench in each other's tables.
+    name = (parts.path.strip("/") or "portal") + "_bench"
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'portal_bench'").fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute("CREATE DATABASE portal_bench")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def main(argv: list[str]) -> int:
@@ -43,6 +49,10 @@ def main(argv: list[str]) -> int:
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
     ]
     wanted = [n for n in names if not argv or any(a in n for a in argv)]
+    if QUICK:
+        print(
+            "bench: quick mode (BENCH_QUICK=1): small sizes, figures not comparable to the goals", flush=True
+        )
     failed = 0
     for name in sorted(wanted):
         module = importlib.import_module(f"bench.{name}")

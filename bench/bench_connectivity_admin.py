@@ -14,8 +14,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
-SIZES = (1_000, 1_000_000)
-RENDERS = 9
+from bench import size
+
+SIZES = (size(1_000, 100), size(1_000_000, 2_000))
+RENDERS = size(9, 2)
 GOAL_RATIO = 2.0
 BENCH_EMAIL = "bench-admin@example.com"
 TARGETS = 10
@@ -27,15 +29,15 @@ def run() -> None:
     pages = _pages(network_ids, target_ids)
 
     measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
-    for size in SIZES:
+    for rows in SIZES:
         started = time.monotonic()
-        _fill(size, network_ids, target_ids)
-        print(f"connectivity_admin: built rows={size} in {time.monotonic() - started:.1f}s", flush=True)
+        _fill(rows, network_ids, target_ids)
+        print(f"connectivity_admin: built rows={rows} in {time.monotonic() - started:.1f}s", flush=True)
         for name, url in pages.items():
             queries, seconds = _measure(client, url)
-            measured[name][size] = (queries, seconds)
+            measured[name][rows] = (queries, seconds)
             print(
-                f"connectivity_admin: page={name} rows={size} queries={queries} render_ms={seconds * 1000:.1f}",
+                f"connectivity_admin: page={name} rows={rows} queries={queries} render_ms={seconds * 1000:.1f}",
                 flush=True,
             )
     small, large = SIZES

@@ -15,8 +15,10 @@ import math
 import os
 import time
 
-PEOPLE = 10_000
-STRANGERS = 500
+from bench import size
+
+PEOPLE = size(10_000, 300)
+STRANGERS = size(500, 50)
 DRIFT_EACH = 10
 # portal_bench is one database for everyone's runs: this run's rows carry its own name.
 PREFIX = f"bench-reconcile-{os.getpid()}"

@@ -20,13 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import size  # noqa: E402
 from portal.connectivity.probes import ProbeKind, ProbeSpec, run_probe  # noqa: E402
 from portal.connectivity.sweep import run_sweep  # noqa: E402
 
 TIMEOUT = 1.0
-HEALTHY, SILENT, REFUSED = 160, 20, 20
+HEALTHY, SILENT, REFUSED = size(160, 16), size(20, 2), size(20, 2)
 HTTP_SERVERS = 4
-ROUNDS = 3
+ROUNDS = size(3, 1)
 GOAL = 1.3
 
 

@@ -7,6 +7,7 @@ there (probes, vendor calls to a server on that network) goes out from the right
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.apps import apps
@@ -30,19 +31,58 @@ def all_queue_names() -> list[str]:
     return list(dict.fromkeys(names))
 
 
+class NoWorker(Exception):
+    """No worker took a task from its queue within the pickup time (and, where the broker can
+    broadcast, no worker consumes that queue). The message stays queued: a worker that starts
+    later runs it, and the task records its outcome on its row as always."""
+
+    def __init__(self, *, queue: str, task_id: str, seconds: float, asked: bool) -> None:
+        self.queue, self.task_id, self.seconds, self.asked = queue, task_id, seconds, asked
+        why = "no worker answered as consuming it" if asked else "this broker cannot ask workers"
+        super().__init__(f"no worker took the task from queue {queue} within {seconds:g} s ({why})")
+
+
+def queue_consumers(queue: str, *, timeout: float = 1.0) -> int | None:
+    """How many running workers consume `queue`, by asking them all (a control broadcast).
+
+    None when the broker cannot broadcast (a transport without fanout): then only a task's
+    own progress tells whether a worker is there.
+    """
+    from portal.celery import app
+
+    with app.connection_for_read() as connection:
+        if not getattr(connection.default_channel, "supports_fanout", True):
+            return None
+        replies = app.control.inspect(timeout=timeout, connection=connection).active_queues() or {}
+    return sum(any(q.get("name") == queue for q in queues or ()) for queues in replies.values())
+
+
 def dispatch_and_wait(
-    task: Any, *, network: str | None, kwargs: dict[str, Any], wait_seconds: float
+    task: Any,
+    *,
+    network: str | None,
+    kwargs: dict[str, Any],
+    wait_seconds: float,
+    pickup_seconds: float | None = None,
 ) -> tuple[bool, Any, str]:
     """Send `task` to the queue of `network` (or default) and wait briefly for its result.
 
     Where a person is waiting (an admin action), the web process waits a few seconds; past
     that it returns (False, None, task_id) and the caller shows the action as pending. The
-    task records its outcome on the row either way, so nothing depends on this wait.
+    task records its outcome on the row either way, so nothing depends on this wait. A broker
+    that does not take the message gives (False, None, ""): no task id, nothing was sent.
     Task results must never hold secrets (they sit in the result backend).
+
+    With `pickup_seconds` (a command that would otherwise wait minutes), a task still not
+    started by then raises NoWorker unless a worker answers as consuming the queue (then it
+    is only queued behind other work, and the wait goes on): nobody waits in silence for a
+    worker that is not there. "Started" is known because tasks track it (CELERY_TASK_TRACK_STARTED).
     """
     from celery.exceptions import TimeoutError as CeleryTimeout
+    from celery.states import PENDING
 
     queue = network_queue_name(network) if network else DEFAULT_QUEUE
+    started = time.monotonic()
     try:
         result = task.apply_async(kwargs=kwargs, queue=queue)
     except Exception as exc:
@@ -50,8 +90,21 @@ def dispatch_and_wait(
         # caller shows "pending", never a 500; the rows say what is due and the beat retries.
         log.warning("could not send %s to %s (%s)", getattr(task, "name", task), queue, type(exc).__name__)
         return False, None, ""
+    if pickup_seconds is not None:
+        while result.state == PENDING and time.monotonic() - started < pickup_seconds:
+            time.sleep(0.1)
+        if result.state == PENDING:
+            consumers = queue_consumers(queue)
+            if not consumers and result.state == PENDING:  # still nobody: not even just now
+                raise NoWorker(
+                    queue=queue, task_id=result.id, seconds=pickup_seconds, asked=consumers is not None
+                )
     try:
-        value = result.get(timeout=wait_seconds, propagate=False, disable_sync_subtasks=False)
+        value = result.get(
+            timeout=max(wait_seconds - (time.monotonic() - started), 0.1),
+            propagate=False,
+            disable_sync_subtasks=False,
+        )
     except CeleryTimeout:
         return False, None, result.id
     except Exception as exc:  # the result store went away while we waited

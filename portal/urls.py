@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from portal import health
 from portal.accounts import views as accounts_views
@@ -18,5 +17,4 @@ urlpatterns = [
     path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     path("", include("portal.accounts.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

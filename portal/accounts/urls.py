@@ -8,6 +8,7 @@ from portal.accounts import views
 app_name = "accounts"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/signup/done/", views.signup_done, name="signup_done"),
     path("accounts/verify/resend/", views.verify_resend, name="verify_resend"),

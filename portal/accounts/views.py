@@ -20,7 +20,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from portal.accounts import personal_keys, rate_limits, services
 from portal.accounts.addresses import rate_limit_key
@@ -34,6 +34,20 @@ def _too_many(request: HttpRequest, what: str) -> HttpResponse:
     response = render(request, "accounts/rate_limited.html", {"what": what}, status=429)
     response["Retry-After"] = "60"
     return response
+
+
+@never_cache
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: people reach their own page (or sign in / sign up first), staff the admin.
+
+    The portal's root is what a person opens first; the staff login is no place for them.
+    """
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("accounts:me")
 
 
 @sensitive_post_parameters("password1", "password2")
