@@ -29,7 +29,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 	$(BIN)/python manage.py ensure_admin
-	PORTAL_QUEUES=$$($(BIN)/python manage.py celery_queues) $(BIN)/honcho start -f Procfile.dev
+	PORTAL_QUEUES=$$($(BIN)/python manage.py celery_queues) $(BIN)/python scripts/procrun.py Procfile.dev
 
 test: install litellm-venv
 	LITELLM_VENV=$(abspath $(LITELLM_VENV)) scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
