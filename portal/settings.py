@@ -1,7 +1,7 @@
 """The one settings module. Every value comes from the environment (django-environ).
 
 Two shapes:
-- Embedded default (no DATABASE_URL, no broker URL): SQLite and a filesystem Celery broker
+- Embedded default (no DATABASE_URL, no broker URL): SQLite and a SQLite-backed Celery broker
   under var/, so `make run` works on a bare machine.
 - Real deployment: DATABASE_URL (PostgreSQL via psycopg 3), REDIS_URL / CELERY_BROKER_URL.
 
@@ -80,9 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Static files in every mode: collected files in production (the image runs
-    # collectstatic), the apps' own files through the finders with DEBUG on
-    # (WHITENOISE_USE_FINDERS follows DEBUG; runserver's own static view is off).
+    # Static files in every mode (runserver's own static view is off): see WHITENOISE_*.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -151,22 +149,23 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------------------
-# Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded
-# filesystem broker. The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a
-# Redis broker URL, else files under var/.
+# Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded broker.
+# The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a Redis broker URL,
+# else the embedded results store.
+# The embedded broker and results are kombu's SQLAlchemy transport and Celery's database
+# backend on SQLite files under var/: kombu's filesystem transport reads a message file while
+# its writer is still filling it, and the worker dies of a JSONDecodeError within minutes.
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
-EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
+_embedded_db = {"connect_args": {"timeout": 20}}  # wait for SQLite's lock, like DATABASES
+CELERY_BROKER_URL = (
+    env.str("CELERY_BROKER_URL", default="")
+    or REDIS_URL
+    or f"sqla+sqlite:///{(VAR_DIR / 'broker.sqlite3').absolute()}"
+)
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("sqla+sqlite:")
 if EMBEDDED_BROKER:
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-    }
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = dict(_embedded_db)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task unacknowledged this long is redelivered (acks_late): longer than any time limit.
@@ -180,10 +179,10 @@ CELERY_RESULT_BACKEND = (
     env.str("CELERY_RESULT_BACKEND", default="")
     or REDIS_URL
     or _redis_broker
-    or f"file://{VAR_DIR / 'results'}"
+    or f"db+sqlite:///{(VAR_DIR / 'results.sqlite3').absolute()}"
 )
-if CELERY_RESULT_BACKEND.startswith("file://"):
-    (VAR_DIR / "results").mkdir(parents=True, exist_ok=True)
+if CELERY_RESULT_BACKEND.startswith("db+sqlite:"):
+    CELERY_DATABASE_ENGINE_OPTIONS = _embedded_db
 
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -247,6 +246,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# With DEBUG on, WhiteNoise serves the apps' static files straight from the finders and sees
+# edits; in production only what collectstatic gathered. Fixed here, from the mode the
+# process started in (the test runner turns DEBUG off later).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

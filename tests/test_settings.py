@@ -84,10 +84,12 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path, unused_tcp_port: in
     assert result.stderr.count("\n") == 1 and "pw-secret" not in result.stderr
 
 
-def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: Path) -> None:
+def test_the_embedded_default_runs_on_sqlite_with_its_broker_and_results_beside_the_database(
+    tmp_path: Path,
+) -> None:
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND.split(':')[0])"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -101,7 +103,11 @@ def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: P
         text=True,
         timeout=60,
     )
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "file"], result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        f"sqla+sqlite:///{tmp_path}/broker.sqlite3",
+        f"db+sqlite:///{tmp_path}/results.sqlite3",
+    ], result.stderr
     assert (tmp_path / "fernet.key").exists()
 
 
