@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +27,17 @@ def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Comple
 
 
 def production_block() -> dict[str, str]:
-    """The uncommented KEY=value lines of .env.example: its production block."""
-    values = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
+    """The KEY=value lines of .env.example's production block, uncommented as it says to."""
+    text = (ROOT / ".env.example").read_text()
+    block = text.split("# --- Production", 1)[1].split("\n# --- ", 1)[0]
+    return dict(re.findall(r"^# ([A-Z][A-Z0-9_]*)=(.*)$", block, flags=re.MULTILINE))
+
+
+def test_a_copy_of_env_example_sets_nothing() -> None:
+    """Copied to .env it leaves the embedded default alone: every line is a comment."""
+    lines = [line for line in (ROOT / ".env.example").read_text().splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("#")] == []
+    assert production_block()["DJANGO_DEBUG"] == "false" and len(production_block()) >= 10
 
 
 def test_the_production_block_of_env_example_passes_check_deploy(tmp_path: Path) -> None:
