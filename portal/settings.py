@@ -152,17 +152,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded broker.
 # The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a Redis broker URL,
 # else the embedded results store.
-# The embedded broker and results are kombu's SQLAlchemy transport and Celery's database
-# backend on SQLite files under var/: kombu's filesystem transport reads a message file while
-# its writer is still filling it, and the worker dies of a JSONDecodeError within minutes.
+# The embedded broker (portal/embedded_broker.py: kombu's SQLAlchemy transport, delivered rows
+# deleted) and Celery's database backend for results, on SQLite files under var/. Not kombu's
+# filesystem transport: it reads a message file while its writer is still filling it, and the
+# worker dies of a JSONDecodeError within minutes.
 REDIS_URL = env.str("REDIS_URL", default="")
 _embedded_db = {"connect_args": {"timeout": 20}}  # wait for SQLite's lock, like DATABASES
 CELERY_BROKER_URL = (
     env.str("CELERY_BROKER_URL", default="")
     or REDIS_URL
-    or f"sqla+sqlite:///{(VAR_DIR / 'broker.sqlite3').absolute()}"
+    or f"portal-sqlite+sqlite:///{(VAR_DIR / 'broker.sqlite3').absolute()}"
 )
-EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("sqla+sqlite:")
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("portal-sqlite+")
 if EMBEDDED_BROKER:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = dict(_embedded_db)

@@ -110,7 +110,7 @@ def test_the_embedded_default_runs_on_sqlite_with_its_broker_and_results_beside_
     )
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
-        f"sqla+sqlite:///{tmp_path}/broker.sqlite3",
+        f"portal-sqlite+sqlite:///{tmp_path}/broker.sqlite3",
         f"db+sqlite:///{tmp_path}/results.sqlite3",
     ], result.stderr
     assert (tmp_path / "fernet.key").exists()
