@@ -25,8 +25,8 @@ from sqlalchemy import text
 
 
 class Channel(kombu_sqlalchemy.Channel):
-    def _get(self, queue: str) -> Any:
-        obj = self._get_or_create(queue)
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        obj = self._get_or_create(queue)  # type: ignore[attr-defined]  # the stubs know only virtual.Channel
         # Take SQLite's write lock before reading, so two consumers never take the same row.
         self.session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
         try:
