@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# The embedded default's broker (portal/embedded_broker.py), named before any connection; by
+# path, so SQLAlchemy is imported only where that broker is used.
+TRANSPORT_ALIASES.setdefault("portal-sqlite", "portal.embedded_broker:Transport")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

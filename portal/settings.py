@@ -1,7 +1,7 @@
 """The one settings module. Every value comes from the environment (django-environ).
 
 Two shapes:
-- Embedded default (no DATABASE_URL, no broker URL): SQLite and a filesystem Celery broker
+- Embedded default (no DATABASE_URL, no broker URL): SQLite and a SQLite-backed Celery broker
   under var/, so `make run` works on a bare machine.
 - Real deployment: DATABASE_URL (PostgreSQL via psycopg 3), REDIS_URL / CELERY_BROKER_URL.
 
@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.api_errors.ApiJsonErrorsMiddleware",  # JSON errors under /api/, whatever answered
+    # Static files in every mode (runserver's own static view is off): see WHITENOISE_*.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,10 +117,6 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
-
-if not DEBUG:
-    # Production serves collected static files itself (the image runs collectstatic).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -179,24 +177,24 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------------------
-# Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded
-# filesystem broker. The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a
-# Redis broker URL, else files under var/.
+# Precedence: CELERY_BROKER_URL wins for the broker; else REDIS_URL; else the embedded broker.
+# The result backend follows CELERY_RESULT_BACKEND, else REDIS_URL, else a Redis broker URL,
+# else the embedded results store.
+# The embedded broker (portal/embedded_broker.py: kombu's SQLAlchemy transport, delivered rows
+# deleted) and Celery's database backend for results, on SQLite files under var/. Not kombu's
+# filesystem transport: it reads a message file while its writer is still filling it, and the
+# worker dies of a JSONDecodeError within minutes.
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
-EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
+_embedded_db = {"connect_args": {"timeout": 20}}  # wait for SQLite's lock, like DATABASES
+CELERY_BROKER_URL = (
+    env.str("CELERY_BROKER_URL", default="")
+    or REDIS_URL
+    or f"portal-sqlite+sqlite:///{(VAR_DIR / 'broker.sqlite3').absolute()}"
+)
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("portal-sqlite+")
 if EMBEDDED_BROKER:
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        # Exchange tables (kombu's default is ./control in whatever directory the process runs).
-        "control_folder": str(_broker_dir / "control"),
-    }
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = dict(_embedded_db)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task unacknowledged this long is redelivered (acks_late): longer than any time limit.
@@ -211,10 +209,10 @@ CELERY_RESULT_BACKEND = (
     env.str("CELERY_RESULT_BACKEND", default="")
     or REDIS_URL
     or _redis_broker
-    or f"file://{VAR_DIR / 'results'}"
+    or f"db+sqlite:///{(VAR_DIR / 'results.sqlite3').absolute()}"
 )
-if CELERY_RESULT_BACKEND.startswith("file://"):
-    (VAR_DIR / "results").mkdir(parents=True, exist_ok=True)
+if CELERY_RESULT_BACKEND.startswith("db+sqlite:"):
+    CELERY_DATABASE_ENGINE_OPTIONS = _embedded_db
 
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -292,6 +290,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# With DEBUG on, WhiteNoise serves the apps' static files straight from the finders and sees
+# edits; in production only what collectstatic gathered. Fixed here, from the mode the
+# process started in (the test runner turns DEBUG off later).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

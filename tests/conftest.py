@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.makerun import MakeRun
 from tests.real_litellm import real_litellm  # noqa: F401 - one real proxy for the whole suite
 from tests.workers import CeleryWorker, database_url_for_tests
 
@@ -44,6 +45,16 @@ def celery_worker(transactional_db: None, redis_url: str) -> Iterator[CeleryWork
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
+    """The real `make run` (embedded default) on a private var dir and a free PORTAL_PORT."""
+    run = MakeRun(tmp_path_factory.mktemp("make-run") / "var")
+    try:
+        yield run.start()
+    finally:
+        run.stop()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +27,17 @@ def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Comple
 
 
 def production_block() -> dict[str, str]:
-    """The uncommented KEY=value lines of .env.example: its production block."""
-    values = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
+    """The KEY=value lines of .env.example's production block, uncommented as it says to."""
+    text = (ROOT / ".env.example").read_text()
+    block = text.split("# --- Production", 1)[1].split("\n# --- ", 1)[0]
+    return dict(re.findall(r"^# ([A-Z][A-Z0-9_]*)=(.*)$", block, flags=re.MULTILINE))
+
+
+def test_a_copy_of_env_example_sets_nothing() -> None:
+    """Copied to .env it leaves the embedded default alone: every line is a comment."""
+    lines = [line for line in (ROOT / ".env.example").read_text().splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("#")] == []
+    assert production_block()["DJANGO_DEBUG"] == "false" and len(production_block()) >= 10
 
 
 def with_own_secrets(env: dict[str, str]) -> dict[str, str]:
@@ -97,10 +102,12 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path, unused_tcp_port: in
     assert result.stderr.count("\n") == 1 and "pw-secret" not in result.stderr
 
 
-def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: Path) -> None:
+def test_the_embedded_default_runs_on_sqlite_with_its_broker_and_results_beside_the_database(
+    tmp_path: Path,
+) -> None:
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND.split(':')[0])"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -114,7 +121,11 @@ def test_the_embedded_default_runs_on_sqlite_and_a_filesystem_broker(tmp_path: P
         text=True,
         timeout=60,
     )
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "file"], result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        f"portal-sqlite+sqlite:///{tmp_path}/broker.sqlite3",
+        f"db+sqlite:///{tmp_path}/results.sqlite3",
+    ], result.stderr
     assert (tmp_path / "fernet.key").exists()
 
 
