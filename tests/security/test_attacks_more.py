@@ -7,6 +7,7 @@ easy to lose.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core import mail as django_mail
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,6 +25,7 @@ from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import LiteLLMServer
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
 from tests.mailbox import deliver_queued_mail
+from tests.security.test_attacks_degrade import error_mails, refuse_writes  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -387,3 +391,61 @@ def test_staff_holding_exactly_one_permission_get_that_and_nothing_else(one_of_e
                 if status >= 500 or (status == 200 and not allowed):
                     broken.append((perm, page, url, status))
     assert broken == [], "\n".join(map(str, broken))
+
+
+# --- where a secret leaves the process ------------------------------------------------------
+
+
+def opened(client: Client, link: str) -> str:
+    """Open a mailed link as a browser does; the URL of the page its form posts to."""
+    page = client.get(link, follow=True)
+    assert page.status_code == 200
+    return page.redirect_chain[-1][0] if page.redirect_chain else link
+
+
+def test_an_error_on_the_verification_link_mails_the_admins_no_token(
+    refuse_writes: Any,  # noqa: F811  (the fixture imported above)
+    error_mails: None,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The link is a credential (it lets its holder choose the password): a failure on it
+    must not copy it into the admins' mailbox, in the subject, the URL or the request's META."""
+    open_policy()
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(browser(), "victim@corp.test")
+    message = [m for m in deliver_queued_mail() if m.to == ["victim@corp.test"]][-1]
+    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", message.body)
+    assert link
+    token = link.group(2)
+    owner = browser()
+    form_url = opened(owner, link.group(1))
+    refuse_writes("accounts_user")
+    before = len(django_mail.outbox)
+    with transaction.atomic():
+        response = owner.post(form_url, {"password": PASSWORD})
+        transaction.set_rollback(True)
+    assert response.status_code == 500
+    reports = django_mail.outbox[before:]
+    assert len(reports) == 1 and "No space left on device" in reports[0].body
+    text = "\n".join([reports[0].subject, reports[0].body, *(str(a[0]) for a in reports[0].alternatives)])
+    assert "/accounts/verify/" in text  # the report still says which page failed
+    assert token not in text
+
+
+def test_guessing_on_a_verification_link_logs_no_token(
+    caplog: pytest.LogCaptureFixture, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Django logs every 4xx with its path: the 429 for too many password guesses on a valid
+    link must not write the link into the log."""
+    open_policy()
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(browser(), "victim@corp.test")
+    message = [m for m in deliver_queued_mail() if m.to == ["victim@corp.test"]][-1]
+    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", message.body)
+    assert link
+    caplog.set_level(logging.DEBUG)
+    guesser = browser()
+    form_url = opened(guesser, link.group(1))
+    statuses = {guesser.post(form_url, {"password": f"guess {n}"}).status_code for n in range(12)}
+    assert 429 in statuses
+    assert "Too Many Requests" in caplog.text and link.group(2) not in caplog.text
