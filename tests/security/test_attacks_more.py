@@ -96,7 +96,7 @@ def test_staff_marking_a_strangers_signup_verified_never_activates_the_strangers
         m for m in deliver_queued_mail() if m.to == ["victim@corp.test"] and "/accounts/reset/" in m.body
     ]
     assert len(reset) == 1
-    link = re.search(r"http://testserver(/accounts/reset/\S+/)", reset[0].body)
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", str(reset[0].body))
     assert link
     owner = browser()
     form = owner.get(link.group(1), follow=True)
@@ -414,7 +414,7 @@ def test_an_error_on_the_verification_link_mails_the_admins_no_token(
     with django_capture_on_commit_callbacks(execute=True):
         sign_up(browser(), "victim@corp.test")
     message = [m for m in deliver_queued_mail() if m.to == ["victim@corp.test"]][-1]
-    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", message.body)
+    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", str(message.body))
     assert link
     token = link.group(2)
     owner = browser()
@@ -427,7 +427,8 @@ def test_an_error_on_the_verification_link_mails_the_admins_no_token(
     assert response.status_code == 500
     reports = django_mail.outbox[before:]
     assert len(reports) == 1 and "No space left on device" in reports[0].body
-    text = "\n".join([reports[0].subject, reports[0].body, *(str(a[0]) for a in reports[0].alternatives)])
+    alternatives = getattr(reports[0], "alternatives", [])
+    text = "\n".join([str(reports[0].subject), str(reports[0].body), *(str(a[0]) for a in alternatives)])
     assert "/accounts/verify/" in text  # the report still says which page failed
     assert token not in text
 
@@ -441,7 +442,7 @@ def test_guessing_on_a_verification_link_logs_no_token(
     with django_capture_on_commit_callbacks(execute=True):
         sign_up(browser(), "victim@corp.test")
     message = [m for m in deliver_queued_mail() if m.to == ["victim@corp.test"]][-1]
-    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", message.body)
+    link = re.search(r"http://testserver(/accounts/verify/([^/\s]+)/)", str(message.body))
     assert link
     caplog.set_level(logging.DEBUG)
     guesser = browser()
