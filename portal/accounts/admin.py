@@ -12,10 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from django.utils import timezone
 
 from portal.accounts import services
-from portal.accounts.forms import CanonicalEmailField
+from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetForm
 from portal.accounts.models import Invitation, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 
@@ -50,7 +49,8 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     )
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "name")
-    readonly_fields = ("last_login", "date_joined")
+    # email_verified_at only through the action below, which drops a password chosen before.
+    readonly_fields = ("last_login", "date_joined", "email_verified_at")
     actions = ("approve", "mark_verified_and_approve")
     change_list_template = "admin/accounts/user/change_list.html"
     fieldsets = (
@@ -83,16 +83,31 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         )
 
     @admin.action(
-        permissions=("change",), description="Mark the email verified and approve (people staff created)"
+        permissions=("change",),
+        description="Mark the email verified and approve (they choose their password from a mailed link)",
     )
     def mark_verified_and_approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         if refuse_untouchable_people(request, self, queryset):
             return
-        queryset.filter(email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+        for person in services.people_address_vouched(people=queryset):
+            # The same mail as "Forgot your password?": the person chooses their own password.
+            reset = CanonicalPasswordResetForm({"email": person.email})
+            if reset.is_valid():
+                reset.save(
+                    request=request,
+                    use_https=request.is_secure(),
+                    subject_template_name="accounts/email/password_reset_subject.txt",
+                    email_template_name="accounts/email/password_reset.txt",
+                )
+            self.log_change(request, person, "Marked the email verified; mailed a link to choose a password")
         for person in queryset:
             services.person_approve(person=person)
-            self.log_change(request, person, "Marked the email verified and approved")
-        self.message_user(request, f"{queryset.count()} person(s) cleared for AI access.")
+            self.log_change(request, person, "Approved")
+        self.message_user(
+            request,
+            f"{queryset.count()} person(s) cleared for AI access; those not confirmed yet got a link "
+            "to choose their password (any password set before is dropped).",
+        )
 
     def get_urls(self) -> list[URLPattern]:
         extra = [

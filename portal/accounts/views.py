@@ -29,6 +29,10 @@ from portal.crypto import DecryptionError
 
 log = logging.getLogger(__name__)
 
+# The verify page's own URL once its link was opened; the link's token waits in the session.
+VERIFY_URL_TOKEN = "confirm"  # noqa: S105  (a URL segment, not a secret)
+VERIFY_SESSION_KEY = "_verify_email_token"
+
 
 def _too_many(request: HttpRequest, what: str) -> HttpResponse:
     response = render(request, "accounts/rate_limited.html", {"what": what}, status=429)
@@ -106,6 +110,13 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     """The link proves the mailbox; the signup password (or being signed in as the person)
     proves the signer. Whoever has only the mailbox chooses their own password instead, so a
     stranger who signed up with this address and a password of theirs gets nothing."""
+    if token == VERIFY_URL_TOKEN:
+        token = str(request.session.get(VERIFY_SESSION_KEY, ""))
+    elif request.method == "GET" and services.verification_person(token=token) is not None:
+        # As Django's reset link does: the credential moves into the session, so the POST that
+        # writes (and its logs, error mails, 429 warnings, the Referer) never carries it.
+        request.session[VERIFY_SESSION_KEY] = token
+        return redirect("accounts:verify", token=VERIFY_URL_TOKEN)
     person = services.verification_person(token=token)
     if person is None:
         return render(request, "accounts/verify.html", {"token": token, "invalid": True}, status=400)
@@ -132,6 +143,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "accounts/verify.html", context)
         login(request, signer)
     services.person_email_proven(person=person)
+    request.session.pop(VERIFY_SESSION_KEY, None)
     messages.success(request, "Thank you: your email address is confirmed.")
     return redirect("accounts:me")
 

@@ -55,7 +55,7 @@ def test_it_provisions_only_after_the_email_is_confirmed_by_a_post(
     with django_capture_on_commit_callbacks(execute=True):
         sign_up(client)
     link = verification_link("ann@example.com")
-    assert client.get(link).status_code == 200  # a mail scanner's GET verifies nobody
+    assert client.get(link, follow=True).status_code == 200  # a mail scanner's GET verifies nobody
     assert User.objects.get(email="ann@example.com").email_verified_at is None
     response = client.post(link, {"password": PASSWORD})
     assert response.status_code == 302

@@ -259,7 +259,7 @@ def test_item13_the_owners_click_never_activates_the_first_signers_password(
     link = verification_link("victim@corp.test")
 
     owner = browser()
-    page = owner.get(link)
+    page = owner.get(link, follow=True)
     assert page.status_code == 200 and b"the password chosen when signing up" in page.content
     # Clicking the button without that password confirms nothing.
     response = owner.post(link)
