@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -169,4 +170,11 @@ def test_on_the_embedded_default_with_no_worker_it_says_so_too(tmp_path: Path) -
     assert done.returncode == 1 and elapsed < 15, (elapsed, done.stderr)
     assert f"litellm: no worker took the task from queue {QUEUE} within 3 s" in done.stderr
     assert "litellm_sync --here" in done.stderr and "Traceback" not in done.stderr
-    assert list((tmp_path / "var" / "broker").rglob(f"*.{QUEUE}.msg")), "the task is not queued"
+    # Still queued for the next worker: a row in the embedded broker's SQLite file (kombu's
+    # SQLAlchemy transport: kombu_queue / kombu_message).
+    with sqlite3.connect(tmp_path / "var" / "broker.sqlite3") as broker:
+        queued = broker.execute(
+            "SELECT COUNT(*) FROM kombu_message m JOIN kombu_queue q ON m.queue_id = q.id WHERE q.name = ?",
+            (QUEUE,),
+        ).fetchone()[0]
+    assert queued == 1, "the task is not queued"
