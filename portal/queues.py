@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from django.apps import apps
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,13 @@ def dispatch_and_wait(
         log.warning("no result for %s from %s (%s)", result.id, queue, type(exc).__name__)
         return False, None, result.id
     return True, value, result.id
+
+
+def wake_after_commit(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
+    """Wake a worker once the row that records the work is committed. An on_commit callback
+    that raises fails the request after its row is saved (a 500 for work that is safely due),
+    so the wake-up goes through `wake`, which never raises."""
+    transaction.on_commit(lambda: wake(task, kwargs=kwargs, queue=queue))
 
 
 def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:

@@ -47,7 +47,7 @@ from integrations.litellm.models import (
     ModelSource,
     VirtualKey,
 )
-from portal.queues import network_queue_name
+from portal.queues import network_queue_name, wake_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -428,9 +428,7 @@ def _enqueue_on_commit(key: VirtualKey) -> None:
 
     key_id = key.pk
     queue_name = server_queue(key.server)
-    transaction.on_commit(
-        lambda: tasks.key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
-    )
+    wake_after_commit(tasks.key_apply_pending, kwargs={"key_id": key_id}, queue=queue_name)
 
 
 def key_reveal(*, key: VirtualKey) -> str | None:

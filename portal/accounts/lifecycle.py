@@ -27,7 +27,7 @@ from integrations.litellm.signals import key_secret_changed
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, PersonRemoval, RemovalStatus, User
 from portal.crypto import Secret
-from portal.queues import network_queue_name
+from portal.queues import network_queue_name, wake_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,7 @@ def _removal_enqueue(removal: PersonRemoval) -> None:
     if queue is None:
         return
     removal_id = removal.pk
-    transaction.on_commit(
-        lambda: person_removal_task.apply_async(kwargs={"removal_id": removal_id}, queue=queue)
-    )
+    wake_after_commit(person_removal_task, kwargs={"removal_id": removal_id}, queue=queue)
 
 
 def person_removal_advance(*, removal_id: int) -> str:

@@ -39,7 +39,7 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
-from portal.queues import network_queue_name
+from portal.queues import network_queue_name, wake_after_commit
 from portal.retry import backoff_at
 
 log = logging.getLogger(__name__)
@@ -163,11 +163,7 @@ def personal_key_enqueue(record: PersonalKey) -> None:
         return
     queue = step_queue(record, step)
     record_id = record.pk
-    transaction.on_commit(
-        lambda: personal_key_advance_task.apply_async(
-            kwargs={"record_id": record_id, "step": step}, queue=queue
-        )
-    )
+    wake_after_commit(personal_key_advance_task, kwargs={"record_id": record_id, "step": step}, queue=queue)
 
 
 def personal_key_kick(*, record: PersonalKey) -> bool:
