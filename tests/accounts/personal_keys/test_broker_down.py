@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -17,26 +16,25 @@ from portal.celery import app
 from tests.accounts.personal_keys.support import drive, make_pairing, make_ready_person
 
 
-def _broker_to(url: str) -> None:
+def _broker_to(url: str | None, write_url: str | None) -> None:
     """Point the web side's producer at `url`: drop the cached pools so the next publish
     opens a fresh connection (as a web process does after the broker went away)."""
-    app.conf.update(broker_url=url, broker_write_url=url)
+    app.conf.update(broker_url=url, broker_write_url=write_url)
     # Celery keeps these private and untyped; resetting them is the only way to re-point them.
-    pool: Any = getattr(app, "_pool", None)
-    if pool is not None:
-        pool.force_close_all()
+    # The pools are dropped, not closed: kombu shares them (by URI) with what runs after.
     setattr(app, "_pool", None)  # noqa: B010
     setattr(app.amqp, "_producer_pool", None)  # noqa: B010
 
 
 @contextmanager
 def broker_down(closed_port: int) -> Iterator[None]:
-    original = app.conf.broker_url
-    _broker_to(f"redis://127.0.0.1:{closed_port}/0")  # nothing listens there
+    original = (app.conf.broker_url, app.conf.broker_write_url)
+    closed = f"redis://127.0.0.1:{closed_port}/0"  # nothing listens there
+    _broker_to(closed, closed)
     try:
         yield
     finally:
-        _broker_to(original)
+        _broker_to(*original)
 
 
 @pytest.mark.django_db(transaction=True)
