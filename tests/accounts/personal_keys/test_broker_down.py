@@ -28,7 +28,9 @@ def _broker_to(url: str | None, write_url: str | None) -> None:
 
 @contextmanager
 def broker_down(closed_port: int) -> Iterator[None]:
-    original = (app.conf.broker_url, app.conf.broker_write_url)
+    # The raw settings, not the derived properties: `broker_write_url` is unset (it falls back
+    # to `broker_url`), and must stay unset for the tests after this one that move the broker.
+    original = (app.conf.get("broker_url"), app.conf.get("broker_write_url"))
     closed = f"redis://127.0.0.1:{closed_port}/0"  # nothing listens there
     _broker_to(closed, closed)
     try:
