@@ -70,7 +70,7 @@ def _bench_server(base_url: str) -> LibreChatServer:
 
 
 def _worker(server: LibreChatServer) -> Any:
-    from portal.queues import network_queue_name
+    from portal.core.queues import network_queue_name
     from tests.workers import CeleryWorker
 
     worker = CeleryWorker(
@@ -163,7 +163,7 @@ def _provisioning_throughput(sim: LibreChatSimulator, server: LibreChatServer) -
     from integrations.librechat.models import AccountStatus, LibreChatAccount
     from portal.accounts.models import User
     from portal.celery import app
-    from portal.queues import network_queue_name
+    from portal.core.queues import network_queue_name
 
     queue = network_queue_name(server.network)
     with app.connection_for_write() as connection:

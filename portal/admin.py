@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django_celery_beat.admin import PeriodicTaskAdmin as UpstreamPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from portal import mail
+from portal.core import mail
 from portal.models import OutgoingMail
 
 

@@ -81,9 +81,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "portal",
     "portal.accounts",
-    "portal.connectivity",
+    # The integrations before the features that build on them (bootstrap steps run in this order).
     "integrations.litellm",
     "integrations.librechat",
+    "portal.connectivity",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +221,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 # A task's STARTED state tells a waiting command "a worker has it" from "nobody took it"
-# (portal.queues.dispatch_and_wait's pickup_seconds).
+# (portal.core.queues.dispatch_and_wait's pickup_seconds).
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from portal import services
+from portal.core import heartbeats
 
 
 @shared_task(name="portal.worker_heartbeat", ignore_result=True)
@@ -11,13 +11,13 @@ def worker_heartbeat(queue: str) -> None:
     from celery import current_task
 
     hostname = (current_task.request.hostname or "") if current_task else ""
-    services.heartbeat_record(queue=queue, hostname=hostname)
+    heartbeats.heartbeat_record(queue=queue, hostname=hostname)
 
 
 @shared_task(name="portal.mail_send")
 def mail_send_task(mail_id: int) -> str:
     """Send one queued mail; the outcome word only ("sent", "retry", "failed", "gone")."""
-    from portal import mail
+    from portal.core import mail
 
     return mail.mail_send(mail_id=mail_id)
 
@@ -25,6 +25,6 @@ def mail_send_task(mail_id: int) -> str:
 @shared_task(name="portal.mails_send_due", ignore_result=True)
 def mails_send_due_task() -> int:
     """Beat: hand every mail whose next attempt is due to a worker."""
-    from portal import mail
+    from portal.core import mail
 
     return mail.mails_send_due()

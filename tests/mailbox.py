@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.core import mail as django_mail
 
-from portal import mail
+from portal.core import mail
 from portal.models import MailStatus, OutgoingMail
 
 

@@ -1,5 +1,5 @@
 """Every management command of the portal that hands work to a worker offers `--here` and
-waits through portal.queues.dispatch_and_wait with a pickup time, so that with no worker it
+waits through portal.core.queues.dispatch_and_wait with a pickup time, so that with no worker it
 says so within seconds instead of waiting in silence (tests/litellm/test_sync_command.py
 proves that behaviour for litellm_sync against a real broker)."""
 

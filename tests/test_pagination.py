@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from portal.core.pagination import LargeTablePaginator
 from portal.models import WorkerHeartbeat
-from portal.pagination import LargeTablePaginator
 
 
 @pytest.mark.django_db

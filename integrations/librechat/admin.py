@@ -18,9 +18,9 @@ from django.utils.html import format_html
 from integrations.librechat import addresses, services
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
-from portal.pagination import LargeTablePaginator
-from portal.queues import dispatch_and_wait, network_queue_name, wake
-from portal.server_address import ServerAddressAdminMixin
+from portal.core.pagination import LargeTablePaginator
+from portal.core.queues import dispatch_and_wait, network_queue_name, wake
+from portal.core.server_address import ServerAddressAdminMixin
 
 WAIT_SECONDS = 5.0
 WAIT_FOR_AT_MOST = 3  # rows whose result the page waits for; more are only queued

@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from portal.core.validators import validate_http_url
 from portal.crypto import EncryptedTextField
-from portal.validators import validate_http_url
 
 
 class LibreChatServer(models.Model):

@@ -30,9 +30,9 @@ from integrations.librechat.client import (
     client_for,
 )
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
+from portal.core.queues import network_queue_name
+from portal.core.work import backoff_at
 from portal.crypto import DecryptionError, Secret
-from portal.queues import network_queue_name
-from portal.retry import backoff_at
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -546,7 +546,7 @@ def _admin_role_alert(account: LibreChatAccount) -> Callable[[], None]:
 
 
 def _mail_staff(subject: str, body: str) -> None:
-    from portal import mail
+    from portal.core import mail
 
     mail.to_staff(subject, body)
 

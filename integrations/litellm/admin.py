@@ -42,10 +42,10 @@ from integrations.litellm.models import (
     ModelSource,
     VirtualKey,
 )
-from portal.pagination import LargeTablePaginator
-from portal.queues import dispatch_and_wait
-from portal.sensitive import SecretFormAdmin
-from portal.server_address import ServerAddressAdminMixin, may_change_address
+from portal.core.pagination import LargeTablePaginator
+from portal.core.queues import dispatch_and_wait
+from portal.core.sensitive import SecretFormAdmin
+from portal.core.server_address import ServerAddressAdminMixin, may_change_address
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def admin_wait_seconds() -> float:
 def _dispatch_keys(key_ids: list[int], wait_seconds: float | None = None) -> dict[int, dict[str, Any] | None]:
     """Send key_apply_pending for each key to its network queue, wait (shared deadline)."""
     rows = dict(VirtualKey.objects.filter(pk__in=key_ids).values_list("pk", "server__network"))
-    from portal.queues import network_queue_name
+    from portal.core.queues import network_queue_name
 
     sent = {}
     for pk in key_ids:

@@ -1,23 +1,19 @@
-"""`manage.py bootstrap` steps for LiteLLM: the server from the seeds' environment names,
-and the beat entries for sync and retries."""
+"""`manage.py bootstrap` step for LiteLLM: the server the seeds' environment names (the beat
+entries are in portal.core.schedules)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from portal.bootstrap import bootstrap_step
-from portal.queues import DEFAULT_QUEUE
+from portal.core.bootstrap import bootstrap_step
 
 DEFAULT_NETWORK = "backend-dev"
-SYNC_EVERY_SECONDS = 15 * 60
-DUE_EVERY_SECONDS = 60
 
 
 @bootstrap_step
 def litellm_server(environ: Mapping[str, str]) -> list[str]:
     from integrations.litellm.client import normalise_base_url
     from integrations.litellm.models import LiteLLMServer
-    from portal.connectivity.server_checks import server_checks_ensure
 
     url = environ.get("LITELLM_API_URL", "").strip()
     master_key = environ.get("LITELLM_MASTER_KEY", "").strip()
@@ -39,22 +35,4 @@ def litellm_server(environ: Mapping[str, str]) -> list[str]:
         server.master_key = master_key
         server.save()
         lines = [f"LiteLLM server '{name}' at {base_url} on network {network} created"]
-    return lines + server_checks_ensure(
-        kind="litellm", server_name=server.name, base_url=server.base_url, network=server.network
-    )
-
-
-@bootstrap_step
-def litellm_beat(environ: Mapping[str, str]) -> list[str]:
-    from portal import services
-
-    out = []
-    for name, task, every in (
-        ("litellm: sync keys and models", "litellm.servers_sync", SYNC_EVERY_SECONDS),
-        ("litellm: retry due key actions", "litellm.keys_due", DUE_EVERY_SECONDS),
-    ):
-        created = services.periodic_task_ensure(
-            name=name, task=task, every_seconds=every, queue=DEFAULT_QUEUE
-        )
-        out.append(f"beat entry '{name}' " + ("created" if created else "already there"))
-    return out
+    return lines

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from integrations.litellm import services
 from integrations.litellm.client import normalise_base_url
 from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
-from portal.validators import validate_http_url
+from portal.core.validators import validate_http_url
 
 # LiteLLM's durations: 30s, 30m, 30h, 30d, 1w, 1mo (§2.1 budget_duration / duration).
 DURATION_RE = re.compile(r"^[1-9][0-9]{0,5}(s|m|h|d|w|mo)$")

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
+from portal.core.validators import validate_http_url
 from portal.crypto import EncryptedTextField
-from portal.validators import validate_http_url
 
 
 class CheckStatus(models.TextChoices):

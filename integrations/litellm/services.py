@@ -47,7 +47,7 @@ from integrations.litellm.models import (
     ModelSource,
     VirtualKey,
 )
-from portal.queues import network_queue_name, wake_after_commit
+from portal.core.queues import network_queue_name, wake_after_commit
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.template.loader import render_to_string
 
-from portal import mail
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import User
+from portal.core import mail
 
 
 class CanonicalEmailField(forms.EmailField):

@@ -26,8 +26,8 @@ from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
 from integrations.litellm.signals import key_secret_changed
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, PersonRemoval, RemovalStatus, User
+from portal.core.queues import network_queue_name, wake_after_commit
 from portal.crypto import Secret
-from portal.queues import network_queue_name, wake_after_commit
 
 log = logging.getLogger(__name__)
 

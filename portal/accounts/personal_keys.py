@@ -39,8 +39,8 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
-from portal.queues import network_queue_name, wake_after_commit
-from portal.retry import backoff_at
+from portal.core.queues import network_queue_name, wake_after_commit
+from portal.core.work import backoff_at
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ def _record_failed(record: PersonalKey, step: str, detail: str) -> StepOutcome:
 
 def _mail_staff_attention(record: PersonalKey) -> None:
     """Staff hear once per problem; the row keeps the detail and the admin's "retry now"."""
-    from portal import mail
+    from portal.core import mail
 
     subject = f"The AI key of {record.person.email} needs attention"
     body = f'{record.last_error}\n\nIn the admin: /admin/accounts/personalkey/{record.pk}/change/ (then "Retry now").\n'

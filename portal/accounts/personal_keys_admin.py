@@ -13,10 +13,10 @@ from django.utils.html import format_html
 
 from portal.accounts import personal_keys, reconcile
 from portal.accounts.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
-from portal.pagination import LargeTablePaginator
-from portal.queues import dispatch_and_wait
-from portal.server_address import may_change_address
-from portal.validators import validate_http_url
+from portal.core.pagination import LargeTablePaginator
+from portal.core.queues import dispatch_and_wait
+from portal.core.server_address import may_change_address
+from portal.core.validators import validate_http_url
 
 RECONCILE_WAIT_SECONDS = 8.0
 

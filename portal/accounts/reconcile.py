@@ -25,7 +25,7 @@ from integrations.litellm.client import MAX_PAGE_SIZE, LiteLLMClient
 from integrations.litellm.models import KeyOrigin, KeyStatus, VirtualKey
 from portal.accounts import personal_keys
 from portal.accounts.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 
 log = logging.getLogger(__name__)
 

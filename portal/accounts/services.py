@@ -22,10 +22,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations.librechat import services as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from portal import mail
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
-from portal.queues import dispatch_and_wait
+from portal.core import mail
+from portal.core.queues import dispatch_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ProbeSpec
-from portal.pagination import LargeTablePaginator
-from portal.queues import dispatch_and_wait
-from portal.sensitive import SecretFormAdmin
-from portal.server_address import ServerAddressAdminMixin, may_change_address
-from portal.validators import validate_http_url
+from portal.core.pagination import LargeTablePaginator
+from portal.core.queues import dispatch_and_wait
+from portal.core.sensitive import SecretFormAdmin
+from portal.core.server_address import ServerAddressAdminMixin, may_change_address
+from portal.core.validators import validate_http_url
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0

@@ -16,8 +16,8 @@ from django.db import models
 
 from portal.connectivity.location import this_process
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
+from portal.core.queues import network_queue_name
 from portal.crypto import EncryptedTextField
-from portal.queues import network_queue_name
 
 
 def _split_list(text: str) -> list[str]:

@@ -19,8 +19,6 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal import mail
-from portal import services as portal_services
 from portal.connectivity.alternatives import CREDENTIALS_NOT_TRIED, candidate_addresses, probe_alternatives
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
 from portal.connectivity.location import this_process
@@ -38,8 +36,9 @@ from portal.connectivity.models import (
 )
 from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
 from portal.connectivity.sweep import run_sweep
+from portal.core import heartbeats, mail, schedules
+from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
 from portal.models import WorkerHeartbeat
-from portal.queues import DEFAULT_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +56,7 @@ def sweep_task_name(network_name: str) -> str:
 
 
 def heartbeat_task_name(queue: str) -> str:
-    # The same naming as portal.bootstrap's default-queue heartbeat.
-    return f"heartbeat: {queue}"
+    return schedules.heartbeat_schedule_name(queue)
 
 
 def network_schedule_ensure(*, network: Network) -> list[str]:
@@ -67,7 +65,7 @@ def network_schedule_ensure(*, network: Network) -> list[str]:
     Created only when absent: an admin may have changed the interval since.
     """
     created = []
-    if portal_services.periodic_task_ensure(
+    if schedules.periodic_task_ensure(
         name=sweep_task_name(network.name),
         task=SWEEP_TASK,
         every_seconds=network.sweep_every_seconds,
@@ -75,7 +73,7 @@ def network_schedule_ensure(*, network: Network) -> list[str]:
         kwargs={"network_id": network.pk},
     ):
         created.append(sweep_task_name(network.name))
-    if portal_services.periodic_task_ensure(
+    if schedules.periodic_task_ensure(
         name=heartbeat_task_name(network.queue),
         task=HEARTBEAT_TASK,
         every_seconds=HEARTBEAT_EVERY_SECONDS,
@@ -111,23 +109,6 @@ def network_schedule_remove(*, network: Network) -> None:
         name__in=[sweep_task_name(network.name), heartbeat_task_name(network.queue)]
     ):
         task.delete()  # one by one, so django-celery-beat's change signal tells the scheduler
-
-
-GLOBAL_SCHEDULES = (
-    # (name, task, every_seconds): on the default queue, any worker may run them.
-    ("connectivity: workers check and alert delivery", "connectivity.workers_check", 60),
-    ("connectivity: prune old results", "connectivity.results_prune", 3600),
-)
-
-
-def global_schedules_ensure() -> list[str]:
-    return [
-        name
-        for name, task, every in GLOBAL_SCHEDULES
-        if portal_services.periodic_task_ensure(
-            name=name, task=task, every_seconds=every, queue=DEFAULT_QUEUE
-        )
-    ]
 
 
 # --- Sweeps ---------------------------------------------------------------------------------
@@ -194,7 +175,7 @@ def network_sweep(*, network: Network, hostname: str = "", now: datetime | None 
     """
     now = now or timezone.now()
     started = timezone.now()
-    portal_services.heartbeat_record(queue=network.queue, hostname=hostname)  # a sweep proves a worker
+    heartbeats.heartbeat_record(queue=network.queue, hostname=hostname)  # a sweep proves a worker
     worker_location_record(network=network)
     with transaction.atomic():
         due = list(
@@ -558,15 +539,8 @@ def alert_raise(
         AlertDelivery(alert=alert, channel=channel) for channel in AlertChannel.objects.filter(enabled=True)
     )
 
-    def enqueue() -> None:
-        from portal.connectivity.tasks import alerts_deliver as deliver_task
-
-        try:
-            deliver_task.apply_async(queue=DEFAULT_QUEUE)
-        except Exception:  # the broker is down: the workers check delivers pending ones later
-            logger.warning("could not enqueue alert delivery; it stays pending", exc_info=True)
-
-    transaction.on_commit(enqueue)
+    # A broker that is down leaves the deliveries pending: the workers check delivers them.
+    wake_after_commit("connectivity.alerts_deliver", kwargs={}, queue=DEFAULT_QUEUE)
     return alert
 
 

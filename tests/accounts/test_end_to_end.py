@@ -15,7 +15,7 @@ from integrations.librechat.client import client_for
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_provision_task, accounts_provision_due_task
 from portal.accounts.models import SignupMode
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker, database_url_for_tests

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from portal.connectivity.models import Network, Target, TargetNetwork
-from portal.queues import all_queue_names
+from portal.core.queues import all_queue_names
 from tests.connectivity.factories import make_network, make_target
 
 pytestmark = pytest.mark.django_db

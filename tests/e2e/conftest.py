@@ -68,7 +68,7 @@ def page(browser: object, live_server: object) -> Iterator[object]:
 @pytest.fixture
 def e2e_worker(transactional_db: None, redis_url: str) -> Iterator[object]:
     """A real worker on the default queue and the simulators' network queue (backend-dev)."""
-    from portal.queues import network_queue_name
+    from portal.core.queues import network_queue_name
     from tests.workers import CeleryWorker, database_url_for_tests
 
     worker = CeleryWorker(

@@ -11,7 +11,7 @@ from django.core.cache import cache
 
 from integrations.librechat.models import LibreChatServer
 from portal.accounts.models import SignupMode, SignupPolicy
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 

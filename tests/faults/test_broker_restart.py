@@ -14,7 +14,7 @@ import redis
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
 from portal.accounts import services as accounts
 from portal.accounts.models import User
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.faults.beat import librechat_tick, queue_depth, tick_until
 from tests.faults.conftest import NETWORK
 from tests.simulators.librechat import LibreChatSimulator

@@ -11,7 +11,7 @@ import pytest
 
 from integrations.litellm import services, tasks
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.faults.beat import litellm_tick, tick_until
 from tests.faults.conftest import NETWORK
 from tests.simulators.litellm import LiteLLMSimulator

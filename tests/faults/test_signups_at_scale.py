@@ -12,7 +12,7 @@ import pytest
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from portal.accounts import services as accounts
 from portal.accounts.models import User
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.faults.beat import librechat_tick, tick_until
 from tests.faults.conftest import NETWORK
 from tests.simulators.librechat import LibreChatSimulator

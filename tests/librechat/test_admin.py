@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from integrations.librechat import services
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 

@@ -8,8 +8,15 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from integrations.librechat.bootstrap import PROVISION_DUE_BEAT, librechat_server
+from integrations.librechat.bootstrap import librechat_server as server_step
 from integrations.librechat.models import LibreChatServer
+from portal.connectivity.bootstrap import environment_server_checks
+
+
+def librechat_server(environ: dict[str, str]) -> list[str]:
+    """The two bootstrap steps a start runs for LibreChat: the server row, then its checks."""
+    return server_step(environ) + environment_server_checks(environ)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +66,6 @@ def test_it_registers_the_beat_job_that_picks_up_due_accounts(monkeypatch: pytes
     monkeypatch.setenv("LIBRECHAT_API_URL", "http://librechat-api:3080")
     out = io.StringIO()
     call_command("bootstrap", stdout=out)
-    entry = PeriodicTask.objects.get(name=PROVISION_DUE_BEAT)
+    entry = PeriodicTask.objects.get(name="librechat: provision due accounts")
     assert entry.task == "librechat.accounts_provision_due" and entry.queue == "default"
     assert "LibreChat server 'librechat-api' created" in out.getvalue()

@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from integrations.litellm import tasks
 from integrations.litellm.models import LiteLLMServer
 from portal.celery import app
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.litellm.conftest import MASTER, NETWORK
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker, database_url_for_tests

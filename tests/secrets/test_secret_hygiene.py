@@ -32,7 +32,7 @@ from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, Vi
 from portal.accounts.models import Pairing, PersonalKey, SignupMode, SignupPolicy, User
 from portal.connectivity import tasks as connectivity_tasks
 from portal.connectivity.models import AlertChannel
-from portal.queues import network_queue_name
+from portal.core.queues import network_queue_name
 from tests.connectivity.factories import make_network, make_target
 from tests.mailbox import portal_mail
 from tests.simulators.librechat import LibreChatSimulator

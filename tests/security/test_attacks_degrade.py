@@ -397,7 +397,7 @@ def test_item7_signup_returns_at_once_and_a_worker_retries_the_mail(
     monkeypatch: pytest.MonkeyPatch,
     proof_line: Any,
 ) -> None:
-    from portal import mail
+    from portal.core import mail
     from portal.models import MailStatus, OutgoingMail
     from tests.workers import CeleryWorker, database_url_for_tests
 
@@ -484,7 +484,7 @@ def test_item8_with_mail_failing_a_taken_and_a_new_address_get_the_same_answer(
 def test_item7_staff_with_change_permission_send_a_given_up_mail_again(
     staff_with: Any,
 ) -> None:
-    from portal import mail
+    from portal.core import mail
     from portal.models import MailStatus, OutgoingMail
     from tests.mailbox import deliver_queued_mail
 

@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-import portal.validators
+import portal.core.validators
 
 
 def confirm_existing(apps, schema_editor):
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 help_text="LibreChat's API as the portal's worker reaches it on its network, e.g. http://librechat-api:3080.",
                 max_length=500,
-                validators=[portal.validators.validate_http_url],
+                validators=[portal.core.validators.validate_http_url],
             ),
         ),
         migrations.AlterField(
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 help_text="Where people open LibreChat's web UI in a browser, e.g. https://chat.example.com.",
                 max_length=500,
-                validators=[portal.validators.validate_http_url],
+                validators=[portal.core.validators.validate_http_url],
             ),
         ),
         migrations.RunPython(confirm_existing, migrations.RunPython.noop),

@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-import portal.validators
+import portal.core.validators
 
 
 class Migration(migrations.Migration):
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 help_text="The proxy's URL as seen from its network, e.g. http://litellm:4000 (a trailing /v1 is fine).",
                 max_length=500,
-                validators=[portal.validators.validate_http_url],
+                validators=[portal.core.validators.validate_http_url],
             ),
         ),
     ]

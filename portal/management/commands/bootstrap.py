@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import autodiscover_modules
 
-from portal.bootstrap import registered_steps
+from portal.core.bootstrap import registered_steps
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from portal.queues import all_queue_names
+from portal.core.queues import all_queue_names
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError
 
 from integrations.litellm import services, tasks
 from integrations.litellm.models import LiteLLMServer
-from portal.queues import NoWorker, dispatch_and_wait
+from portal.core.queues import NoWorker, dispatch_and_wait
 
 
 class Command(BaseCommand):

@@ -12,7 +12,6 @@ broken, possibly its database too, so they cannot wait in a table.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from functools import partial
 
@@ -24,17 +23,18 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portal.core.queues import DEFAULT_QUEUE, wake
+from portal.core.work import ENQUEUE_LEASE, RetryPolicy, hand_out_due, take_locked
 from portal.models import MailStatus, OutgoingMail
-from portal.queues import DEFAULT_QUEUE, wake
-from portal.retry import backoff_at
 
 log = logging.getLogger(__name__)
 
 # A woken worker has this long to send before the beat hands the row out again.
-SEND_LEASE = dt.timedelta(minutes=5)
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_CAP_SECONDS = 60 * 60
-MAX_ATTEMPTS = 12  # about six hours of tries; then staff see "failed (gave up)"
+SEND_LEASE = ENQUEUE_LEASE
+# About six hours of tries; then staff see "failed (gave up)".
+RETRY = RetryPolicy(base_seconds=30, cap_seconds=60 * 60, max_attempts=12)
+BACKOFF_BASE_SECONDS = RETRY.base_seconds
+MAX_ATTEMPTS = RETRY.max_attempts
 
 
 # --- the messages ---------------------------------------------------------------------------
@@ -97,20 +97,14 @@ def _queue(kind: str, to: list[str], subject: str, body: str) -> OutgoingMail:
 
 def mail_wake(mail: OutgoingMail) -> None:
     """Wake a worker once the row is committed (never before: it would not find the row)."""
-    from portal.tasks import mail_send_task
-
-    transaction.on_commit(partial(wake, mail_send_task, kwargs={"mail_id": mail.pk}, queue=DEFAULT_QUEUE))
+    transaction.on_commit(partial(wake, "portal.mail_send", kwargs={"mail_id": mail.pk}, queue=DEFAULT_QUEUE))
 
 
 def mail_send(*, mail_id: int) -> str:
     """Send one waiting mail (the task's work). The row stays locked while the server talks,
     so a beat hand-out and a woken worker never both send it."""
     with transaction.atomic():
-        mail = (
-            OutgoingMail.objects.select_for_update(skip_locked=True)
-            .filter(pk=mail_id, status=MailStatus.WAITING)
-            .first()
-        )
+        mail = take_locked(OutgoingMail.objects.filter(pk=mail_id, status=MailStatus.WAITING))
         if mail is None:
             return "gone"  # sent already, given up, or another worker holds it
         mail.attempts += 1
@@ -118,7 +112,7 @@ def mail_send(*, mail_id: int) -> str:
             EmailMessage(mail.subject, mail.body.reveal(), None, mail.to).send()
         except Exception as exc:  # smtplib, socket, TLS: each fails its own way
             mail.last_error = _error_words(exc)
-            if mail.attempts >= MAX_ATTEMPTS:
+            if RETRY.exhausted(mail.attempts):
                 mail.status = MailStatus.FAILED
                 mail.next_attempt_at = None
                 log.error(
@@ -129,9 +123,7 @@ def mail_send(*, mail_id: int) -> str:
                     mail.last_error,
                 )
             else:
-                mail.next_attempt_at = backoff_at(
-                    mail.attempts, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS
-                )
+                mail.next_attempt_at = RETRY.next_attempt_at(mail.attempts)
                 log.warning("mail %s (%s) not sent, retried later: %s", mail.pk, mail.kind, mail.last_error)
             outcome = "retry" if mail.status == MailStatus.WAITING else "failed"
         else:
@@ -146,17 +138,9 @@ def mail_send(*, mail_id: int) -> str:
 
 def mails_send_due(*, limit: int = 500) -> int:
     """The beat job: hand every waiting mail whose next attempt is due to a worker."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            OutgoingMail.objects.select_for_update(skip_locked=True)
-            .filter(status=MailStatus.WAITING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at")[:limit]
-        )
-        OutgoingMail.objects.filter(pk__in=[m.pk for m in due]).update(next_attempt_at=now + SEND_LEASE)
-        for mail in due:
-            mail_wake(mail)
-    return len(due)
+    return hand_out_due(
+        OutgoingMail.objects.filter(status=MailStatus.WAITING), wake=mail_wake, limit=limit, lease=SEND_LEASE
+    )
 
 
 def mails_retry(*, mails: QuerySet[OutgoingMail]) -> int:

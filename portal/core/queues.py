@@ -123,9 +123,17 @@ def wake_after_commit(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
 
 def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
     """Send a wake-up message for work a row already records. A broker that is down must not
-    fail the request that queued the work: the beat picks the row up when it is due."""
+    fail the request that queued the work: the beat picks the row up when it is due.
+
+    `task` is a task or its registered name: a service names the task that carries its work
+    on ("litellm.key_apply_pending") instead of importing the tasks module that imports it."""
     try:
-        task.apply_async(kwargs=kwargs, queue=queue)
+        if isinstance(task, str):
+            from portal.celery import app
+
+            app.send_task(task, kwargs=kwargs, queue=queue)
+        else:
+            task.apply_async(kwargs=kwargs, queue=queue)
     except Exception as exc:
         log.warning(
             "could not wake a worker on %s (%s); the beat job will pick the work up",
