@@ -22,7 +22,20 @@ def bootstrap_step(func: BootstrapStep) -> BootstrapStep:
 
 
 def registered_steps() -> list[BootstrapStep]:
-    return list(_steps)
+    """The steps in INSTALLED_APPS order (the kit's first), whatever order imported them: a
+    feature's step reads the rows an integration's step made."""
+    from django.apps import apps
+
+    order = {config.name: position for position, config in enumerate(apps.get_app_configs())}
+
+    def position(step: BootstrapStep) -> int:
+        module = step.__module__
+        if module.startswith("portal.core."):
+            return -1
+        owners = [name for name in order if module == name or module.startswith(name + ".")]
+        return order[max(owners, key=len)] if owners else len(order)
+
+    return sorted(_steps, key=position)
 
 
 @bootstrap_step
