@@ -58,14 +58,15 @@ class NetworkAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Network]:
-        queryset = super().get_queryset(request)
-        self._statuses = services.worker_statuses(networks=list(queryset))
-        return queryset
+        # Per-request data rides on the rows: the admin instance is shared by every request
+        # (and thread) of the process, so nothing of one request may be kept on it.
+        return super().get_queryset(request).annotate(worker_seen_at=services.last_heartbeat_of_queue())
 
     @admin.display(description="worker")
     def worker(self, network: Network) -> str:
-        status = getattr(self, "_statuses", {}).get(network.pk)
-        if status is None:
+        if hasattr(network, "worker_seen_at"):
+            status = services.worker_status(network=network, last_seen=network.worker_seen_at)
+        else:  # a row the admin did not load through get_queryset
             status = services.worker_statuses(networks=[network])[network.pk]
         if status.stale:
             return status.sentence

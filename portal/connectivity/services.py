@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from portal.connectivity.alternatives import CREDENTIALS_NOT_TRIED, candidate_addresses, probe_alternatives
@@ -465,6 +465,17 @@ class WorkerStatus:
         return f"no worker on {self.network} since {when}"
 
 
+def worker_status(
+    *, network: Network, last_seen: datetime | None, now: datetime | None = None
+) -> WorkerStatus:
+    """Is a worker consuming the network's queue, given its queue's last heartbeat?"""
+    reference = last_seen or network.created_at
+    stale = (now or timezone.now()) - reference > timedelta(seconds=network.heartbeat_stale_after_seconds)
+    return WorkerStatus(
+        network=network.name, queue=network.queue, last_seen=last_seen, stale=stale, silent_since=reference
+    )
+
+
 def worker_statuses(*, networks: Iterable[Network], now: datetime | None = None) -> dict[int, WorkerStatus]:
     """Per network: is a worker consuming its queue? One query for all networks."""
     now = now or timezone.now()
@@ -472,19 +483,12 @@ def worker_statuses(*, networks: Iterable[Network], now: datetime | None = None)
     seen = dict(
         WorkerHeartbeat.objects.filter(queue__in=[n.queue for n in networks]).values_list("queue", "seen_at")
     )
-    statuses = {}
-    for network in networks:
-        last_seen = seen.get(network.queue)
-        reference = last_seen or network.created_at
-        stale = now - reference > timedelta(seconds=network.heartbeat_stale_after_seconds)
-        statuses[network.pk] = WorkerStatus(
-            network=network.name,
-            queue=network.queue,
-            last_seen=last_seen,
-            stale=stale,
-            silent_since=reference,
-        )
-    return statuses
+    return {n.pk: worker_status(network=n, last_seen=seen.get(n.queue), now=now) for n in networks}
+
+
+def last_heartbeat_of_queue() -> Subquery:
+    """For an annotation on networks: their queue's last heartbeat (one query for a whole list)."""
+    return Subquery(WorkerHeartbeat.objects.filter(queue=OuterRef("queue")).values("seen_at")[:1])
 
 
 def network_workers_check(*, now: datetime | None = None) -> list[Alert]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -264,3 +265,28 @@ def test_it_refuses_check_now_by_get(admin_client: Client) -> None:
     target = make_target("tcp://db:5432", make_network())
     response = admin_client.get(reverse("admin:connectivity_target_check_now", args=[target.pk]))
     assert response.status_code == 405
+
+
+def test_the_network_list_keeps_nothing_of_a_request_on_the_shared_admin(
+    admin_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    """The admin instance serves every request of the process (and its threads): the workers'
+    statuses ride on the rows of the request that listed them, in a constant number of queries."""
+    from django.contrib import admin as django_admin
+
+    seen = Network.objects.create(name="seen-net", subnet="10.91.0.0/24", gateway="10.91.0.1")
+    Network.objects.create(name="silent-net", subnet="10.92.0.0/24", gateway="10.92.0.1")
+    Network.objects.filter(name="silent-net").update(created_at=timezone.now() - timedelta(hours=2))
+    WorkerHeartbeat.objects.create(queue=seen.queue, hostname="w1", seen_at=timezone.now())
+    url = reverse("admin:connectivity_network_changelist")
+    admin_client.get(url)  # warm the session and content types
+    with django_assert_max_num_queries(12):
+        page = admin_client.get(url).content.decode()
+    assert "no worker on silent-net since" in page
+    assert page.count("seen ") >= 1 and "no worker on seen-net" not in page
+    network_admin = django_admin.site._registry[Network]
+    assert not [name for name in vars(network_admin) if "status" in name or name.startswith("_request")]
+    for index in range(10):
+        Network.objects.create(name=f"more-{index}", subnet=f"10.93.{index}.0/24", gateway=f"10.93.{index}.1")
+    with django_assert_max_num_queries(12):
+        admin_client.get(url)
