@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 
-from integrations.litellm import services, tasks
+from integrations.litellm import keys, limits, model_list, tasks
 from integrations.litellm.forms import (
     CHANGE_FIELD_TO_LITELLM,
     KeyChangeForm,
@@ -229,7 +229,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         server = get_object_or_404(LiteLLMServer, pk=pk)
         if not self.has_view_permission(request, server):
             raise PermissionDenied
-        text = services.models_export_yaml(server=server)
+        text = model_list.models_export_yaml(server=server)
         response = HttpResponse(text, content_type="text/yaml; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="{server.name}-model_list.yaml"'
         return response
@@ -525,7 +525,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="full key")
     def reveal_link(self, obj: VirtualKey) -> str:
-        if services.key_revealable(obj):
+        if keys.key_revealable(obj):
             url = reverse("admin:litellm_virtualkey_reveal", args=[obj.pk])
             return format_html('<a class="button" href="{}">Show the full key once</a>', url)
         return obj.key_name or "—"
@@ -535,22 +535,13 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: VirtualKey, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if not change:
-            settings = services.KeySettings(
-                allowed_models=list(data.get("allowed_models") or []),
-                max_budget=data.get("max_budget"),
-                budget_duration=data.get("budget_duration") or "",
-                soft_budget=data.get("soft_budget"),
-                tpm_limit=data.get("tpm_limit"),
-                rpm_limit=data.get("rpm_limit"),
-                max_parallel_requests=data.get("max_parallel_requests"),
-                duration=data.get("duration") or "",
-            )
-            created = services.key_create(
+            wanted = limits.KeyLimits.from_values(data)
+            created = keys.key_create(
                 server=data["server"],
                 alias=data.get("key_alias") or "",
                 owner=data.get("owner") or "",
                 plan=data.get("plan"),
-                settings=settings,
+                limits=wanted,
                 keep_secret=bool(data.get("keep_secret")),
                 enqueue=False,
             )
@@ -567,7 +558,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                 changes[CHANGE_FIELD_TO_LITELLM[name]] = data.get(name)
         if not changes:
             return
-        services.key_update_limits(key=stored, changes=changes, enqueue=False)
+        keys.key_update_limits(key=stored, changes=changes, enqueue=False)
         request._litellm_dispatch = ("update", stored.pk, sorted(changes))  # type: ignore[attr-defined]
 
     def changeform_view(
@@ -632,7 +623,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if key.reveal_to_id is not None and key.reveal_to_id != request.user.pk:
             raise PermissionDenied("Only the staff member who created or rotated this key may see it.")
-        raw = services.key_reveal(key=key)
+        raw = keys.key_reveal(key=key)
         if raw is None:
             messages.info(
                 request, f"{key}: the full key was shown once already; only {key.key_name} remains."
@@ -657,7 +648,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         accepted: list[VirtualKey] = []
         for key in queryset.select_related("server"):
             try:
-                services.key_request(key=key, action=action, enqueue=False)
+                keys.key_request(key=key, action=action, enqueue=False)
             except ValueError as exc:
                 messages.error(request, f"{key}: {label} refused: {exc}")
                 self.log_change(request, key, f"{label}: refused ({exc})")
