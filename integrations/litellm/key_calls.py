@@ -32,6 +32,15 @@ class Retry(Exception):
         self.detail = detail
 
 
+class Waiting(Exception):
+    """The action stops here until someone else acts (a rotation waiting for its hand-over):
+    not a failure, and nothing to retry; the row records where it waits."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class Fail(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

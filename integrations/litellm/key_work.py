@@ -4,14 +4,14 @@ pending action, carry it out, record the outcome, retry with the kit's backoff.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from integrations.http import VendorError
@@ -19,7 +19,7 @@ from integrations.litellm.client import (
     KeyNotFound,
     LiteLLMClient,
 )
-from integrations.litellm.key_calls import Fail, Retry, generate_fields, recover, token_hash_of
+from integrations.litellm.key_calls import Fail, Retry, Waiting, generate_fields, recover, token_hash_of
 from integrations.litellm.keys import key_metadata
 from integrations.litellm.limits import decimal_or_none
 from integrations.litellm.models import (
@@ -31,38 +31,48 @@ from integrations.litellm.rotation import handle_rotate
 from integrations.litellm.servers import client_for
 from integrations.litellm.sync import key_apply_info
 from portal.core.queues import network_queue_name
+from portal.core.work import CLAIM_LEASE, Outcome, RetryPolicy, WorkResult, claim
 
 log = logging.getLogger(__name__)
 
-# A claimed row is left alone this long by other workers (longer than the task time limit).
-CLAIM_LEASE = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
-# A pending action still failing after this many tries (about a day with the backoff) is
-# reported failed instead of retried forever.
-MAX_ATTEMPTS = 30
+# 30 s after the first failure, doubling to at most an hour; a pending action still failing
+# after 30 tries (about a day) is reported failed instead of retried forever.
+RETRY = RetryPolicy(base_seconds=30, cap_seconds=3600, max_attempts=30)
+WORK = "key_action"
 
 
-@dataclass
-class ActionOutcome:
-    key_id: int
-    action: str
-    ok: bool | None  # None: not finished, will be retried
-    detail: str
+@dataclass(frozen=True)
+class ActionOutcome(WorkResult):
+    """A key action's result: the kit's WorkResult, read by callers as `ok` (True done, None
+    not finished and retried, False failed) and returned by the task as today's dict."""
+
+    action: str = ""
+
+    @classmethod
+    def of(cls, key_id: int, action: str, ok: bool | None, detail: str) -> ActionOutcome:
+        outcome = {True: Outcome.DONE, None: Outcome.RETRY, False: Outcome.FAILED}[ok]
+        return cls(work=WORK, id=key_id, outcome=outcome, detail=detail, action=action)
+
+    @property
+    def key_id(self) -> int:
+        return self.id
+
+    @property
+    def ok(self) -> bool | None:
+        if self.outcome == Outcome.DONE:
+            return True
+        if self.outcome in (Outcome.RETRY, Outcome.BUSY, Outcome.IDLE):
+            return None
+        return False
 
     def as_result(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "action": self.action, "ok": self.ok, "detail": self.detail}
+        return {"key_id": self.id, "action": self.action, "ok": self.ok, "detail": self.detail}
 
 
 def key_claim(*, key_id: int) -> VirtualKey | None:
     """Take the row's pending action for this worker for a lease, or None if not due / taken."""
-    now = timezone.now()
-    claimed = (
-        VirtualKey.objects.filter(pk=key_id)
-        .exclude(pending_action="")
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + CLAIM_LEASE)
-    )
-    if not claimed:
+    pending = VirtualKey.objects.filter(pk=key_id).exclude(pending_action="")
+    if not claim(pending, field="next_attempt_at", lease=CLAIM_LEASE):
         return None
     return VirtualKey.objects.select_related("server").get(pk=key_id)
 
@@ -71,15 +81,7 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
     """Carry out the row's pending action against LiteLLM and record the outcome on the row."""
     key = key_claim(key_id=key_id)
     if key is None:
-        row = VirtualKey.objects.filter(pk=key_id).first()
-        if row is None:
-            return ActionOutcome(key_id, "", False, "no such key")
-        if row.pending_action:
-            # Another worker holds it (the beat job and an admin can both wake it up).
-            return ActionOutcome(key_id, row.pending_action, None, "in progress in another worker")
-        return ActionOutcome(
-            key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due"
-        )
+        return _not_claimed(key_id)
     action = key.pending_action
     own_client = client is None
     try:
@@ -91,6 +93,8 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
         detail = handler(key, active)
     except Retry as exc:
         return _record(key, action, ok=None, detail=exc.detail)
+    except Waiting as exc:
+        return _record_waiting(key, action, detail=exc.detail)
     except Fail as exc:
         return _record(key, action, ok=False, detail=exc.detail)
     except VendorError as exc:
@@ -101,18 +105,53 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
     return _record(key, action, ok=True, detail=detail)
 
 
+def _not_claimed(key_id: int) -> ActionOutcome:
+    row = VirtualKey.objects.filter(pk=key_id).first()
+    if row is None:
+        return ActionOutcome(work=WORK, id=key_id, outcome=Outcome.GONE, detail="no such key")
+    if row.pending_action:
+        # Another worker holds it (the beat job and an admin can both wake it up).
+        return ActionOutcome(
+            work=WORK,
+            id=key_id,
+            outcome=Outcome.BUSY,
+            detail="in progress in another worker",
+            action=row.pending_action,
+        )
+    # Nothing due: what the last attempt recorded.
+    return ActionOutcome.of(
+        key_id, row.last_action, row.last_action_ok, row.last_action_detail or "nothing due"
+    )
+
+
+def _record_waiting(key: VirtualKey, action: str, *, detail: str) -> ActionOutcome:
+    """Nothing is due until someone else acts (e.g. `rotation_handed_over`): the pending
+    action is cleared, the outcome stays open (ok None) and says what it waits for."""
+    key.last_action = action
+    key.last_action_ok = None
+    key.last_action_detail = detail[:2000]
+    key.last_action_at = timezone.now()
+    key.pending_action = ""
+    key.pending_changes = {}
+    key.next_attempt_at = None
+    key.attempts = 0
+    key.save()
+    log.info("litellm key %s: %s -> waiting", key.pk, action)
+    return ActionOutcome(work=WORK, id=key.pk, outcome=Outcome.IDLE, detail=detail, action=action)
+
+
 def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> ActionOutcome:
     now = timezone.now()
     key.last_action = action
     key.last_action_ok = ok
     key.last_action_detail = detail[:2000]
     key.last_action_at = now
-    if ok is None and key.attempts + 1 >= MAX_ATTEMPTS:
+    if ok is None and RETRY.exhausted(key.attempts + 1):
         ok = False
-        detail = f"gave up after {MAX_ATTEMPTS} attempts: {detail}"
+        detail = f"gave up after {RETRY.max_attempts} attempts: {detail}"
     if ok is None:
         key.attempts += 1
-        key.next_attempt_at = now + min(timedelta(seconds=15 * 2**key.attempts), MAX_BACKOFF)
+        key.next_attempt_at = RETRY.next_attempt_at(key.attempts)
     else:
         key.pending_action = ""
         key.pending_changes = {}
@@ -132,7 +171,7 @@ def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> Ac
         key_id, what = key.pk, str(action)
         transaction.on_commit(lambda: key_secret_changed.send(sender=VirtualKey, key_id=key_id, action=what))
     log.info("litellm key %s: %s -> %s", key.pk, action, {True: "done", False: "failed", None: "retry"}[ok])
-    return ActionOutcome(key.pk, action, ok, detail)
+    return ActionOutcome.of(key.pk, action, ok, detail)
 
 
 def _handle_create(key: VirtualKey, client: LiteLLMClient) -> str:
@@ -189,6 +228,12 @@ def _handle_unblock(key: VirtualKey, client: LiteLLMClient) -> str:
 
 
 def _handle_delete(key: VirtualKey, client: LiteLLMClient) -> str:
+    if key.rotation_old_hash:
+        # A rotation waiting for its hand-over: the key it replaces still works too.
+        with contextlib.suppress(KeyNotFound):
+            client.key_delete(token_hashes=[key.rotation_old_hash])
+        key.rotation_step = ""
+        key.rotation_old_hash = ""
     try:
         client.key_delete(token_hashes=[token_hash_of(key)])
         detail = "Deleted in LiteLLM"

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # /key/update replaces metadata wholesale (contract §2.2): this marker is sent in full with
 # every create and update, so an edit never drops it.
 MANAGED_BY = "portal"
+# The rotation step at which a handed-on key waits (integrations.litellm.rotation).
+HANDOVER_STEP = "handover"
 
 
 def key_create(
@@ -51,6 +53,7 @@ def key_create(
     metadata: Mapping[str, Any] | None = None,
     keep_secret: bool = False,
     spend: float | None = None,
+    hand_over: bool = False,
     enqueue: bool = True,
 ) -> VirtualKey:
     """Record a new key and generate its raw value here (stored encrypted until revealed).
@@ -58,6 +61,8 @@ def key_create(
     LiteLLM is told by the task `litellm.key_apply_pending` on the server's network queue;
     with enqueue=False the caller dispatches it itself (the admin waits a few seconds).
     `spend` is what the key starts at: a replacement carries the spend of the key it replaces.
+    `hand_over`: the portal hands the key on itself (keep_secret); its rotations wait at
+    "handover" until `rotation.rotation_handed_over` says the new key has been handed on.
     """
     if limits is None:
         limits = KeyLimits.from_plan(plan) if plan else KeyLimits()
@@ -76,6 +81,7 @@ def key_create(
         token_hash=hash_token(raw),
         key_name=abbreviate_key(raw),
         keep_secret=keep_secret,
+        handed_on=hand_over,
         origin=KeyOrigin.PORTAL,
         status=KeyStatus.CREATING,
         pending_action=KeyAction.CREATE,
@@ -87,7 +93,7 @@ def key_create(
     with transaction.atomic():
         key.save()
         if enqueue:
-            _enqueue_on_commit(key)
+            key_work_wake(key)
     return key
 
 
@@ -106,6 +112,9 @@ def key_request(
             raise ValueError(f"{key} does not exist in LiteLLM yet ({row.get_status_display()})")
         if row.pending_action and row.pending_action != action:
             raise ValueError(f"{key} is still busy: {row.get_pending_action_display()} pending")
+        if row.rotation_step == HANDOVER_STEP and action not in (KeyAction.DELETE, KeyAction.REFRESH):
+            # Both keys work until the new one is handed on: a block or a change would reach one.
+            raise ValueError(f"{key} is being rotated: waiting for the new key to be handed over")
         row.pending_action = action
         row.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
         row.next_attempt_at = timezone.now()
@@ -116,7 +125,7 @@ def key_request(
         for name in ("pending_action", "pending_changes", "next_attempt_at", "attempts", "status"):
             setattr(key, name, getattr(row, name))
         if enqueue:
-            _enqueue_on_commit(row)
+            key_work_wake(row)
     return key
 
 
@@ -167,7 +176,8 @@ def _jsonable(changes: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _enqueue_on_commit(key: VirtualKey) -> None:
+def key_work_wake(key: VirtualKey) -> None:
+    """After commit, wake a worker on the key's network queue for its pending action."""
     # By the task's name: key_work (which the task calls) imports this module, not the reverse.
     wake_after_commit("litellm.key_apply_pending", kwargs={"key_id": key.pk}, queue=server_queue(key.server))
 
@@ -179,7 +189,7 @@ def key_reveal(*, key: VirtualKey) -> str | None:
         row = VirtualKey.objects.select_for_update().get(pk=key.pk)
         if row.revealed_at is not None or row.raw_key is None or row.status != KeyStatus.ACTIVE:
             return None
-        if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE):
+        if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE) or row.rotation_step:
             return None
         raw = row.raw_key.reveal()
         row.revealed_at = timezone.now()
@@ -209,6 +219,7 @@ def key_revealable(key: VirtualKey) -> bool:
         key.status == KeyStatus.ACTIVE
         and key.revealed_at is None
         and key.pending_action not in (KeyAction.CREATE, KeyAction.ROTATE)
+        and not key.rotation_step
     ):
         return False
     if "raw_key" in key.__dict__:

@@ -189,6 +189,12 @@ def _seen_mark(token_hash: str) -> int:
     return int(token_hash[:16], 16) if len(token_hash) >= 16 else hash(token_hash)
 
 
+def _in_flight(pending_action: str, rotation_step: str) -> bool:
+    """A row the sync leaves alone: LiteLLM is being told something, or a rotation is not
+    finished (at "handover" nothing is pending, but the row names a key with a temporary alias)."""
+    return pending_action in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE) or bool(rotation_step)
+
+
 def _sync_page(
     server: LiteLLMServer, keys: list[KeyInfo], started: datetime, report: SyncReport, seen: set[int]
 ) -> None:
@@ -199,28 +205,29 @@ def _sync_page(
     # whole rows are loaded only for keys whose fingerprint moved.
     narrow = list(
         VirtualKey.objects.filter(server=server, token_hash__in=hashes).values_list(
-            "pk", "token_hash", "sync_fingerprint", "pending_action", "status"
+            "pk", "token_hash", "sync_fingerprint", "pending_action", "rotation_step", "status"
         )
     )
-    known = {token for _, token, _, _, _ in narrow}
+    known = {token for _, token, _, _, _, _ in narrow}
     stale = [
         pk
-        for pk, token, fingerprint, pending, status in narrow
+        for pk, token, fingerprint, pending, rotation_step, status in narrow
         if fingerprint != fingerprints.get(token or "") or status != KeyStatus.ACTIVE
-        if pending not in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE)
+        if not _in_flight(pending, rotation_step)
     ]
     existing = (
         {
             row.token_hash: row
             for row in VirtualKey.objects.filter(pk__in=stale).only(
-                "token_hash", "pending_action", *_SYNC_FIELDS
+                "token_hash", "pending_action", "rotation_step", *_SYNC_FIELDS
             )
         }
         if stale
         else {}
     )
-    # Keys the portal made whose row does not name them yet (a rotation's replacement in
-    # flight) carry our marker with the row id: never adopt those as strangers.
+    # Keys the portal made whose row does not name them (a rotation's replacement in flight,
+    # or the key it replaces while waiting for the hand-over) carry our marker with the row
+    # id: never adopt those as strangers.
     in_flight_ids = {
         k.metadata.get("portal_key_id")
         for k in keys
@@ -247,7 +254,7 @@ def _sync_page(
                 continue
             new.append(info)
             continue
-        if row.pending_action in (KeyAction.CREATE, KeyAction.ROTATE, KeyAction.DELETE):
+        if _in_flight(row.pending_action, row.rotation_step):
             continue
         # Unchanged rows are not written at all: rewriting 10,000 rows (and their indexes)
         # to stamp "seen" cost more than downloading them; `seen` records it in memory.
@@ -368,6 +375,7 @@ def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetim
             server=server,
             status=KeyStatus.ACTIVE,
             pending_action="",
+            rotation_step="",
             created_at__lt=started,
             token_hash__isnull=False,
         )

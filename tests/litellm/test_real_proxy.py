@@ -48,7 +48,7 @@ def test_it_surfaces_the_bare_500_of_key_creation_without_a_database(client: Lit
     # Seen on this install of 1.106.2: with no database (and no prisma module) /key/generate
     # dies in PrismaDBExceptionHandler and answers a bare text 500, not the contract's JSON
     # "DB not connected" (which the client marks permanent). A bare 500 stays retryable;
-    # the key's row gives up after MAX_ATTEMPTS (services).
+    # the key's row gives up after key_work.RETRY.max_attempts.
     with pytest.raises(VendorHTTPError) as caught:
         client.key_generate(raw_key=generate_raw_key(), fields={"key_alias": "x"})
     assert caught.value.status == 500
