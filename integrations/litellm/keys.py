@@ -54,6 +54,7 @@ def key_create(
     keep_secret: bool = False,
     spend: float | None = None,
     hand_over: bool = False,
+    reveal_to: Any = None,
     enqueue: bool = True,
 ) -> VirtualKey:
     """Record a new key and generate its raw value here (stored encrypted until revealed).
@@ -61,6 +62,7 @@ def key_create(
     LiteLLM is told by the task `litellm.key_apply_pending` on the server's network queue;
     with enqueue=False the caller dispatches it itself (the admin waits a few seconds).
     `spend` is what the key starts at: a replacement carries the spend of the key it replaces.
+    `reveal_to`: the one user who may see the raw key once (the staff member creating it).
     `hand_over`: the portal hands the key on itself (keep_secret); its rotations wait at
     "handover" until `rotation.rotation_handed_over` says the new key has been handed on.
     """
@@ -82,6 +84,7 @@ def key_create(
         key_name=abbreviate_key(raw),
         keep_secret=keep_secret,
         handed_on=hand_over,
+        reveal_to=reveal_to,
         origin=KeyOrigin.PORTAL,
         status=KeyStatus.CREATING,
         pending_action=KeyAction.CREATE,
@@ -199,6 +202,11 @@ def key_reveal(*, key: VirtualKey) -> str | None:
             fields.append("raw_key")
         row.save(update_fields=fields)
     return raw
+
+
+def key_reveal_to(*, key_id: int, user: Any) -> None:
+    """The next reveal of the key (after a rotation) belongs to `user` alone."""
+    VirtualKey.objects.filter(pk=key_id).update(reveal_to=user)
 
 
 def key_withhold_reveal(*, key_id: int) -> dt.datetime:
