@@ -208,23 +208,22 @@ def _handle_update(key: VirtualKey, client: LiteLLMClient) -> str:
 
 
 def _handle_block(key: VirtualKey, client: LiteLLMClient) -> str:
-    try:
-        info = client.key_block(token_hash=token_hash_of(key))
-    except KeyNotFound:
-        key.status = KeyStatus.MISSING
-        raise Fail("LiteLLM no longer has this key") from None
-    key.blocked = info.blocked
-    return "Blocked in LiteLLM"
+    return _set_blocked(key, client, block=True)
 
 
 def _handle_unblock(key: VirtualKey, client: LiteLLMClient) -> str:
+    return _set_blocked(key, client, block=False)
+
+
+def _set_blocked(key: VirtualKey, client: LiteLLMClient, *, block: bool) -> str:
+    call = client.key_block if block else client.key_unblock
     try:
-        info = client.key_unblock(token_hash=token_hash_of(key))
+        info = call(token_hash=token_hash_of(key))
     except KeyNotFound:
         key.status = KeyStatus.MISSING
         raise Fail("LiteLLM no longer has this key") from None
     key.blocked = info.blocked
-    return "Unblocked in LiteLLM"
+    return "Blocked in LiteLLM" if block else "Unblocked in LiteLLM"
 
 
 def _handle_delete(key: VirtualKey, client: LiteLLMClient) -> str:

@@ -97,6 +97,17 @@ class OverBudgetFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _key_action(action: str, label: str, description: str, *, permission: str = "change") -> Any:
+    """An admin action that records `action` on every selected key (VirtualKeyAdmin._run_action)."""
+
+    @admin.action(permissions=(permission,), description=description)
+    def run(model_admin: VirtualKeyAdmin, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+        model_admin._run_action(request, queryset, action, label)
+
+    run.__name__ = f"{label}_action"
+    return run
+
+
 @admin.register(VirtualKey)
 class VirtualKeyAdmin(admin.ModelAdmin):
     list_display = (
@@ -415,22 +426,12 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
                 )
 
-    @admin.action(permissions=("change",), description="Block in LiteLLM")
-    def block_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        self._run_action(request, queryset, KeyAction.BLOCK, "block")
-
-    @admin.action(permissions=("change",), description="Unblock in LiteLLM")
-    def unblock_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        self._run_action(request, queryset, KeyAction.UNBLOCK, "unblock")
-
-    @admin.action(permissions=("change",), description="Rotate (new key, same settings; old one deleted)")
-    def rotate_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        self._run_action(request, queryset, KeyAction.ROTATE, "rotate")
-
-    @admin.action(permissions=("delete_in_litellm",), description="Delete in LiteLLM")
-    def delete_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        self._run_action(request, queryset, KeyAction.DELETE, "delete")
-
-    @admin.action(permissions=("change",), description="Refresh spend from LiteLLM")
-    def refresh_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        self._run_action(request, queryset, KeyAction.REFRESH, "refresh")
+    block_action = _key_action(KeyAction.BLOCK, "block", "Block in LiteLLM")
+    unblock_action = _key_action(KeyAction.UNBLOCK, "unblock", "Unblock in LiteLLM")
+    rotate_action = _key_action(
+        KeyAction.ROTATE, "rotate", "Rotate (new key, same settings; old one deleted)"
+    )
+    delete_action = _key_action(
+        KeyAction.DELETE, "delete", "Delete in LiteLLM", permission="delete_in_litellm"
+    )
+    refresh_action = _key_action(KeyAction.REFRESH, "refresh", "Refresh spend from LiteLLM")

@@ -40,6 +40,14 @@ class LiteLLMModelInline(admin.TabularInline):
         return False
 
 
+def _ask(task: Any, server: LiteLLMServer) -> tuple[bool, Any]:
+    """Run a server's task on its network's queue; (False, None) when it has not answered in time."""
+    done, result, _ = dispatch_and_wait(
+        task, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=admin_wait_seconds()
+    )
+    return done, result
+
+
 @admin.register(LiteLLMServer)
 class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     form = ServerForm
@@ -96,12 +104,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         ]
 
     def _check(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result, _ = dispatch_and_wait(
-            tasks.server_check,
-            network=server.network,
-            kwargs={"server_id": server.pk},
-            wait_seconds=admin_wait_seconds(),
-        )
+        done, result = _ask(tasks.server_check, server)
         if not done:
             messages.warning(
                 request,
@@ -126,12 +129,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result, _ = dispatch_and_wait(
-            tasks.server_sync,
-            network=server.network,
-            kwargs={"server_id": server.pk},
-            wait_seconds=admin_wait_seconds(),
-        )
+        done, result = _ask(tasks.server_sync, server)
         if not done:
             messages.warning(
                 request, f"{server}: sync still running; its outcome will show on the server page."
@@ -170,12 +168,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     )
     def health_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
-            done, result, _ = dispatch_and_wait(
-                tasks.server_health,
-                network=server.network,
-                kwargs={"server_id": server.pk},
-                wait_seconds=admin_wait_seconds(),
-            )
+            done, result = _ask(tasks.server_health, server)
             self.log_change(request, server, "Called every model (/health)")
             if not done or not isinstance(result, dict):
                 messages.warning(request, f"{server}: /health has not answered yet (it calls every model).")
