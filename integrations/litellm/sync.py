@@ -274,12 +274,12 @@ _INSERT_FOUND_SQL = """
 INSERT INTO litellm_virtualkey (
     server_id, token_hash, key_alias, owner, allowed_models, max_budget, budget_duration, soft_budget,
     tpm_limit, rpm_limit, max_parallel_requests, expires, metadata, blocked, spend, key_name,
-    litellm_created_at, sync_fingerprint, last_synced_at, keep_secret, origin, status, pending_action, pending_changes,
+    litellm_created_at, sync_fingerprint, last_synced_at, keep_secret, handed_on, origin, status, pending_action, pending_changes,
     attempts, rotation_step, rotation_old_hash, last_action, last_action_detail, created_at, updated_at
 )
 SELECT %(server)s, r.token_hash, r.key_alias, r.owner, r.allowed_models, r.max_budget, r.budget_duration,
     r.soft_budget, r.tpm_limit, r.rpm_limit, r.max_parallel_requests, r.expires, r.metadata, r.blocked,
-    r.spend, r.key_name, r.litellm_created_at, r.sync_fingerprint, %(now)s, false, %(origin)s, %(status)s, '', '{}'::jsonb,
+    r.spend, r.key_name, r.litellm_created_at, r.sync_fingerprint, %(now)s, false, false, %(origin)s, %(status)s, '', '{}'::jsonb,
     0, '', '', '', '', %(now)s, %(now)s
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     token_hash text, key_alias text, owner text, allowed_models jsonb, max_budget numeric,
