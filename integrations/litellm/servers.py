@@ -83,6 +83,15 @@ def server_check(*, server: LiteLLMServer) -> ServerCheck:
     return check
 
 
+def server_health(*, server: LiteLLMServer) -> dict[str, Any]:
+    """/health: every model called for real (it costs money), so on demand only."""
+    with client_for(server) as client:
+        report = client.health_check_models()
+    healthy = sorted(str(e.get("model", "?")) for e in report.healthy)
+    unhealthy = sorted(str(e.get("model", "?")) for e in report.unhealthy)
+    return {"ok": not unhealthy, "healthy": healthy, "unhealthy": unhealthy}
+
+
 # --- the models the server reports ------------------------------------------------------------
 
 

@@ -39,13 +39,9 @@ def server_health(server_id: int) -> dict[str, Any]:
     """/health on demand only: it calls every model for real (it costs money)."""
     server = LiteLLMServer.objects.get(pk=server_id)
     try:
-        with servers.client_for(server) as client:
-            report = client.health_check_models()
+        return servers.server_health(server=server)
     except Exception as exc:
         return {"ok": False, "detail": str(exc)}
-    healthy = sorted(str(e.get("model", "?")) for e in report.healthy)
-    unhealthy = sorted(str(e.get("model", "?")) for e in report.unhealthy)
-    return {"ok": not unhealthy, "healthy": healthy, "unhealthy": unhealthy}
 
 
 # A million keys are 10,000 pages: far past the default task time limit.
