@@ -97,6 +97,20 @@ class OverBudgetFilter(admin.SimpleListFilter):
         return queryset
 
 
+# What LiteLLM still has to be told about a key, and how the last attempt went.
+_WORK_IN_FLIGHT = (
+    "pending_action",
+    "next_attempt_at",
+    "attempts",
+    "rotation_step",
+    "rotated_at",
+    "last_action",
+    "last_action_ok",
+    "last_action_detail",
+    "last_action_at",
+)
+
+
 def _key_action(action: str, label: str, description: str, *, permission: str = "change") -> Any:
     """An admin action that records `action` on every selected key (VirtualKeyAdmin._run_action)."""
 
@@ -143,15 +157,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "expires",
         "token_hash",
         "metadata",
-        "pending_action",
-        "next_attempt_at",
-        "attempts",
-        "rotation_step",
-        "rotated_at",
-        "last_action",
-        "last_action_ok",
-        "last_action_detail",
-        "last_action_at",
+        *_WORK_IN_FLIGHT,
         "last_synced_at",
         "litellm_created_at",
         "created_at",
@@ -220,15 +226,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                 "Work in flight",
                 {
                     "fields": (
-                        "pending_action",
-                        "next_attempt_at",
-                        "attempts",
-                        "rotation_step",
-                        "rotated_at",
-                        "last_action",
-                        "last_action_ok",
-                        "last_action_detail",
-                        "last_action_at",
+                        *_WORK_IN_FLIGHT,
                         "created_at",
                     )
                 },
