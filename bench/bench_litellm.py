@@ -123,7 +123,7 @@ class SimulatorProcess:
 
 
 def bench_sync() -> None:
-    from integrations.litellm import services
+    from integrations.litellm import sync
     from integrations.litellm.client import LiteLLMClient
     from integrations.litellm.models import LiteLLMServer, VirtualKey
 
@@ -163,7 +163,7 @@ def bench_sync() -> None:
             sim.control("POST", "/_sim/reset_calls")
             with QueryCounter() as queries:
                 started = time.perf_counter()
-                report = services.keys_sync(server=server, client=client)
+                report = sync.keys_sync(server=server, client=client)
                 walls.append(time.perf_counter() - started)
             list_calls = sim.calls("GET", "/key/list")
             assert VirtualKey.objects.filter(server=server).count() == SYNC_KEYS
@@ -172,7 +172,7 @@ def bench_sync() -> None:
                 sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": 1.25 + round_number})
             with QueryCounter() as again_queries:
                 started = time.perf_counter()
-                again = services.keys_sync(server=server, client=client)
+                again = sync.keys_sync(server=server, client=client)
                 again_walls.append(time.perf_counter() - started)
         client.close()
     download, wall, again_wall = min(downloads), min(walls), min(again_walls)

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from integrations.http import ErrorKind, VendorBadResponse, VendorHTTP, VendorHTTPError
+from integrations.http import ErrorKind, VendorBadResponse, VendorError, VendorHTTP, VendorHTTPError
 
 VENDOR = "LiteLLM"
 # /key/list accepts size 1..100 (§2.4); larger is a 422.
@@ -169,26 +169,18 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _opt_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
+    try:
         return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    except ValueError:
+        return None
 
 
 def _opt_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+    return int(value) if isinstance(value, int) or value.is_integer() else None
 
 
 def _opt_datetime(value: Any) -> datetime | None:
@@ -287,7 +279,7 @@ def _classify(response: requests.Response, vendor_message: str) -> bool | None:
 
 
 def _as(cls: type[VendorHTTPError], error: VendorHTTPError) -> VendorHTTPError:
-    new = cls(
+    return cls(
         error.message,
         kind=error.kind,
         retryable=False,
@@ -297,7 +289,6 @@ def _as(cls: type[VendorHTTPError], error: VendorHTTPError) -> VendorHTTPError:
         retry_after=error.retry_after,
         vendor_message=error.vendor_message,
     )
-    return new
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -598,8 +589,6 @@ class LiteLLMClient:
 
 def is_lost_answer(error: Exception) -> bool:
     """A POST whose outcome is unknown: the request may have been carried out."""
-    from integrations.http import VendorError
-
     if isinstance(error, VendorBadResponse):
         return True
     if not isinstance(error, VendorError):

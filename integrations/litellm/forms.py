@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 
-from integrations.litellm import services
+from integrations.litellm import limits
 from integrations.litellm.client import normalise_base_url
 from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
 from portal.core.validators import validate_http_url
@@ -119,13 +119,7 @@ class KeyCreateForm(_KeyLimitsMixin):
             "key_alias",
             "owner",
             "plan",
-            "allowed_models",
-            "max_budget",
-            "budget_duration",
-            "soft_budget",
-            "tpm_limit",
-            "rpm_limit",
-            "max_parallel_requests",
+            *limits.ROW_FIELDS,
             "keep_secret",
         )
 
@@ -142,7 +136,7 @@ class KeyCreateForm(_KeyLimitsMixin):
         plan: KeyPlan | None = cleaned.get("plan")
         if plan is not None:
             # Empty fields take the plan's values: the plan is the default, the form can override.
-            defaults = dataclasses.asdict(services.KeySettings.from_plan(plan))
+            defaults = dataclasses.asdict(limits.KeyLimits.from_plan(plan))
             for name, value in defaults.items():
                 if cleaned.get(name) in (None, "", []) and value not in (None, "", []):
                     cleaned[name] = value
@@ -155,13 +149,7 @@ class KeyChangeForm(_KeyLimitsMixin):
         fields = (
             "key_alias",
             "owner",
-            "allowed_models",
-            "max_budget",
-            "budget_duration",
-            "soft_budget",
-            "tpm_limit",
-            "rpm_limit",
-            "max_parallel_requests",
+            *limits.ROW_FIELDS,
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -189,17 +177,7 @@ class KeyChangeForm(_KeyLimitsMixin):
 
 
 # LiteLLM's field names for the /key/update a change form sends.
-CHANGE_FIELD_TO_LITELLM = {
-    "key_alias": "key_alias",
-    "owner": "user_id",
-    "allowed_models": "models",
-    "max_budget": "max_budget",
-    "budget_duration": "budget_duration",
-    "soft_budget": "soft_budget",
-    "tpm_limit": "tpm_limit",
-    "rpm_limit": "rpm_limit",
-    "max_parallel_requests": "max_parallel_requests",
-}
+CHANGE_FIELD_TO_LITELLM = {"key_alias": "key_alias", "owner": "user_id", **limits.ROW_TO_LITELLM}
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -327,13 +305,7 @@ class KeyPlanForm(forms.ModelForm):
         fields = (
             "name",
             "description",
-            "allowed_models",
-            "max_budget",
-            "budget_duration",
-            "soft_budget",
-            "tpm_limit",
-            "rpm_limit",
-            "max_parallel_requests",
+            *limits.ROW_FIELDS,
             "key_duration",
             "rotation_days",
         )

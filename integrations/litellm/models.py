@@ -147,6 +147,12 @@ class VirtualKey(models.Model):
     keep_secret = models.BooleanField(
         default=False, help_text="Keep the raw key (encrypted) after its reveal, to hand it on later."
     )
+    # The portal hands this key on itself (a person's key, pushed into LibreChat): a rotation
+    # stops after the swap at rotation_step "handover", the old key still working, until the
+    # new one has been handed on (integrations.litellm.rotation.rotation_handed_over).
+    handed_on = models.BooleanField(
+        default=False, help_text="The portal hands this key on; a rotation waits for the hand-over."
+    )
     revealed_at = models.DateTimeField(null=True, blank=True)
     # The one reveal belongs to the staff member who created or rotated the key, not to any
     # colleague who happens to open the list first.
@@ -160,7 +166,8 @@ class VirtualKey(models.Model):
     pending_changes = models.JSONField(default=dict, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # Rotation state (see services.key_rotate): the key being replaced and the step reached.
+    # Rotation state (integrations.litellm.rotation): the key being replaced and the step reached:
+    # "generate" -> ["handover"] -> "delete" -> "rename", "" when no rotation is in flight.
     rotation_step = models.CharField(max_length=20, blank=True)
     rotation_old_hash = models.CharField(max_length=64, blank=True)
     # The replacement's raw key, stored before LiteLLM is asked, so a lost answer is

@@ -10,19 +10,19 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.litellm import services
+from integrations.litellm import key_work, model_list, servers, sync
 from integrations.litellm.models import LiteLLMModel, LiteLLMServer
 
 
 @shared_task(name="litellm.key_apply_pending")
 def key_apply_pending(key_id: int) -> dict[str, Any]:
-    return services.key_apply_pending(key_id=key_id).as_result()
+    return key_work.key_apply_pending(key_id=key_id).as_result()
 
 
 @shared_task(name="litellm.keys_due", ignore_result=True)
 def keys_due() -> int:
     """Beat: wake a worker for every key whose pending action is due (lost messages, retries)."""
-    due = services.keys_due()
+    due = key_work.keys_due()
     for key_id, queue_name in due:
         key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
     return len(due)
@@ -31,7 +31,7 @@ def keys_due() -> int:
 @shared_task(name="litellm.server_check")
 def server_check(server_id: int) -> dict[str, Any]:
     server = LiteLLMServer.objects.get(pk=server_id)
-    return services.server_check(server=server).as_result()
+    return servers.server_check(server=server).as_result()
 
 
 @shared_task(name="litellm.server_health")
@@ -39,13 +39,9 @@ def server_health(server_id: int) -> dict[str, Any]:
     """/health on demand only: it calls every model for real (it costs money)."""
     server = LiteLLMServer.objects.get(pk=server_id)
     try:
-        with services.client_for(server) as client:
-            report = client.health_check_models()
+        return servers.server_health(server=server)
     except Exception as exc:
         return {"ok": False, "detail": str(exc)}
-    healthy = sorted(str(e.get("model", "?")) for e in report.healthy)
-    unhealthy = sorted(str(e.get("model", "?")) for e in report.unhealthy)
-    return {"ok": not unhealthy, "healthy": healthy, "unhealthy": unhealthy}
 
 
 # A million keys are 10,000 pages: far past the default task time limit.
@@ -63,7 +59,7 @@ def server_sync(server_id: int) -> dict[str, Any]:
     if not cache.add(lock, "1", timeout=SYNC_TIME_LIMIT + 60):
         return {"ok": True, "detail": "a sync of this server is already running"}
     try:
-        report = services.keys_sync(server=server)
+        report = sync.keys_sync(server=server)
     except Exception as exc:  # the outcome belongs on the row either way
         LiteLLMServer.objects.filter(pk=server_id).update(sync_status=f"Sync failed: {exc}"[:2000])
         return {"ok": False, "detail": str(exc)}
@@ -75,10 +71,10 @@ def server_sync(server_id: int) -> dict[str, Any]:
 @shared_task(name="litellm.servers_sync", ignore_result=True)
 def servers_sync() -> int:
     """Beat: one sync per server, each on its own network's queue."""
-    servers = list(LiteLLMServer.objects.all())
-    for server in servers:
-        server_sync.apply_async(kwargs={"server_id": server.pk}, queue=services.server_queue(server))
-    return len(servers)
+    every_server = list(LiteLLMServer.objects.all())
+    for server in every_server:
+        server_sync.apply_async(kwargs={"server_id": server.pk}, queue=servers.server_queue(server))
+    return len(every_server)
 
 
 @shared_task(name="litellm.model_add")
@@ -87,7 +83,7 @@ def model_add(
 ) -> dict[str, Any]:
     server = LiteLLMServer.objects.get(pk=server_id)
     try:
-        row = services.model_add(
+        row = model_list.model_add(
             server=server,
             model_name=model_name,
             provider_model=provider_model,
@@ -108,7 +104,7 @@ def model_delete(model_pk: int) -> dict[str, Any]:
     model = LiteLLMModel.objects.select_related("server").get(pk=model_pk)
     name = model.model_name
     try:
-        services.model_delete(model=model)
+        model_list.model_delete(model=model)
     except Exception as exc:
         return {"ok": False, "detail": str(exc)}
     return {"ok": True, "detail": f"Model '{name}' deleted"}

@@ -21,7 +21,8 @@ from integrations.http import VendorError, VendorHTTPError
 from integrations.librechat import services as librechat
 from integrations.librechat.addresses import client_for_server as librechat_client_for_server
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from integrations.litellm import services as litellm
+from integrations.litellm import key_work
+from integrations.litellm import keys as litellm_keys
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
 from integrations.litellm.signals import key_secret_changed
 from portal.accounts import personal_keys
@@ -53,7 +54,7 @@ def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) ->
             return
         PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
         # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
-        litellm.key_withhold_reveal(key_id=key_id)
+        litellm_keys.key_withhold_reveal(key_id=key_id)
         personal_keys.personal_key_kick(record=record)
 
 
@@ -126,7 +127,7 @@ def person_removal_start(*, person: User) -> PersonRemoval | None:
         removal.librechat_password = Secret(account.password.reveal())
     removal.save()
     # The raw keys go now: only the hashes are needed to delete them.
-    litellm.keys_forget_secrets(key_ids=[k.pk for k in keys])
+    litellm_keys.keys_forget_secrets(key_ids=[k.pk for k in keys])
     _removal_enqueue(removal)
     return removal
 
@@ -190,11 +191,11 @@ def _removal_keys(removal: PersonRemoval) -> None:
         if key is None or key.status == KeyStatus.DELETED:
             continue
         if not key.pending_action:
-            litellm.key_delete(key=key, enqueue=False)
+            litellm_keys.key_delete(key=key, enqueue=False)
         elif key.pending_action != KeyAction.DELETE:
             pending.append(f"{key.key_name}: {key.get_pending_action_display()} pending first")
             continue
-        litellm.key_apply_pending(key_id=key.pk)
+        key_work.key_apply_pending(key_id=key.pk)
         key.refresh_from_db()
         if key.status != KeyStatus.DELETED:
             pending.append(f"{key.key_name}: {key.last_action_detail or 'not deleted yet'}")

@@ -14,7 +14,7 @@ Rotation: rotate_issue (new key, temporary alias) -> rotate_push -> rotate_verif
 Desired state (suspended, limits_applied, rotation_requested_at) is written by the web side;
 when a chain ends, `_next_step` compares it with the key and starts what is missing.
 
-LiteLLM calls go through integrations.litellm.services (key_create, key_apply_pending, ...);
+LiteLLM calls go through integrations.litellm.keys and key_work (key_create, key_apply_pending, ...);
 LibreChat calls through integrations.librechat (session_access_token and the client).
 """
 
@@ -36,7 +36,7 @@ from integrations.http import VendorError, VendorHTTPError
 from integrations.librechat import services as librechat
 from integrations.librechat.addresses import client_for_server as librechat_client_for_server
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from integrations.litellm import services as litellm
+from integrations.litellm import key_work, keys, limits, rotation
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
 from portal.core.queues import network_queue_name, wake_after_commit
@@ -427,13 +427,13 @@ def _mail_staff_attention(record: PersonalKey) -> None:
     mail.to_staff(subject, body)
 
 
-# --- LiteLLM steps (through integrations.litellm.services) -----------------------------------
+# --- LiteLLM steps (through integrations.litellm.keys and key_work) --------------------------
 
 
 def _apply(key: VirtualKey) -> VirtualKey:
     """Tell LiteLLM the key's pending action now, in this task, and read the row back."""
     if key.pending_action:
-        litellm.key_apply_pending(key_id=key.pk)
+        key_work.key_apply_pending(key_id=key.pk)
         key.refresh_from_db()
     if key.pending_action:
         # Not done: LiteLLM is down or another worker holds the action (the key's own beat
@@ -465,7 +465,7 @@ def _issue(
     if key is None:
         starting_spend = spend() if spend is not None else None
         with transaction.atomic():
-            key = litellm.key_create(
+            key = keys.key_create(
                 server=record.pairing.litellm_server,
                 alias=alias,
                 owner=record.person.email,
@@ -476,7 +476,7 @@ def _issue(
                 enqueue=False,
             )
             # LibreChat is the only reader of a person's key: no "reveal once" in the admin.
-            key.revealed_at = litellm.key_withhold_reveal(key_id=key.pk)
+            key.revealed_at = keys.key_withhold_reveal(key_id=key.pk)
             setattr(record, field, key)
             PersonalKey.objects.filter(pk=record.pk).update(**{f"{field}_id": key.pk})
     if key.status == KeyStatus.CREATING or key.pending_action == KeyAction.CREATE:
@@ -497,7 +497,7 @@ def _step_issue(record: PersonalKey) -> str:
 
 def _step_rotate_issue(record: PersonalKey) -> str:
     temporary = (
-        f"{stable_alias(record.person_id)}{litellm.ROTATING_ALIAS_SUFFIX}.{timezone.now():%Y%m%d%H%M%S}"
+        f"{stable_alias(record.person_id)}{rotation.ROTATING_ALIAS_SUFFIX}.{timezone.now():%Y%m%d%H%M%S}"
     )
     # The new key starts where the old one stands, else "Rotate now" refills the budget.
     _issue(record, field="next_key", alias=temporary, spend=lambda: float(_refreshed(record.key).spend))
@@ -509,7 +509,7 @@ def _refreshed(key: VirtualKey | None) -> VirtualKey:
     if key is None:
         raise StepFailed("no key to verify")
     if not key.pending_action:
-        _request(key, litellm.key_refresh)
+        _request(key, keys.key_refresh)
     return _apply(key)
 
 
@@ -544,7 +544,7 @@ def _step_rotate_delete_old(record: PersonalKey) -> str:
                 f"the old key is busy ({old.get_pending_action_display()})", at=old.next_attempt_at
             )
         if not old.pending_action:
-            _request(old, litellm.key_delete)
+            _request(old, keys.key_delete)
         old = _apply(old)
         if old.status != KeyStatus.DELETED:
             raise StepRetry(old.last_action_detail or "LiteLLM has not deleted the old key yet")
@@ -561,7 +561,7 @@ def _step_rotate_rename(record: PersonalKey) -> str | None:
     alias = stable_alias(record.person_id)
     if key.key_alias != alias:
         if not key.pending_action:
-            _request(key, litellm.key_update_limits, changes={"key_alias": alias})
+            _request(key, keys.key_update_limits, changes={"key_alias": alias})
         key = _apply(key)
         if key.key_alias != alias:
             raise StepFailed(f"LiteLLM kept the alias {key.key_alias!r}: {key.last_action_detail}")
@@ -599,7 +599,7 @@ def _set_blocked(record: PersonalKey, *, blocked: bool) -> str | None:
         return None
     if key.blocked != blocked or key.pending_action in (KeyAction.BLOCK, KeyAction.UNBLOCK):
         if not key.pending_action:
-            _request(key, litellm.key_block if blocked else litellm.key_unblock)
+            _request(key, keys.key_block if blocked else keys.key_unblock)
         key = _apply(key)
         if key.blocked != blocked:
             raise StepRetry(key.last_action_detail or "LiteLLM has not changed the key yet")
@@ -613,7 +613,7 @@ def _step_update_limits(record: PersonalKey) -> str | None:
     plan = KeyPlan.objects.get(
         pk=PersonalKey.objects.filter(pk=record.pk).values_list("plan_id", flat=True)[0]
     )
-    settings = litellm.KeySettings.from_plan(plan)
+    settings = limits.KeyLimits.from_plan(plan)
     changes: dict[str, Any] = {
         "models": list(settings.allowed_models),
         "max_budget": settings.max_budget,
@@ -623,7 +623,7 @@ def _step_update_limits(record: PersonalKey) -> str | None:
         "rpm_limit": settings.rpm_limit,
     }
     if key.pending_action == "":
-        _request(key, litellm.key_update_limits, changes={k: changes[k] for k in PLAN_FIELDS})
+        _request(key, keys.key_update_limits, changes={k: changes[k] for k in PLAN_FIELDS})
     key = _apply(key)
     if key.last_action != KeyAction.UPDATE or key.last_action_ok is not True:
         raise StepFailed(f"LiteLLM refused the plan's limits: {key.last_action_detail}")

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from integrations.litellm import services as litellm
+from integrations.litellm import keys, servers
 from integrations.litellm.client import MAX_PAGE_SIZE, LiteLLMClient
 from integrations.litellm.models import KeyOrigin, KeyStatus, VirtualKey
 from portal.accounts import personal_keys
@@ -88,7 +88,7 @@ def _list_keys(client: LiteLLMClient, report: ReconcileReport) -> dict[str, _Lis
             listed[info.token] = _Listed(
                 blocked=info.blocked,
                 person_id=marker,
-                ours=info.metadata.get("managed_by") == litellm.MANAGED_BY and marker is not None,
+                ours=info.metadata.get("managed_by") == keys.MANAGED_BY and marker is not None,
             )
         if page >= answer.total_pages or not answer.keys:
             break
@@ -106,7 +106,7 @@ def pairing_reconcile(
     report = ReconcileReport(pairing_id=pairing.pk)
     now = timezone.now()
     own_client = client is None
-    active = client or litellm.client_for(pairing.litellm_server)
+    active = client or servers.client_for(pairing.litellm_server)
     try:
         listed = _list_keys(active, report)
         findings = _compare(pairing, listed, active, report, now)
@@ -297,7 +297,7 @@ def _fix_orphan(finding: DriftFinding) -> str:
         )
     if key.pending_action:
         return f"not now: {key.get_pending_action_display()} is pending on the key"
-    litellm.key_delete(key=key)
+    keys.key_delete(key=key)
     return "deletion in LiteLLM requested"
 
 

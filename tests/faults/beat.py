@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integrations.librechat import services as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from integrations.litellm import services as litellm
+from integrations.litellm import key_work
 from integrations.litellm.models import VirtualKey
 from integrations.litellm.tasks import key_apply_pending
 
@@ -36,7 +36,7 @@ def litellm_tick(*, broker_url: str, queue: str) -> int:
     if queue_depth(broker_url, queue):
         return 0
     VirtualKey.objects.exclude(pending_action="").update(next_attempt_at=timezone.now())
-    due = litellm.keys_due()
+    due = key_work.keys_due()
     for key_id, queue_name in due:
         key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
     return len(due)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from integrations.litellm import services, tasks
+from integrations.litellm import keys, tasks
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from portal.core.queues import network_queue_name
 from tests.faults.beat import litellm_tick, tick_until
@@ -37,7 +37,7 @@ def test_it_keeps_litellm_and_the_portal_in_step_through_lost_answers_and_an_out
         queue = network_queue_name(NETWORK)
 
         sim.set_faults(lose_answer_after_write=EACH)  # each key is written, then the answer is lost
-        lost = [services.key_create(server=server, alias=f"lost-{i}") for i in range(EACH)]
+        lost = [keys.key_create(server=server, alias=f"lost-{i}") for i in range(EACH)]
         tick_until(
             lambda: (
                 not VirtualKey.objects.filter(pk__in=[k.pk for k in lost]).exclude(pending_action="").exists()
@@ -50,7 +50,7 @@ def test_it_keeps_litellm_and_the_portal_in_step_through_lost_answers_and_an_out
 
         port = sim.port
         sim.stop()
-        down = [services.key_create(server=server, alias=f"down-{i}") for i in range(EACH)]
+        down = [keys.key_create(server=server, alias=f"down-{i}") for i in range(EACH)]
         deadline = time.monotonic() + 30
         while VirtualKey.objects.filter(pk__in=[k.pk for k in down], attempts=0).exists():
             assert time.monotonic() < deadline, worker.log()[-3000:]

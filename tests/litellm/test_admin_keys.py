@@ -11,7 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from integrations.litellm import services
+from integrations.litellm import key_work, keys, sync
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMModel, LiteLLMServer, VirtualKey
 from portal.accounts.models import User
@@ -130,38 +130,38 @@ def test_it_shows_pending_when_no_worker_answers(
 def test_the_actions_report_per_key_and_land_in_the_admin_log(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
 ) -> None:
-    keys = []
+    made = []
     for alias in ("a", "b"):
-        key = services.key_create(server=tx_server, alias=alias, enqueue=False)
-        services.key_apply_pending(key_id=key.pk)
-        keys.append(key)
+        key = keys.key_create(server=tx_server, alias=alias, enqueue=False)
+        key_work.key_apply_pending(key_id=key.pk)
+        made.append(key)
     response = staff.post(
         reverse("admin:litellm_virtualkey_changelist"),
-        {"action": "block_action", "_selected_action": [k.pk for k in keys]},
+        {"action": "block_action", "_selected_action": [k.pk for k in made]},
         follow=True,
     )
     text = response.content.decode()
     # (the admin capitalises messages)
     assert "A: block: Blocked in LiteLLM" in text and "B: block: Blocked in LiteLLM" in text
-    assert all(stored_key(sim, k.token_hash)["blocked"] for k in keys)
+    assert all(stored_key(sim, k.token_hash)["blocked"] for k in made)
     assert LogEntry.objects.filter(change_message__contains="block: Blocked in LiteLLM").count() == 2
 
     response = staff.post(
         reverse("admin:litellm_virtualkey_changelist"),
-        {"action": "rotate_action", "_selected_action": [keys[0].pk]},
+        {"action": "rotate_action", "_selected_action": [made[0].pk]},
         follow=True,
     )
     assert "A: rotate: Rotated" in response.content.decode()
-    keys[0].refresh_from_db()
-    assert stored_key(sim, keys[0].token_hash)["key_alias"] == "a" and sim.key_count() == 2
+    made[0].refresh_from_db()
+    assert stored_key(sim, made[0].token_hash)["key_alias"] == "a" and sim.key_count() == 2
 
 
 def test_changing_a_key_goes_to_litellm_first(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
 ) -> None:
     discover(tx_server)
-    key = services.key_create(server=tx_server, alias="edit-me", enqueue=False)
-    services.key_apply_pending(key_id=key.pk)
+    key = keys.key_create(server=tx_server, alias="edit-me", enqueue=False)
+    key_work.key_apply_pending(key_id=key.pk)
     url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
     form = {
         "key_alias": "edit-me",
@@ -182,7 +182,7 @@ def test_the_list_filters_and_searches(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     sim.seed_keys(5, key_alias="svc-{i}", user_id="team-x", max_budget=1.0, spend=2.0)
-    services.keys_sync(server=tx_server)
+    sync.keys_sync(server=tx_server)
     url = reverse("admin:litellm_virtualkey_changelist")
     for query in (
         "?owner=team-x",
@@ -206,7 +206,7 @@ def test_a_key_created_while_pending_can_be_revealed_once_later(
     discover(tx_server)
     staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
     key = VirtualKey.objects.get()
-    services.key_apply_pending(key_id=key.pk)  # what the worker does once it is back
+    key_work.key_apply_pending(key_id=key.pk)  # what the worker does once it is back
     change = staff.get(reverse("admin:litellm_virtualkey_change", args=[key.pk])).content.decode()
     assert "Show the full key once" in change
     page = staff.get(reverse("admin:litellm_virtualkey_reveal", args=[key.pk]))
@@ -223,12 +223,12 @@ def test_the_list_costs_the_same_queries_for_few_and_many_keys(
 
     url = reverse("admin:litellm_virtualkey_changelist")
     sim.seed_keys(3, max_budget=2.0)
-    services.keys_sync(server=tx_server)
+    sync.keys_sync(server=tx_server)
     staff.get(url)
     with CaptureQueriesContext(connection) as few:
         staff.get(url)
     sim.seed_keys(120, max_budget=2.0)
-    services.keys_sync(server=tx_server)
+    sync.keys_sync(server=tx_server)
     with CaptureQueriesContext(connection) as many:
         page = staff.get(url)
     assert len(few) == len(many)
@@ -242,12 +242,12 @@ def test_the_change_form_shows_field_errors_and_busy_keys_never_a_500(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     discover(tx_server)
-    key = services.key_create(server=tx_server, alias="busy", enqueue=False)
-    services.key_apply_pending(key_id=key.pk)
+    key = keys.key_create(server=tx_server, alias="busy", enqueue=False)
+    key_work.key_apply_pending(key_id=key.pk)
     url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
     bad = staff.post(url, {"key_alias": "busy", "max_budget": "-5", "budget_duration": "soon"})
     assert bad.status_code == 200 and "not a LiteLLM duration" in bad.content.decode()
-    services.key_block(key=key, enqueue=False)  # an action still pending
+    keys.key_block(key=key, enqueue=False)  # an action still pending
     busy = staff.post(url, {"key_alias": "busy", "max_budget": "3"}, follow=True)
     assert busy.status_code == 200 and "still busy" in busy.content.decode()
     key.refresh_from_db()
@@ -258,7 +258,7 @@ def test_the_list_draws_spend_against_budget(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     sim.seed_keys(1, key_alias="spender", max_budget=10.0, spend=9.0)
-    services.keys_sync(server=tx_server)
+    sync.keys_sync(server=tx_server)
     page = staff.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
     # A <meter> (the CSP allows no inline style) filled to 9 of 10, with the figures beside it.
     assert 'max="10.0000"' in page and 'value="9.0000"' in page and "9.00 / 10.00" in page
@@ -271,7 +271,7 @@ def test_only_the_creator_may_take_the_one_reveal(
     discover(tx_server)
     staff.post(reverse("admin:litellm_virtualkey_add"), add_form(tx_server))
     key = VirtualKey.objects.get()
-    services.key_apply_pending(key_id=key.pk)
+    key_work.key_apply_pending(key_id=key.pk)
     colleague = Client()
     colleague.force_login(User.objects.create_superuser(email="other@example.com", password="x"))
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from integrations.litellm import services
+from integrations.litellm import key_work, keys, limits
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from tests.litellm.conftest import stored_key
@@ -18,21 +18,21 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def key(server: LiteLLMServer, sim: LiteLLMSimulator) -> VirtualKey:
-    created = services.key_create(
+    created = keys.key_create(
         server=server,
         alias="team-search",
         owner="ana",
-        settings=services.KeySettings(allowed_models=["gpt-4o-mock"], max_budget=Decimal("10"), rpm_limit=30),
+        limits=limits.KeyLimits(allowed_models=["gpt-4o-mock"], max_budget=Decimal("10"), rpm_limit=30),
         enqueue=False,
     )
-    services.key_apply_pending(key_id=created.pk)
+    key_work.key_apply_pending(key_id=created.pk)
     created.refresh_from_db()
     assert created.status == KeyStatus.ACTIVE
     return created
 
 
-def apply(key: VirtualKey) -> services.ActionOutcome:
-    outcome = services.key_apply_pending(key_id=key.pk)
+def apply(key: VirtualKey) -> key_work.ActionOutcome:
+    outcome = key_work.key_apply_pending(key_id=key.pk)
     key.refresh_from_db()
     return outcome
 
@@ -48,17 +48,17 @@ def chat(sim: LiteLLMSimulator, raw: str) -> int:
 
 
 def test_it_blocks_and_unblocks(key: VirtualKey, sim: LiteLLMSimulator) -> None:
-    services.key_block(key=key, enqueue=False)
+    keys.key_block(key=key, enqueue=False)
     assert apply(key).ok is True
     assert key.blocked is True and stored_key(sim, key.token_hash)["blocked"] is True
-    services.key_unblock(key=key, enqueue=False)
+    keys.key_unblock(key=key, enqueue=False)
     assert apply(key).ok is True
     assert key.blocked is False and stored_key(sim, key.token_hash)["blocked"] is False
 
 
 def test_it_changes_the_row_only_after_litellm_accepted(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     sim.stop()
-    services.key_update_limits(key=key, changes={"max_budget": 20, "rpm_limit": 90}, enqueue=False)
+    keys.key_update_limits(key=key, changes={"max_budget": 20, "rpm_limit": 90}, enqueue=False)
     assert apply(key).ok is None  # not yet: LiteLLM is down
     assert key.max_budget == Decimal("10") and key.rpm_limit == 30 and key.pending_action == "update"
     sim.start()
@@ -70,7 +70,7 @@ def test_it_changes_the_row_only_after_litellm_accepted(key: VirtualKey, sim: Li
 
 def test_it_reports_a_refused_change_and_keeps_the_row(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     sim.add_key(key_alias="taken")
-    services.key_update_limits(key=key, changes={"key_alias": "taken"}, enqueue=False)
+    keys.key_update_limits(key=key, changes={"key_alias": "taken"}, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is False and "already exists" in outcome.detail
     assert key.key_alias == "team-search" and key.pending_action == ""
@@ -78,24 +78,24 @@ def test_it_reports_a_refused_change_and_keeps_the_row(key: VirtualKey, sim: Lit
 
 def test_it_refreshes_spend(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     sim.set_spend(key.token_hash or "", 12.5)
-    services.key_refresh(key=key, enqueue=False)
+    keys.key_refresh(key=key, enqueue=False)
     assert apply(key).ok is True
     assert key.spend == Decimal("12.5")
     assert VirtualKey.objects.filter(pk=key.pk, over_budget=True).exists()
 
 
 def test_it_deletes_and_a_second_delete_is_harmless(key: VirtualKey, sim: LiteLLMSimulator) -> None:
-    services.key_delete(key=key, enqueue=False)
+    keys.key_delete(key=key, enqueue=False)
     assert apply(key).ok is True
     assert key.status == KeyStatus.DELETED and sim.get_key(key.token_hash or "") is None
     with pytest.raises(ValueError):
-        services.key_block(key=key, enqueue=False)
+        keys.key_block(key=key, enqueue=False)
 
 
 def test_it_refuses_a_second_action_while_one_is_pending(key: VirtualKey) -> None:
-    services.key_block(key=key, enqueue=False)
+    keys.key_block(key=key, enqueue=False)
     with pytest.raises(ValueError, match="still busy"):
-        services.key_delete(key=key, enqueue=False)
+        keys.key_delete(key=key, enqueue=False)
 
 
 def test_it_marks_a_key_litellm_lost_as_missing(key: VirtualKey, sim: LiteLLMSimulator) -> None:
@@ -105,14 +105,14 @@ def test_it_marks_a_key_litellm_lost_as_missing(key: VirtualKey, sim: LiteLLMSim
         json={"keys": [key.token_hash]},
         timeout=5,
     )
-    services.key_block(key=key, enqueue=False)
+    keys.key_block(key=key, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is False and key.status == KeyStatus.MISSING
 
 
 def test_it_rotates_without_the_enterprise_regenerate(key: VirtualKey, sim: LiteLLMSimulator) -> None:
     old_hash = key.token_hash
-    services.key_rotate(key=key, enqueue=False)
+    keys.key_rotate(key=key, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is True, outcome.detail
     assert key.token_hash != old_hash and key.rotation_step == "" and key.rotated_at is not None
@@ -121,7 +121,7 @@ def test_it_rotates_without_the_enterprise_regenerate(key: VirtualKey, sim: Lite
     assert new["key_alias"] == "team-search"  # the new key took the old alias
     assert new["models"] == ["gpt-4o-mock"] and new["max_budget"] == 10.0 and new["rpm_limit"] == 30
     assert sim.calls[("POST", "/key/regenerate")] == 0
-    raw = services.key_reveal(key=key)  # the new key is shown once
+    raw = keys.key_reveal(key=key)  # the new key is shown once
     assert raw is not None and hash_token(raw) == key.token_hash
     assert chat(sim, raw) == 200
 
@@ -132,7 +132,7 @@ def test_a_rotation_interrupted_after_the_swap_leaves_one_working_key_and_resume
     old_hash = key.token_hash
     # The generate's answer is lost (recovered by hash), then the delete's answer is lost too.
     sim.set_faults(lose_answer_after_write=2)
-    services.key_rotate(key=key, enqueue=False)
+    keys.key_rotate(key=key, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is None  # will be retried
     assert key.rotation_step == "delete" and key.pending_action == "rotate"
@@ -151,7 +151,7 @@ def test_a_rotation_whose_replacement_is_refused_keeps_the_old_key(
 ) -> None:
     old_hash = key.token_hash
     sim.configure(master_key="sk-someone-changed-the-master-key-000")
-    services.key_rotate(key=key, enqueue=False)
+    keys.key_rotate(key=key, enqueue=False)
     outcome = apply(key)
     assert outcome.ok is False
     assert key.token_hash == old_hash and key.rotation_step == "" and key.rotation_new_key is None

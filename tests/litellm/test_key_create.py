@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations.litellm import services
+from integrations.litellm import key_work, keys, limits
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyPlan, KeyStatus, LiteLLMServer, VirtualKey
 from tests.litellm.conftest import stored_key
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 def create(server: LiteLLMServer, **kwargs: object) -> VirtualKey:
     kwargs.setdefault("alias", "ci-bot")
-    key = services.key_create(server=server, enqueue=False, **kwargs)  # type: ignore[arg-type]
-    outcome = services.key_apply_pending(key_id=key.pk)
+    key = keys.key_create(server=server, enqueue=False, **kwargs)  # type: ignore[arg-type]
+    outcome = key_work.key_apply_pending(key_id=key.pk)
     key.refresh_from_db()
     assert outcome.key_id == key.pk
     return key
@@ -30,19 +30,19 @@ def create(server: LiteLLMServer, **kwargs: object) -> VirtualKey:
 def test_it_sends_the_portal_made_key_and_keeps_only_the_hash_after_the_reveal(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
-    settings = services.KeySettings(allowed_models=["gpt-4o-mock"], max_budget=Decimal("10"), rpm_limit=60)
-    key = create(server, owner="ana@example.com", settings=settings)
+    wanted = limits.KeyLimits(allowed_models=["gpt-4o-mock"], max_budget=Decimal("10"), rpm_limit=60)
+    key = create(server, owner="ana@example.com", limits=wanted)
     assert key.status == KeyStatus.ACTIVE and key.last_action_ok is True
     stored = stored_key(sim, key.token_hash)
     assert stored is not None and stored["key_alias"] == "ci-bot"
     assert stored["models"] == ["gpt-4o-mock"] and stored["max_budget"] == 10.0 and stored["rpm_limit"] == 60
     assert stored["user_id"] == "ana@example.com"
-    raw = services.key_reveal(key=key)
+    raw = keys.key_reveal(key=key)
     assert raw is not None and hash_token(raw) == key.token_hash and len(raw) >= 35
     assert key.key_name == f"sk-...{raw[-4:]}"
     key.refresh_from_db()
     assert key.raw_key is None and key.revealed_at is not None
-    assert services.key_reveal(key=key) is None  # exactly once
+    assert keys.key_reveal(key=key) is None  # exactly once
 
 
 def test_it_always_sends_the_full_metadata_marker(server: LiteLLMServer, sim: LiteLLMSimulator) -> None:
@@ -51,8 +51,8 @@ def test_it_always_sends_the_full_metadata_marker(server: LiteLLMServer, sim: Li
     assert metadata["managed_by"] == "portal" and metadata["portal_key_id"] == key.pk
     assert metadata["team"] == "search"
     # /key/update replaces metadata wholesale (§2.2): a change keeps the marker.
-    services.key_update_limits(key=key, changes={"rpm_limit": 5}, enqueue=False)
-    services.key_apply_pending(key_id=key.pk)
+    keys.key_update_limits(key=key, changes={"rpm_limit": 5}, enqueue=False)
+    key_work.key_apply_pending(key_id=key.pk)
     metadata = stored_key(sim, key.token_hash)["metadata"]
     assert metadata["managed_by"] == "portal" and metadata["team"] == "search"
 
@@ -75,10 +75,10 @@ def test_it_retries_later_when_litellm_is_down(server: LiteLLMServer, sim: LiteL
     assert key.last_action_ok is None and "refused" in key.last_action_detail.lower()
     assert key.next_attempt_at is not None and key.next_attempt_at > timezone.now()
     assert key.raw_key is not None  # kept (encrypted) until LiteLLM has it
-    assert services.keys_due(now=key.next_attempt_at) == [(key.pk, "net.backend-dev")]
+    assert key_work.keys_due(now=key.next_attempt_at) == [(key.pk, "net.backend-dev")]
     sim.start()
     VirtualKey.objects.filter(pk=key.pk).update(next_attempt_at=timezone.now())
-    services.key_apply_pending(key_id=key.pk)
+    key_work.key_apply_pending(key_id=key.pk)
     key.refresh_from_db()
     assert key.status == KeyStatus.ACTIVE and sim.get_key(key.token_hash or "") is not None
 
@@ -91,17 +91,17 @@ def test_it_fails_clearly_on_a_duplicate_alias_and_drops_the_raw_key(
     assert key.status == KeyStatus.FAILED and key.last_action_ok is False
     assert "already exists" in key.last_action_detail
     assert key.raw_key is None and key.pending_action == ""
-    assert services.key_reveal(key=key) is None
+    assert keys.key_reveal(key=key) is None
 
 
 def test_it_keeps_the_raw_key_encrypted_only_when_it_must_be_handed_on(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     key = create(server, keep_secret=True)
-    raw = services.key_reveal(key=key)
+    raw = keys.key_reveal(key=key)
     key.refresh_from_db()
     assert raw is not None and key.raw_key is not None and key.raw_key.reveal() == raw
-    assert services.key_reveal(key=key) is None  # still shown only once
+    assert keys.key_reveal(key=key) is None  # still shown only once
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -128,9 +128,9 @@ def test_it_takes_the_plan_values_as_defaults(server: LiteLLMServer, sim: LiteLL
 def test_it_never_puts_the_raw_key_into_a_task_argument_or_result(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
-    key = services.key_create(server=server, alias="x", enqueue=False)
+    key = keys.key_create(server=server, alias="x", enqueue=False)
     raw = key.raw_key.reveal()
-    result = services.key_apply_pending(key_id=key.pk).as_result()
+    result = key_work.key_apply_pending(key_id=key.pk).as_result()
     assert raw not in repr(result) and set(result) == {"key_id", "action", "ok", "detail"}
 
 
@@ -150,8 +150,8 @@ def test_it_tells_listeners_when_a_kept_secret_changes(
             kept = create(server, alias="for-librechat", keep_secret=True)
             create(server, alias="shown-once")
         with django_capture_on_commit_callbacks(execute=True):
-            services.key_rotate(key=kept, enqueue=False)
-            services.key_apply_pending(key_id=kept.pk)
+            keys.key_rotate(key=kept, enqueue=False)
+            key_work.key_apply_pending(key_id=kept.pk)
     finally:
         key_secret_changed.disconnect(listener)
     assert heard == [(kept.pk, "create"), (kept.pk, "rotate")]

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations.litellm import services
+from integrations.litellm import key_work, keys
 from integrations.litellm.models import KeyPlan, LiteLLMServer
 from portal.accounts.models import User
 from tests.litellm.conftest import stored_key
@@ -30,8 +30,8 @@ def test_editing_a_plan_does_not_change_keys_already_issued(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     plan = KeyPlan.objects.create(name="staff", max_budget=Decimal("25"), rpm_limit=60)
-    key = services.key_create(server=server, alias="p", plan=plan, enqueue=False)
-    services.key_apply_pending(key_id=key.pk)
+    key = keys.key_create(server=server, alias="p", plan=plan, enqueue=False)
+    key_work.key_apply_pending(key_id=key.pk)
     plan.max_budget = Decimal("5")
     plan.save()
     key.refresh_from_db()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.http import VendorHTTPError
-from integrations.litellm import services
+from integrations.litellm import model_list, servers
 from integrations.litellm.models import LiteLLMModel, LiteLLMServer, ModelSource
 from portal.accounts.models import User
 from tests.simulators.litellm import LiteLLMSimulator
@@ -21,15 +21,15 @@ def test_it_adds_a_database_model_with_an_environment_reference(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     sim.configure(store_model_in_db=True)
-    row = services.model_add(
+    row = model_list.model_add(
         server=server, model_name="mini", provider_model="openai/gpt-4o-mini", api_key_env="OPENAI_API_KEY"
     )
     assert row.source == ModelSource.DATABASE and row.litellm_params["api_key"] == "os.environ/OPENAI_API_KEY"
-    services.models_store(
-        server=server, deployments=services.client_for(server).model_info(), now=timezone.now()
+    servers.models_store(
+        server=server, deployments=servers.client_for(server).model_info(), now=timezone.now()
     )
     assert LiteLLMModel.objects.get(model_id=row.model_id).source == ModelSource.DATABASE
-    services.model_delete(model=LiteLLMModel.objects.get(model_id=row.model_id))
+    model_list.model_delete(model=LiteLLMModel.objects.get(model_id=row.model_id))
     assert not LiteLLMModel.objects.filter(model_id=row.model_id).exists()
 
 
@@ -38,17 +38,17 @@ def test_it_says_why_a_proxy_without_store_model_in_db_refuses(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
     with pytest.raises(VendorHTTPError) as caught:
-        services.model_add(server=server, model_name="mini", provider_model="openai/gpt-4o-mini")
+        model_list.model_add(server=server, model_name="mini", provider_model="openai/gpt-4o-mini")
     assert "STORE_MODEL_IN_DB" in str(caught.value) and not caught.value.retryable
 
 
 @pytest.mark.django_db
 def test_config_file_models_are_read_only(server: LiteLLMServer, sim: LiteLLMSimulator) -> None:
-    services.server_check(server=server)
+    servers.server_check(server=server)
     config_model = LiteLLMModel.objects.filter(server=server).first()
     assert config_model is not None and config_model.source == ModelSource.CONFIG
-    with pytest.raises(services.ConfigModelReadOnly, match="config file"):
-        services.model_delete(model=config_model)
+    with pytest.raises(model_list.ConfigModelReadOnly, match="config file"):
+        model_list.model_delete(model=config_model)
     assert sim.calls[("POST", "/model/delete")] == 0
 
 

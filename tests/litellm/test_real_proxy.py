@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.http import VendorHTTPError
-from integrations.litellm import services
+from integrations.litellm import model_list, servers
 from integrations.litellm.client import LiteLLMClient, generate_raw_key
 from integrations.litellm.models import CheckStatus, LiteLLMModel, LiteLLMServer, ModelSource
 from tests.litellm.conftest import REAL_LITELLM_VERSION, RealProxy
@@ -48,7 +48,7 @@ def test_it_surfaces_the_bare_500_of_key_creation_without_a_database(client: Lit
     # Seen on this install of 1.106.2: with no database (and no prisma module) /key/generate
     # dies in PrismaDBExceptionHandler and answers a bare text 500, not the contract's JSON
     # "DB not connected" (which the client marks permanent). A bare 500 stays retryable;
-    # the key's row gives up after MAX_ATTEMPTS (services).
+    # the key's row gives up after key_work.RETRY.max_attempts.
     with pytest.raises(VendorHTTPError) as caught:
         client.key_generate(raw_key=generate_raw_key(), fields={"key_alias": "x"})
     assert caught.value.status == 500
@@ -76,9 +76,9 @@ def test_it_tests_the_connection_and_discovers_the_models(real_litellm: RealProx
     server = LiteLLMServer(name="real", base_url=real_litellm.base_url + "/v1/", network="backend-dev")
     server.master_key = real_litellm.master_key
     server.save()
-    check = services.server_check(server=server)
-    assert check.reachable and check.litellm_version == REAL_LITELLM_VERSION
-    assert check.models == ["claude-mock", "gpt-4o-mock"]
+    check = servers.server_check(server=server)
+    assert check.reachable and check.version == REAL_LITELLM_VERSION
+    assert check.models == ("claude-mock", "gpt-4o-mock")
     assert "Connection successful" in check.diagnosis
     server.refresh_from_db()
     assert server.check_status == CheckStatus.OK and server.litellm_version == REAL_LITELLM_VERSION
@@ -94,12 +94,12 @@ def test_it_exports_the_real_model_list_with_environment_references(real_litellm
     server = LiteLLMServer(name="real", base_url=real_litellm.base_url, network="backend-dev")
     server.master_key = real_litellm.master_key
     server.save()
-    services.server_check(server=server)
-    exported = yaml.safe_load(services.models_export_yaml(server=server))
+    servers.server_check(server=server)
+    exported = yaml.safe_load(model_list.models_export_yaml(server=server))
     by_name = {e["model_name"]: e["litellm_params"] for e in exported["model_list"]}
     assert by_name["gpt-4o-mock"] == {"model": "openai/gpt-4o", "api_key": "os.environ/OPENAI_API_KEY"}
     assert by_name["claude-mock"]["api_key"] == "os.environ/ANTHROPIC_API_KEY"
-    assert "sk-fake" not in services.models_export_yaml(server=server)
+    assert "sk-fake" not in model_list.models_export_yaml(server=server)
 
 
 @pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_it_reports_an_unreachable_server_with_the_diagnosis(unused_tcp_port: in
     server = LiteLLMServer(name="down", base_url=f"http://127.0.0.1:{unused_tcp_port}", network="backend-dev")
     server.master_key = "sk-" + "x" * 30
     server.save()
-    check = services.server_check(server=server)
+    check = servers.server_check(server=server)
     assert not check.reachable and "Connection refused" in check.diagnosis
     server.refresh_from_db()
     assert server.check_status == CheckStatus.FAILED and "Connection refused" in server.check_diagnosis

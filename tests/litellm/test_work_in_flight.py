@@ -9,7 +9,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from integrations.litellm import services, tasks
+from integrations.litellm import keys, tasks
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from tests.litellm.conftest import stored_key
 from tests.simulators.litellm import LiteLLMSimulator
@@ -29,7 +29,7 @@ def test_a_key_whose_message_was_lost_is_created_by_the_beat_job(
     tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
 ) -> None:
     # enqueue=False stands for the message that never reached the broker.
-    key = services.key_create(server=tx_server, alias="lost-message", enqueue=False)
+    key = keys.key_create(server=tx_server, alias="lost-message", enqueue=False)
     assert sim.key_count() == 0
     tasks.keys_due.apply_async(queue="default")
     wait_for(lambda: VirtualKey.objects.get(pk=key.pk).status == KeyStatus.ACTIVE)
@@ -39,9 +39,9 @@ def test_a_key_whose_message_was_lost_is_created_by_the_beat_job(
 def test_the_service_enqueues_on_commit_to_the_network_queue(
     tx_server: LiteLLMServer, sim: LiteLLMSimulator, net_worker: CeleryWorker
 ) -> None:
-    key = services.key_create(server=tx_server, alias="on-commit")
+    key = keys.key_create(server=tx_server, alias="on-commit")
     wait_for(lambda: VirtualKey.objects.get(pk=key.pk).status == KeyStatus.ACTIVE)
-    services.key_block(key=VirtualKey.objects.get(pk=key.pk))
+    keys.key_block(key=VirtualKey.objects.get(pk=key.pk))
     wait_for(lambda: VirtualKey.objects.get(pk=key.pk).blocked)
     assert stored_key(sim, key.token_hash)["blocked"] is True
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
 
-from integrations.litellm import services as litellm_services
+from integrations.litellm import key_work, keys, limits
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from portal.accounts.models import User
 from tests.simulators.litellm import LiteLLMSimulator
@@ -42,14 +42,14 @@ def litellm_server(litellm_sim: LiteLLMSimulator, db: None) -> LiteLLMServer:
 
 @pytest.fixture
 def key(litellm_server: LiteLLMServer, litellm_sim: LiteLLMSimulator) -> VirtualKey:
-    created = litellm_services.key_create(
+    created = keys.key_create(
         server=litellm_server,
         alias="team-search",
         owner="ana",
-        settings=litellm_services.KeySettings(max_budget=Decimal("10")),
+        limits=limits.KeyLimits(max_budget=Decimal("10")),
         enqueue=False,
     )
-    litellm_services.key_apply_pending(key_id=created.pk)
+    key_work.key_apply_pending(key_id=created.pk)
     created.refresh_from_db()
     assert created.status == KeyStatus.ACTIVE
     litellm_sim.calls.clear()

@@ -27,7 +27,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.litellm import services as litellm_services
+from integrations.litellm import key_work, keys, limits
 from integrations.litellm import tasks as litellm_tasks
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
@@ -139,13 +139,13 @@ def test_the_admins_rotate_action_keeps_the_keys_spend(litellm_sim: LiteLLMSimul
     server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network="backend-dev")
     server.master_key = MASTER
     server.save()
-    key = litellm_services.key_create(
+    key = keys.key_create(
         server=server,
         alias="team-search",
-        settings=litellm_services.KeySettings(max_budget=Decimal("10")),
+        limits=limits.KeyLimits(max_budget=Decimal("10")),
         enqueue=False,
     )
-    litellm_services.key_apply_pending(key_id=key.pk)
+    key_work.key_apply_pending(key_id=key.pk)
     key.refresh_from_db()
     old_hash = key.token_hash
     assert key.status == KeyStatus.ACTIVE and old_hash is not None
@@ -205,13 +205,13 @@ def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
     server = LiteLLMServer(name="litellm-dev", base_url=litellm_sim.base_url, network="backend-dev")
     server.master_key = MASTER
     server.save()
-    key = litellm_services.key_create(
+    key = keys.key_create(
         server=server,
         alias="team-search",
-        settings=litellm_services.KeySettings(max_budget=Decimal("10")),
+        limits=limits.KeyLimits(max_budget=Decimal("10")),
         enqueue=False,
     )
-    litellm_services.key_apply_pending(key_id=key.pk)
+    key_work.key_apply_pending(key_id=key.pk)
     key.refresh_from_db()
     old_hash = key.token_hash
     assert old_hash is not None
@@ -219,7 +219,7 @@ def test_a_staff_rotation_resumed_after_the_worker_was_killed_keeps_the_spend(
     litellm_sim.latency = 3.0
     first = start_worker()
 
-    litellm_services.key_rotate(key=key)  # what the admin action records; a worker picks it up
+    keys.key_rotate(key=key)  # what the admin action records; a worker picks it up
     wait_for(lambda: generate_calls(litellm_sim) == 2, first)  # the replacement's POST is in LiteLLM
     first.kill()  # SIGKILL, inside /key/generate; LiteLLM still writes the replacement
     litellm_sim.latency = 0.0

@@ -88,8 +88,8 @@ def test_it_fixes_a_drift_finding_in_one_click(staff_client, litellm_sim, chat_s
     finding.refresh_from_db()
     assert finding.fixed_at is not None and finding.fix_outcome == "deletion in LiteLLM requested"
     assert LogEntry.objects.filter(object_id=str(finding.pk)).exists()
-    from integrations.litellm import services as litellm
+    from integrations.litellm import key_work
     from integrations.litellm.models import VirtualKey
 
-    litellm.key_apply_pending(key_id=VirtualKey.objects.get(token_hash=finding.token_hash).pk)
+    key_work.key_apply_pending(key_id=VirtualKey.objects.get(token_hash=finding.token_hash).pk)
     assert litellm_keys_of(litellm_sim, person) == []

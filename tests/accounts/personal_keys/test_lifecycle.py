@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from integrations.librechat.models import LibreChatSession
-from integrations.litellm import services as litellm
+from integrations.litellm import keys
 from integrations.litellm.models import KeyPlan, VirtualKey
 from portal.accounts import lifecycle, personal_keys
 from portal.accounts.models import PersonalKey, PersonRemoval
@@ -113,7 +113,7 @@ def test_it_applies_the_new_plans_limits_when_the_plan_changes(litellm_sim, chat
 
 def test_it_does_not_touch_a_key_another_action_is_pending_on(litellm_sim, chat_sim) -> None:
     _, record = issued(litellm_sim, chat_sim)
-    litellm.key_refresh(key=record.key, enqueue=False)
+    keys.key_refresh(key=record.key, enqueue=False)
     PersonalKey.objects.filter(pk=record.pk).update(suspended=True)
     personal_keys.personal_key_kick(record=record)
     record = drive(record)

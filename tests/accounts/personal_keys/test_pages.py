@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from integrations.litellm import services as litellm
+from integrations.litellm import key_work, keys
 from portal.accounts import personal_keys
 from portal.accounts.models import PersonalKey, User
 from tests.accounts.personal_keys.support import (
@@ -25,8 +25,8 @@ def test_it_shows_the_key_masked_with_budget_models_and_expiry_on_me(client, lit
     record = drive(PersonalKey.objects.get(person=person))
     key = key_of(record)
     litellm_sim.set_spend(key.token_hash, 2.5)
-    litellm.key_refresh(key=key, enqueue=False)  # what the next verification or sync does
-    litellm.key_apply_pending(key_id=key.pk)
+    keys.key_refresh(key=key, enqueue=False)  # what the next verification or sync does
+    key_work.key_apply_pending(key_id=key.pk)
     client.force_login(person)
 
     page = client.get("/me/").content.decode()

@@ -10,7 +10,7 @@ import requests
 import yaml
 
 from integrations.librechat.models import LibreChatServer
-from integrations.litellm import services as litellm
+from integrations.litellm import servers
 from integrations.litellm.models import KeyPlan, LiteLLMServer
 from portal.accounts import personal_keys
 from portal.accounts.models import Pairing
@@ -25,7 +25,7 @@ def test_it_lists_the_real_proxys_models_under_a_base_url_openai_clients_can_cal
     server = LiteLLMServer(name="litellm-real", base_url=real_litellm.base_url, network="backend-dev")
     server.master_key = real_litellm.master_key
     server.save()
-    assert litellm.server_check(server=server).reachable  # discovers the models
+    assert servers.server_check(server=server).reachable  # discovers the models
     pairing = Pairing.objects.create(
         librechat_server=LibreChatServer.objects.create(name="librechat", api_url="http://librechat:3080"),
         litellm_server=server,

@@ -152,15 +152,15 @@ def test_it_leaves_the_working_key_alone_when_litellm_refuses_the_new_one(litell
 def test_it_puts_the_new_value_into_librechat_when_staff_rotate_the_key_in_the_litellm_admin(
     litellm_sim, chat_sim, django_capture_on_commit_callbacks
 ) -> None:
-    from integrations.litellm import services as litellm
+    from integrations.litellm import key_work, keys
 
     person, record = issued(litellm_sim, chat_sim)
     key = key_of(record)
     old_hash = key.token_hash
 
     with django_capture_on_commit_callbacks(execute=True):
-        litellm.key_rotate(key=key, enqueue=False)
-        litellm.key_apply_pending(key_id=key.pk)  # LiteLLM's own rotation: same row, new value
+        keys.key_rotate(key=key, enqueue=False)
+        key_work.key_apply_pending(key_id=key.pk)  # LiteLLM's own rotation: same row, new value
 
     record.refresh_from_db()
     assert record.step == "push" and key_of(record).revealed_at is not None

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from kombu.exceptions import OperationalError
 
-from integrations.litellm import services, tasks
+from integrations.litellm import sync, tasks
 from integrations.litellm.models import LiteLLMServer
 from portal.core.queues import NoWorker, dispatch_and_wait
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         for server in servers:
             if options["here"]:
                 try:
-                    report = services.keys_sync(server=server)
+                    report = sync.keys_sync(server=server)
                 except Exception as exc:
                     failed += 1
                     self.stderr.write(f"{server.name}: sync failed: {exc}")

@@ -1,0 +1,109 @@
+"""What LiteLLM enforces on a key, defined once.
+
+`KeyLimits` is the one list of a key's limits (the fields of /key/generate the portal
+manages, contract §2.1): read from a plan, a row, a form or LiteLLM's KeyInfo, and written
+onto a row or in LiteLLM's field names (/key/generate, /key/update). Every other list of
+these fields (the sync's columns, the updatable fields, the forms) is derived from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from integrations.litellm.client import KeyInfo
+from integrations.litellm.models import KeyPlan, VirtualKey
+
+# The row's field names differ from LiteLLM's only here.
+_LITELLM_NAME = {"allowed_models": "models"}
+
+
+def decimal_or_none(value: float | None, places: int = 4) -> Decimal | None:
+    """LiteLLM's float as the row's Decimal (repr, so 0.1 stays 0.1)."""
+    if value is None:
+        return None
+    return round(Decimal(repr(value)), places)
+
+
+@dataclass
+class KeyLimits:
+    """A key's limits. `duration` is the key's lifetime (a plan's key_duration, LiteLLM's
+    `duration`): it belongs to a create, not to the row, which records `expires` instead."""
+
+    allowed_models: list[str] = field(default_factory=list)  # empty = all models
+    max_budget: Decimal | None = None
+    budget_duration: str = ""
+    soft_budget: Decimal | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    duration: str = ""  # "" = never expires
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], *, duration: str = "") -> KeyLimits:
+        """From anything that names the limits as the row does (a form's cleaned data, a plan's
+        or a row's values); missing names take the defaults."""
+        return cls(
+            allowed_models=list(values.get("allowed_models") or []),
+            max_budget=values.get("max_budget"),
+            budget_duration=values.get("budget_duration") or "",
+            soft_budget=values.get("soft_budget"),
+            tpm_limit=values.get("tpm_limit"),
+            rpm_limit=values.get("rpm_limit"),
+            max_parallel_requests=values.get("max_parallel_requests"),
+            duration=duration or values.get("duration") or "",
+        )
+
+    @classmethod
+    def from_plan(cls, plan: KeyPlan) -> KeyLimits:
+        return cls.from_values({name: getattr(plan, name) for name in ROW_FIELDS}, duration=plan.key_duration)
+
+    @classmethod
+    def from_row(cls, key: VirtualKey) -> KeyLimits:
+        return cls.from_values({name: getattr(key, name) for name in ROW_FIELDS})
+
+    @classmethod
+    def from_info(cls, info: KeyInfo) -> KeyLimits:
+        """What LiteLLM holds for a key (its floats as the row's Decimals)."""
+        return cls(
+            allowed_models=list(info.models),
+            max_budget=decimal_or_none(info.max_budget),
+            budget_duration=info.budget_duration or "",
+            soft_budget=decimal_or_none(info.soft_budget),
+            tpm_limit=info.tpm_limit,
+            rpm_limit=info.rpm_limit,
+            max_parallel_requests=info.max_parallel_requests,
+        )
+
+    def row_values(self) -> dict[str, Any]:
+        """The limits under the row's field names (VirtualKey, KeyPlan)."""
+        values = {name: getattr(self, name) for name in ROW_FIELDS}
+        values["allowed_models"] = list(values["allowed_models"])  # never shared with the row
+        return values
+
+    def apply_to(self, row: VirtualKey | KeyPlan) -> None:
+        for name, value in self.row_values().items():
+            setattr(row, name, value)
+
+    def to_litellm(self) -> dict[str, Any]:
+        """The limits under LiteLLM's field names, as JSON (None = not set)."""
+        return {
+            _LITELLM_NAME.get(name, name): litellm_value(value) for name, value in self.row_values().items()
+        }
+
+
+def litellm_value(value: Any) -> Any:
+    """A row's value as LiteLLM takes it: Decimals as floats, an empty text as "not set"."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return list(value)
+    return None if value == "" else value
+
+
+# The limit fields as the row names them, and as LiteLLM does (same order).
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(KeyLimits) if f.name != "duration")
+LITELLM_FIELDS: tuple[str, ...] = tuple(_LITELLM_NAME.get(name, name) for name in ROW_FIELDS)
+ROW_TO_LITELLM: dict[str, str] = dict(zip(ROW_FIELDS, LITELLM_FIELDS, strict=True))
