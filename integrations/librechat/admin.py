@@ -12,10 +12,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 
-from integrations.librechat import addresses, services
+from integrations.librechat import accounts, gate, servers, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
 from portal.core.pagination import LargeTablePaginator
@@ -76,12 +75,11 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     )
     def confirm_address(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
-            if not addresses.address_confirm(server=server):
+            if not servers.address_confirm(server=server):
                 self.message_user(request, f"{server}: its address {server.address} was confirmed already.")
                 continue
             _log(self, request, server, f"Confirmed the address {server.address}")
-            waiting = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
-            queued = services.accounts_retry(accounts=waiting)
+            queued = accounts.accounts_waiting_retry(server=server)
             self.message_user(
                 request,
                 f"{server}: address {server.address} confirmed; {queued} waiting accounts queued again.",
@@ -90,17 +88,7 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
 
     @admin.display(description="LibreChat limits")
     def gates(self, server: LibreChatServer) -> str:
-        now = timezone.now()
-        closed = [
-            f"{services.LIMITERS[limiter][0]} until {until:%H:%M:%S}"
-            for limiter, until in (
-                ("register", server.register_blocked_until),
-                ("login", server.login_blocked_until),
-                ("reset", server.reset_blocked_until),
-            )
-            if until is not None and until > now
-        ]
-        return "; ".join(closed) or "open"
+        return "; ".join(gate.gates_closed(server=server)) or "open"
 
     @admin.action(permissions=("change",), description="Check the connection (health, registration open?)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
@@ -120,7 +108,7 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
                 )
                 continue
             level = messages.SUCCESS if result.get("ok") else messages.ERROR
-            self.message_user(request, f"{server}: {result.get('message')}", level)
+            self.message_user(request, f"{server}: {result.get('diagnosis')}", level)
 
     @admin.action(
         permissions=("change",),
@@ -128,11 +116,8 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     )
     def open_gates(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
-            LibreChatServer.objects.filter(pk=server.pk).update(
-                register_blocked_until=None, login_blocked_until=None, reset_blocked_until=None
-            )
-            due = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
-            services.accounts_retry(accounts=due)
+            gate.gates_open(server=server)
+            accounts.accounts_waiting_retry(server=server)
             _log(self, request, server, "Opened the rate-limit gates")
         self.message_user(request, "Gates opened; waiting accounts were queued again.")
 
@@ -200,7 +185,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
 
     def _queue(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount], what: str) -> None:
         rows = list(queryset)
-        count = services.accounts_retry(accounts=LibreChatAccount.objects.filter(pk__in=[a.pk for a in rows]))
+        count = accounts.accounts_retry(accounts=LibreChatAccount.objects.filter(pk__in=[a.pk for a in rows]))
         for account in rows:
             if account.status != AccountStatus.READY:
                 _log(self, request, account, what)
@@ -221,7 +206,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     @admin.action(permissions=("change",), description="Re-login (new LibreChat session)")
     def relogin(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for n, account in enumerate(queryset.filter(status=AccountStatus.READY).select_related("server")):
-            services.sessions_revoke(account=account)
+            sessions.sessions_revoke(account=account)
             _log(self, request, account, "Re-login")
             if n >= WAIT_FOR_AT_MOST:
                 wake(
@@ -247,7 +232,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         total = 0
         for account in queryset.select_related("server"):
-            revoked = services.sessions_revoke(account=account)
+            revoked = sessions.sessions_revoke(account=account)
             if revoked:
                 _log(self, request, account, f"Revoked {revoked} LibreChat session(s)")
             total += revoked

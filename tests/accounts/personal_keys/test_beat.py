@@ -44,7 +44,10 @@ def sent(redis_url: str) -> Iterator[Callable[[], list[tuple[dict[str, Any], str
 
 
 def test_it_creates_its_beat_entries_once() -> None:
-    ours = (schedule_named("accounts: personal key steps due"), schedule_named("accounts: reconcile people's keys"))
+    ours = (
+        schedule_named("accounts: personal key steps due"),
+        schedule_named("accounts: reconcile people's keys"),
+    )
     assert schedules_ensure(ours) == [
         "beat entry 'accounts: personal key steps due' created",
         'beat entry "accounts: reconcile people\'s keys" created',
