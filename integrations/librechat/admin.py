@@ -140,24 +140,10 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     raw_id_fields = ("person",)
-    readonly_fields = (
-        "person",
-        "server",
-        "librechat_user_id",
-        "email",
-        "username",
-        "role",
-        "status",
-        "status_note",
-        "last_error",
-        "attempts",
-        "next_attempt_at",
-        "registered_at",
-        "provisioned_at",
-        "staff_alerted_at",
-        "admin_role_alerted_at",
-        "created_at",
-        "updated_at",
+    # Everything but the name LibreChat shows is the portal's or LibreChat's own record, and
+    # the password never appears (it is generated, and only workers read it).
+    readonly_fields = tuple(
+        f.name for f in LibreChatAccount._meta.concrete_fields if f.name not in ("id", "name", "password")
     )
     fields = ("name", *readonly_fields)  # the name LibreChat shows; staff fix it after a 404
     actions = ("provision_now", "retry", "relogin", "revoke_sessions", "reset_password")
@@ -275,17 +261,7 @@ class LibreChatSessionAdmin(admin.ModelAdmin):
     ordering = ("-established_at",)
     paginator = LargeTablePaginator
     show_full_result_count = False
-    fields = (
-        "account",
-        "masked_access_token",
-        "access_expires_at",
-        "masked_refresh_token",
-        "refresh_expires_at",
-        "established_at",
-        "refreshed_at",
-        "revoked_at",
-        "logged_out_at",
-    )
+    fields = (*list_display[:-1], "refreshed_at", "revoked_at", "logged_out_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -155,7 +155,7 @@ def sessions_logout_due(*, limit: int = 1000) -> int:
     (a lost message, a broker that was down at logout) are handed to their network's worker.
     A revoked session is woken at once by `sessions_revoke`; only one still there a lease
     later is handed out (`revoked_at` stays what it says, so no lease is written on the row)."""
-    due = (
+    due = list(
         LibreChatSession.objects.filter(
             revoked_at__lte=timezone.now() - ENQUEUE_LEASE,
             logged_out_at__isnull=True,
@@ -164,12 +164,13 @@ def sessions_logout_due(*, limit: int = 1000) -> int:
         .select_related("account__server")
         .order_by("revoked_at")[:limit]
     )
-    handed = 0
     for session in due:
-        queue = network_queue_name(session.account.server.network)
-        wake(LOGOUT_TASK, kwargs={"session_id": session.pk}, queue=queue)
-        handed += 1
-    return handed
+        wake(
+            LOGOUT_TASK,
+            kwargs={"session_id": session.pk},
+            queue=network_queue_name(session.account.server.network),
+        )
+    return len(due)
 
 
 def session_logout(*, session_id: int) -> str:

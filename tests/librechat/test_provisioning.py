@@ -198,6 +198,8 @@ def test_it_needs_attention_for_permanent_causes(
     assert account.status == AccountStatus.NEEDS_ATTENTION and words in account.last_error
     assert account.next_attempt_at is None
     assert len(deliver_queued_mail()) == 1 and "needs attention" in deliver_queued_mail()[0].subject
+    body = deliver_queued_mail()[0].body
+    assert words in body and f"/admin/librechat/librechataccount/{account.pk}/change/" in body
 
 
 def test_it_needs_attention_for_2fa(sim: LibreChatSimulator, make_account: MakeAccount) -> None:
@@ -328,3 +330,19 @@ def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
 )
 def test_it_makes_a_name_librechat_accepts(name: str, email: str, expected: str) -> None:
     assert accounts.display_name(name, email) == expected  # 3 to 80 characters (contract "Register")
+
+
+def test_the_outcome_is_the_kits_work_result(sim: LibreChatSimulator, make_account: MakeAccount) -> None:
+    from portal.core.work import Outcome, WorkResult
+
+    account = make_account()
+    outcome = provisioning.account_provision(account_id=account.pk)
+    assert isinstance(outcome, WorkResult)
+    assert (outcome.work, outcome.id, outcome.outcome, outcome.status) == (
+        "librechat_account",
+        account.pk,
+        Outcome.DONE,
+        "ready",
+    )
+    gone = provisioning.account_provision(account_id=999_999)
+    assert (gone.outcome, gone.status) == (Outcome.GONE, "gone")
