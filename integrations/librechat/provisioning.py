@@ -2,11 +2,13 @@
 register, confirm by logging in, keep that login as the session; take over a stale account
 where LibreChat hands the reset link back. Read top to bottom:
 
-    account_provision -> _provision_locked -> register (gated) -> _login_or_take_over
-        -> login (gated) | _take_over (reset request, reset, login) -> _ready (session_store)
+    account_provision (row lock) -> _provision_locked -> _register_and_log_in
+        -> register (gated) -> _login_or_take_over
+        -> login (gated) | _take_over (reset request, reset, login)
+    -> _ready (session_store) | _not_yet (waiting or needs attention) -> _alert_once (mail)
 
 Every outcome is written on the row (waiting with its next attempt, needs attention with what
-to do, ready) and staff are mailed once per problem; nothing here raises to the task.
+to do, ready) and staff are mailed once per problem; no vendor failure raises to the task.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations.http import VendorError, VendorHTTPError
-from integrations.librechat.client import LibreChatTwoFactorPending, SessionTokens
+from integrations.http import ErrorKind, VendorError, VendorHTTPError
+from integrations.librechat.client import VENDOR, LibreChatTwoFactorPending, SessionTokens
 from integrations.librechat.gate import LIMITERS, GateClosed, gated
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.librechat.servers import CONFIRM_NOTE, AddressUnconfirmed, client_for
@@ -44,6 +46,15 @@ class NeedsAttention(Exception):
     def __init__(self, message: str, *, note: str = FIX_IT) -> None:
         super().__init__(message)
         self.note = note
+
+
+class RegisterAgain(VendorError):
+    """LibreChat knows no such email although it answered the registration: the account was
+    removed there. Retryable: the next attempt registers it again."""
+
+    def __init__(self, email: str, *, url: str) -> None:
+        message = f"LibreChat has no account for {email} (removed?); registering it again"
+        super().__init__(message, kind=ErrorKind.HTTP_STATUS, retryable=True, vendor=VENDOR, url=url)
 
 
 # The account's status word for each outcome of the work (what the task returns).
@@ -137,34 +148,46 @@ def _commit_without_waiting_for_the_disk() -> None:
 
 
 def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
-    server = account.server
     account.attempts += 1
     try:
-        client = client_for(server)
-        password = account.password.reveal()
-        if account.registered_at is None:
-            try:
-                gated(
-                    server,
-                    "register",
-                    lambda: client.register(name=account.name, email=account.email, password=password),
-                )
-            except VendorHTTPError as exc:
-                if exc.retryable or exc.status not in (400, 403, 404):
-                    raise
-                # Registration refused for good (closed, domain, invitation, validation): the
-                # account may still exist already (created before it closed); try it once.
-                tokens = _login_or_take_over(account, register_refusal=exc)
-                return _ready(account, tokens)
-            account.registered_at = timezone.now()
-        tokens = _login_or_take_over(account, register_refusal=None)
-        return _ready(account, tokens)
-    except GateClosed as gate:
-        max_name, window_name, _ = LIMITERS[gate.limiter]
-        at = timezone.localtime(gate.until).strftime("%Y-%m-%d %H:%M:%S %Z")
+        tokens = _register_and_log_in(account)
+    except (GateClosed, NeedsAttention, DecryptionError, VendorError) as problem:
+        return _not_yet(account, problem)
+    return _ready(account, tokens)
+
+
+def _register_and_log_in(account: LibreChatAccount) -> SessionTokens:
+    server = account.server
+    client = client_for(server)
+    password = account.password.reveal()
+    if account.registered_at is None:
+        try:
+            gated(
+                server,
+                "register",
+                lambda: client.register(name=account.name, email=account.email, password=password),
+            )
+        except VendorHTTPError as exc:
+            if exc.retryable or exc.status not in (400, 403, 404):
+                raise
+            # Registration refused for good (closed, domain, invitation, validation): the
+            # account may still exist already (created before it closed); try it once.
+            return _login_or_take_over(account, register_refusal=exc)
+        account.registered_at = timezone.now()
+    return _login_or_take_over(account, register_refusal=None)
+
+
+def _not_yet(
+    account: LibreChatAccount, problem: GateClosed | NeedsAttention | DecryptionError | VendorError
+) -> ProvisionOutcome:
+    """What `problem` means for the account: waiting (with its next attempt) or needs attention
+    (with what staff do). The more specific kinds of VendorError come first."""
+    if isinstance(problem, GateClosed):
+        max_name, window_name, _ = LIMITERS[problem.limiter]
+        at = timezone.localtime(problem.until).strftime("%Y-%m-%d %H:%M:%S %Z")
         return _waiting(
             account,
-            until=gate.until,
+            until=problem.until,
             note=f"LibreChat is busy; next try at {at}",
             error=(
                 f"waiting: LibreChat's {max_name} reached, next try at {at}. LibreChat counts every "
@@ -172,37 +195,24 @@ def _provision_locked(account: LibreChatAccount) -> ProvisionOutcome:
                 "LibreChat's .env if people wait too long."
             ),
         )
-    except AddressUnconfirmed as exc:
-        return _waiting(
-            account, until=RETRY.next_attempt_at(account.attempts), note=CONFIRM_NOTE, error=str(exc)
-        )
-    except NeedsAttention as problem:
+    retry_at = RETRY.next_attempt_at(account.attempts)
+    if isinstance(problem, AddressUnconfirmed):
+        return _waiting(account, until=retry_at, note=CONFIRM_NOTE, error=str(problem))
+    if isinstance(problem, NeedsAttention):
         return _needs_attention(account, note=problem.note, error=str(problem))
-    except DecryptionError as exc:
-        return _needs_attention(
-            account,
-            note=FIX_IT,
-            error=f"{exc}. Put the old key back in FERNET_KEYS (after the new one), then retry.",
+    if isinstance(problem, DecryptionError):
+        error = f"{problem}. Put the old key back in FERNET_KEYS (after the new one), then retry."
+        return _needs_attention(account, note=FIX_IT, error=error)
+    if isinstance(problem, LibreChatTwoFactorPending):
+        error = (
+            f"LibreChat's account {account.email} has two-factor authentication on, so the portal "
+            "cannot sign in to it. Turn 2FA off for that account, or remove it with "
+            "`npm run delete-user` in the LibreChat container, then retry."
         )
-    except LibreChatTwoFactorPending:
-        return _needs_attention(
-            account,
-            note=FIX_IT,
-            error=(
-                f"LibreChat's account {account.email} has two-factor authentication on, so the portal "
-                "cannot sign in to it. Turn 2FA off for that account, or remove it with "
-                "`npm run delete-user` in the LibreChat container, then retry."
-            ),
-        )
-    except VendorError as exc:
-        if exc.retryable:
-            return _waiting(
-                account,
-                until=RETRY.next_attempt_at(account.attempts),
-                note="LibreChat is not answering yet",
-                error=str(exc),
-            )
-        return _needs_attention(account, note=FIX_IT, error=_explain(exc, account))
+        return _needs_attention(account, note=FIX_IT, error=error)
+    if problem.retryable:
+        return _waiting(account, until=retry_at, note="LibreChat is not answering yet", error=str(problem))
+    return _needs_attention(account, note=FIX_IT, error=_explain(problem, account))
 
 
 def _login_or_take_over(
@@ -222,15 +232,7 @@ def _login_or_take_over(
         if exc.status == 404 and exc.vendor_message == "Email does not exist.":
             # Registered, yet unknown: the account was deleted in LibreChat. Register again.
             account.registered_at = None
-            raise VendorHTTPError(
-                f"LibreChat has no account for {account.email} (removed?); registering it again",
-                kind=exc.kind,
-                retryable=True,
-                vendor=exc.vendor,
-                url=exc.url,
-                status=exc.status,
-                vendor_message=exc.vendor_message,
-            ) from None
+            raise RegisterAgain(account.email, url=exc.url) from None
         raise
 
 
