@@ -20,6 +20,8 @@ from integrations.librechat.client import VENDOR, LibreChatClient
 from integrations.librechat.client import client_for as client_at
 from integrations.librechat.models import LibreChatServer
 
+# Failures that still mean the server answered (as opposed to DNS, refused, timed out, TLS).
+ANSWERED = (ErrorKind.HTTP_STATUS, ErrorKind.INVALID_JSON, ErrorKind.BAD_SHAPE, ErrorKind.TOO_LARGE)
 CONFIRM_NOTE = "waiting for staff to confirm LibreChat's new address"
 
 
@@ -63,7 +65,7 @@ def server_check(*, server: LibreChatServer) -> ServerCheck:
         client.health()
         config = client.config()
     except VendorError as exc:
-        return ServerCheck(vendor=VENDOR, reachable=exc.status is not None, ok=False, diagnosis=str(exc))
+        return ServerCheck(vendor=VENDOR, reachable=exc.kind in ANSWERED, ok=False, diagnosis=str(exc))
     blocking = []
     if not config.registration_enabled:
         blocking.append("registration is closed (ALLOW_REGISTRATION), so new people cannot get accounts")

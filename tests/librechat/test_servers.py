@@ -44,6 +44,14 @@ def test_an_unreachable_server_is_neither_reachable_nor_ok(db: None) -> None:
     assert not check.reachable and not check.ok and check.diagnosis
 
 
+def test_a_server_that_answers_with_an_error_is_reachable_but_not_ok(
+    sim: LibreChatSimulator, server: LibreChatServer
+) -> None:
+    sim.set_faults(status_override=503)
+    check = servers.server_check(server=server)
+    assert check.reachable and not check.ok and "503" in check.diagnosis
+
+
 def test_the_version_is_reported_where_the_config_names_one(
     sim: LibreChatSimulator, server: LibreChatServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
