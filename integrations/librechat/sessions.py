@@ -30,7 +30,7 @@ REFRESH_MARGIN = dt.timedelta(seconds=60)
 
 
 class AccountNotReady(Exception):
-    pass
+    """The account is still waiting or needs attention: it has no session to hand out yet."""
 
 
 def session_store(
