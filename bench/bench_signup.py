@@ -159,7 +159,7 @@ def _provisioning_throughput(sim: LibreChatSimulator, server: LibreChatServer) -
     from django.db import transaction
     from django.utils import timezone
 
-    from integrations.librechat import services as librechat
+    from integrations.librechat import accounts as librechat
     from integrations.librechat.models import AccountStatus, LibreChatAccount
     from portal.accounts.models import User
     from portal.celery import app

@@ -12,10 +12,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 
-from integrations.librechat import addresses, services
+from integrations.librechat import accounts, gate, servers, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
 from portal.core.pagination import LargeTablePaginator
@@ -76,12 +75,11 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     )
     def confirm_address(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
-            if not addresses.address_confirm(server=server):
+            if not servers.address_confirm(server=server):
                 self.message_user(request, f"{server}: its address {server.address} was confirmed already.")
                 continue
             _log(self, request, server, f"Confirmed the address {server.address}")
-            waiting = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
-            queued = services.accounts_retry(accounts=waiting)
+            queued = accounts.accounts_waiting_retry(server=server)
             self.message_user(
                 request,
                 f"{server}: address {server.address} confirmed; {queued} waiting accounts queued again.",
@@ -90,17 +88,7 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
 
     @admin.display(description="LibreChat limits")
     def gates(self, server: LibreChatServer) -> str:
-        now = timezone.now()
-        closed = [
-            f"{services.LIMITERS[limiter][0]} until {until:%H:%M:%S}"
-            for limiter, until in (
-                ("register", server.register_blocked_until),
-                ("login", server.login_blocked_until),
-                ("reset", server.reset_blocked_until),
-            )
-            if until is not None and until > now
-        ]
-        return "; ".join(closed) or "open"
+        return "; ".join(gate.gates_closed(server=server)) or "open"
 
     @admin.action(permissions=("change",), description="Check the connection (health, registration open?)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
@@ -120,7 +108,7 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
                 )
                 continue
             level = messages.SUCCESS if result.get("ok") else messages.ERROR
-            self.message_user(request, f"{server}: {result.get('message')}", level)
+            self.message_user(request, f"{server}: {result.get('diagnosis')}", level)
 
     @admin.action(
         permissions=("change",),
@@ -128,11 +116,8 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     )
     def open_gates(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
-            LibreChatServer.objects.filter(pk=server.pk).update(
-                register_blocked_until=None, login_blocked_until=None, reset_blocked_until=None
-            )
-            due = LibreChatAccount.objects.filter(server=server, status=AccountStatus.WAITING)
-            services.accounts_retry(accounts=due)
+            gate.gates_open(server=server)
+            accounts.accounts_waiting_retry(server=server)
             _log(self, request, server, "Opened the rate-limit gates")
         self.message_user(request, "Gates opened; waiting accounts were queued again.")
 
@@ -155,24 +140,10 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     raw_id_fields = ("person",)
-    readonly_fields = (
-        "person",
-        "server",
-        "librechat_user_id",
-        "email",
-        "username",
-        "role",
-        "status",
-        "status_note",
-        "last_error",
-        "attempts",
-        "next_attempt_at",
-        "registered_at",
-        "provisioned_at",
-        "staff_alerted_at",
-        "admin_role_alerted_at",
-        "created_at",
-        "updated_at",
+    # Everything but the name LibreChat shows is the portal's or LibreChat's own record, and
+    # the password never appears (it is generated, and only workers read it).
+    readonly_fields = tuple(
+        f.name for f in LibreChatAccount._meta.concrete_fields if f.name not in ("id", "name", "password")
     )
     fields = ("name", *readonly_fields)  # the name LibreChat shows; staff fix it after a 404
     actions = ("provision_now", "retry", "relogin", "revoke_sessions", "reset_password")
@@ -200,7 +171,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
 
     def _queue(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount], what: str) -> None:
         rows = list(queryset)
-        count = services.accounts_retry(accounts=LibreChatAccount.objects.filter(pk__in=[a.pk for a in rows]))
+        count = accounts.accounts_retry(accounts=LibreChatAccount.objects.filter(pk__in=[a.pk for a in rows]))
         for account in rows:
             if account.status != AccountStatus.READY:
                 _log(self, request, account, what)
@@ -221,7 +192,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     @admin.action(permissions=("change",), description="Re-login (new LibreChat session)")
     def relogin(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for n, account in enumerate(queryset.filter(status=AccountStatus.READY).select_related("server")):
-            services.sessions_revoke(account=account)
+            sessions.sessions_revoke(account=account)
             _log(self, request, account, "Re-login")
             if n >= WAIT_FOR_AT_MOST:
                 wake(
@@ -247,7 +218,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         total = 0
         for account in queryset.select_related("server"):
-            revoked = services.sessions_revoke(account=account)
+            revoked = sessions.sessions_revoke(account=account)
             if revoked:
                 _log(self, request, account, f"Revoked {revoked} LibreChat session(s)")
             total += revoked
@@ -290,17 +261,7 @@ class LibreChatSessionAdmin(admin.ModelAdmin):
     ordering = ("-established_at",)
     paginator = LargeTablePaginator
     show_full_result_count = False
-    fields = (
-        "account",
-        "masked_access_token",
-        "access_expires_at",
-        "masked_refresh_token",
-        "refresh_expires_at",
-        "established_at",
-        "refreshed_at",
-        "revoked_at",
-        "logged_out_at",
-    )
+    fields = (*list_display[:-1], "refreshed_at", "revoked_at", "logged_out_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

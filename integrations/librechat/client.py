@@ -95,6 +95,7 @@ class LibreChatConfig:
     email_enabled: bool
     server_domain: str
     app_title: str
+    version: str = ""  # only where LibreChat's config names one
 
 
 class _NoCookies(CookiePolicy):
@@ -186,6 +187,7 @@ class LibreChatClient:
             email_enabled=bool(body.get("emailEnabled")),
             server_domain=str(body.get("serverDomain") or ""),
             app_title=str(body.get("appTitle") or ""),
+            version=str(body.get("version") or ""),
         )
 
     # --- accounts -----------------------------------------------------------------------

@@ -18,11 +18,11 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from integrations.http import VendorError, VendorHTTPError
-from integrations.librechat import services as librechat
-from integrations.librechat.addresses import client_for_server as librechat_client_for_server
+from integrations.librechat import sessions as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import key_work
 from integrations.litellm import keys as litellm_keys
+from integrations.librechat.servers import client_for as librechat_client_for_server
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
 from integrations.litellm.signals import key_secret_changed
 from portal.accounts import personal_keys

@@ -33,10 +33,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.http import VendorError, VendorHTTPError
-from integrations.librechat import services as librechat
-from integrations.librechat.addresses import client_for_server as librechat_client_for_server
+from integrations.librechat import gate as librechat_gate
+from integrations.librechat import sessions as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import key_work, keys, limits, rotation
+from integrations.librechat.servers import client_for as librechat_client_for_server
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
 from portal.core.queues import network_queue_name, wake_after_commit
@@ -322,7 +323,7 @@ def personal_key_advance(*, record_id: int, step: str | None = None) -> StepOutc
         return _record_retry(record, current, str(exc), at=exc.at, back_to=exc.back_to)
     except StepFailed as exc:
         return _record_failed(record, current, str(exc))
-    except librechat.GateClosed as exc:
+    except librechat_gate.GateClosed as exc:
         return _record_retry(record, current, f"LibreChat's login limit is reached: {exc}", at=exc.until)
     except librechat.AccountNotReady as exc:
         return _record_retry(record, current, str(exc))

@@ -20,7 +20,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.librechat import services as librechat
+from integrations.librechat import accounts as librechat_accounts
+from integrations.librechat import sessions as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
@@ -179,7 +180,7 @@ def person_provisioning_start(*, person: User) -> LibreChatAccount | None:
     """A LibreChat account row for a cleared person (verified, approved, active); idempotent."""
     if not person.is_cleared_for_ai:
         return None
-    return librechat.account_create(person=person)
+    return librechat_accounts.account_create(person=person)
 
 
 def people_provision_missing() -> int:
@@ -194,7 +195,7 @@ def people_provision_missing() -> int:
     for person in people.iterator(chunk_size=500):
         try:
             with transaction.atomic():
-                if librechat.account_create(person=person) is not None:
+                if librechat_accounts.account_create(person=person) is not None:
                     created += 1
         except IntegrityError:
             # Deleted by someone else meanwhile (the person, or a second click's account).

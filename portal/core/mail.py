@@ -63,6 +63,25 @@ def approval_needed(*, email: str) -> OutgoingMail | None:
     )
 
 
+def librechat_account_needs_attention(*, email: str, error: str, account_id: int) -> OutgoingMail | None:
+    """Provisioning a person's LibreChat account hit a cause no retry fixes (sent once per problem)."""
+    return to_staff(
+        f"LibreChat account for {email} needs attention",
+        f"{error}\n\nThe account in the admin: /admin/librechat/librechataccount/{account_id}/change/\n",
+    )
+
+
+def librechat_admin_role(*, email: str, server_name: str) -> OutgoingMail | None:
+    """LibreChat made the portal's account of a person its ADMIN (the first account registered)."""
+    return to_staff(
+        f"LibreChat made {email} its ADMIN",
+        f"LibreChat gives the ADMIN role to the first account ever registered, and that was the "
+        f"portal's account for {email} on {server_name}. The operator should own "
+        "LibreChat's admin account: create your own admin account in LibreChat first (or change the "
+        "role in LibreChat's database), and check who should hold it.\n",
+    )
+
+
 def to_staff(subject: str, body: str, *, kind: str = "staff_alert") -> OutgoingMail | None:
     """A note to every active staff member and PORTAL_ADMIN_EMAILS; None when there is nobody."""
     recipients = staff_recipients()

@@ -7,8 +7,10 @@ import re
 import pytest
 from django.test import Client
 
-from integrations.librechat import services as librechat
+from integrations.librechat.accounts import account_create
 from integrations.librechat.models import LibreChatSession
+from integrations.librechat.provisioning import account_provision
+from integrations.librechat.sessions import session_logout
 from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator
 
@@ -62,9 +64,9 @@ def test_it_logs_the_librechat_session_out_with_the_portal(
     client: Client, make_person, server, sim: LibreChatSimulator, django_capture_on_commit_callbacks
 ) -> None:
     person = make_person()
-    account = librechat.account_create(person=person)
+    account = account_create(person=person)
     assert account is not None
-    librechat.account_provision(account_id=account.pk)
+    account_provision(account_id=account.pk)
     assert len(sim.sessions_for("ann@example.com")) == 1
     client.force_login(person)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -72,5 +74,5 @@ def test_it_logs_the_librechat_session_out_with_the_portal(
     assert not LibreChatSession.objects.filter(account=account, revoked_at__isnull=True).exists()
     assert len(callbacks) == 1  # the task that logs it out of LibreChat, on the network queue
     session = LibreChatSession.objects.get(account=account)
-    assert librechat.session_logout(session_id=session.pk) == "logged out"
+    assert session_logout(session_id=session.pk) == "logged out"
     assert sim.sessions_for("ann@example.com") == []

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from integrations.librechat import services as librechat
+from integrations.librechat import accounts as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from tests.mailbox import deliver_queued_mail
 

@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from integrations.librechat import services as librechat
+from integrations.librechat.accounts import account_create
 from integrations.librechat.models import LibreChatSession
+from integrations.librechat.provisioning import account_provision
 from tests.simulators.librechat import LibreChatSimulator
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.django_db
 def ready_person(make_person, server, sim: LibreChatSimulator):
     def factory(email: str):
         person = make_person(email)
-        account = librechat.account_create(person=person)
+        account = account_create(person=person)
         assert account is not None
-        librechat.account_provision(account_id=account.pk)
+        account_provision(account_id=account.pk)
         return person
 
     return factory

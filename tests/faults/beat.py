@@ -12,7 +12,7 @@ from collections.abc import Callable
 import redis
 from django.utils import timezone
 
-from integrations.librechat import services as librechat
+from integrations.librechat import accounts as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import key_work
 from integrations.litellm.models import VirtualKey

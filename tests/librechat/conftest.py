@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.contrib.auth import get_user_model
 
-from integrations.librechat import services
+from integrations.librechat import accounts
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
 from tests.simulators.librechat import LibreChatSimulator
 
@@ -30,7 +30,7 @@ def server(sim: LibreChatSimulator, db: None) -> LibreChatServer:
 def make_account(server: LibreChatServer) -> Callable[..., LibreChatAccount]:
     def factory(email: str = "ann@example.com", name: str = "Ann Example") -> LibreChatAccount:
         person = get_user_model().objects.create_user(email=email, password=None, name=name)
-        account = services.account_create(person=person, server=server)
+        account = accounts.account_create(person=person, server=server)
         assert account is not None
         return account
 

@@ -10,7 +10,7 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.utils import timezone
 
-from integrations.librechat import services
+from integrations.librechat import provisioning, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from portal.core.queues import network_queue_name
 from tests.simulators.librechat import LibreChatSimulator
@@ -30,7 +30,7 @@ def staff_client(client: Client, django_user_model: Any, settings: Any) -> Clien
 @pytest.fixture
 def ready_account(sim: LibreChatSimulator, make_account: MakeAccount) -> LibreChatAccount:
     account = make_account()
-    services.account_provision(account_id=account.pk)
+    provisioning.account_provision(account_id=account.pk)
     account.refresh_from_db()
     return account
 
@@ -41,7 +41,7 @@ def test_it_lists_accounts_with_status_and_errors_but_no_secrets(
 ) -> None:
     sim.set_faults(status_override=503)
     waiting = make_account("bob@example.com")
-    services.account_provision(account_id=waiting.pk)
+    provisioning.account_provision(account_id=waiting.pk)
     response = staff_client.get("/admin/librechat/librechataccount/?status__exact=waiting")
     body = response.content.decode()
     assert response.status_code == 200
@@ -89,7 +89,7 @@ def test_it_revokes_sessions_from_the_admin(staff_client: Client, ready_account:
         "/admin/librechat/librechataccount/",
         {"action": "revoke_sessions", "_selected_action": [ready_account.pk]},
     )
-    assert services.session_live(account=ready_account) is None
+    assert sessions.session_live(account=ready_account) is None
     assert LogEntry.objects.filter(change_message__startswith="Revoked 1 LibreChat session").exists()
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations.librechat import services
+from integrations.librechat import accounts, provisioning
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator
@@ -26,7 +26,7 @@ def staff(django_user_model) -> None:
 
 
 def provision(account: LibreChatAccount) -> LibreChatAccount:
-    services.account_provision(account_id=account.pk)
+    provisioning.account_provision(account_id=account.pk)
     account.refresh_from_db()
     return account
 
@@ -60,7 +60,7 @@ def test_it_does_nothing_for_an_account_already_ready(
 ) -> None:
     account = provision(make_account())
     before = calls(sim)
-    assert services.account_provision(account_id=account.pk).status == "ready"
+    assert provisioning.account_provision(account_id=account.pk).status == "ready"
     assert calls(sim) == before
 
 
@@ -86,7 +86,7 @@ def test_it_needs_attention_when_a_stale_account_can_only_be_reset_by_email(
     assert sim.calls[("POST", "/api/auth/requestPasswordReset")] == 0
     assert account.status_line == "needs attention: staff must fix your LibreChat account"
     assert [m.to for m in deliver_queued_mail()] == [["ops@example.com"]]
-    services.accounts_retry(accounts=LibreChatAccount.objects.filter(pk=account.pk))
+    accounts.accounts_retry(accounts=LibreChatAccount.objects.filter(pk=account.pk))
     provision(account)
     assert len(deliver_queued_mail()) == 1  # once per account, not per attempt
 
@@ -198,6 +198,8 @@ def test_it_needs_attention_for_permanent_causes(
     assert account.status == AccountStatus.NEEDS_ATTENTION and words in account.last_error
     assert account.next_attempt_at is None
     assert len(deliver_queued_mail()) == 1 and "needs attention" in deliver_queued_mail()[0].subject
+    body = deliver_queued_mail()[0].body
+    assert words in body and f"/admin/librechat/librechataccount/{account.pk}/change/" in body
 
 
 def test_it_needs_attention_for_2fa(sim: LibreChatSimulator, make_account: MakeAccount) -> None:
@@ -261,12 +263,12 @@ def test_it_picks_up_due_rows_and_leases_them(make_account: MakeAccount) -> None
     LibreChatAccount.objects.filter(pk=due.pk).update(next_attempt_at=now - dt.timedelta(seconds=1))
     LibreChatAccount.objects.filter(pk=later.pk).update(next_attempt_at=now + dt.timedelta(minutes=1))
     LibreChatAccount.objects.filter(pk=ready.pk).update(status=AccountStatus.READY, next_attempt_at=now)
-    assert services.accounts_provision_due() == 1
+    assert accounts.accounts_provision_due() == 1
     due.refresh_from_db()
     assert due.next_attempt_at is not None and due.next_attempt_at > now + dt.timedelta(
         minutes=4
     )  # leased: not handed out twice
-    assert services.accounts_provision_due() == 0
+    assert accounts.accounts_provision_due() == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -286,12 +288,12 @@ def test_it_skips_an_account_another_worker_holds(sim: LibreChatSimulator, make_
     thread.start()
     try:
         assert locked.wait(10)
-        assert services.account_provision(account_id=account.pk).status == "busy"
+        assert provisioning.account_provision(account_id=account.pk).status == "busy"
         assert sum(sim.calls.values()) == 0
     finally:
         release.set()
         thread.join()
-    assert services.account_provision(account_id=account.pk).status == "ready"
+    assert provisioning.account_provision(account_id=account.pk).status == "ready"
 
 
 def test_it_leaves_an_account_that_needs_attention_to_staff(
@@ -300,7 +302,7 @@ def test_it_leaves_an_account_that_needs_attention_to_staff(
     sim.configure(allow_registration=False)
     account = provision(make_account())
     before = sum(sim.calls.values())
-    assert services.account_provision(account_id=account.pk).status == "needs_attention"
+    assert provisioning.account_provision(account_id=account.pk).status == "needs_attention"
     assert sum(sim.calls.values()) == before  # a late wake-up message calls nobody
 
 
@@ -311,7 +313,7 @@ def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
 
     account = make_account()
     settings.FERNET_ACTIVE_KEYS = (Fernet.generate_key(),)  # the key it was written with is gone
-    services.account_provision(account_id=account.pk)
+    provisioning.account_provision(account_id=account.pk)
     account = LibreChatAccount.objects.get(pk=account.pk)
     assert account.status == AccountStatus.NEEDS_ATTENTION and "FERNET_KEYS" in account.last_error
     assert sum(sim.calls.values()) == 0
@@ -327,4 +329,20 @@ def test_it_needs_attention_when_the_stored_password_cannot_be_decrypted(
     ],
 )
 def test_it_makes_a_name_librechat_accepts(name: str, email: str, expected: str) -> None:
-    assert services.display_name(name, email) == expected  # 3 to 80 characters (contract "Register")
+    assert accounts.display_name(name, email) == expected  # 3 to 80 characters (contract "Register")
+
+
+def test_the_outcome_is_the_kits_work_result(sim: LibreChatSimulator, make_account: MakeAccount) -> None:
+    from portal.core.work import Outcome, WorkResult
+
+    account = make_account()
+    outcome = provisioning.account_provision(account_id=account.pk)
+    assert isinstance(outcome, WorkResult)
+    assert (outcome.work, outcome.id, outcome.outcome, outcome.status) == (
+        "librechat_account",
+        account.pk,
+        Outcome.DONE,
+        "ready",
+    )
+    gone = provisioning.account_provision(account_id=999_999)
+    assert (gone.outcome, gone.status) == (Outcome.GONE, "gone")

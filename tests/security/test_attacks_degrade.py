@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.librechat import services as librechat
+from integrations.librechat import accounts as librechat
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
 from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.connectivity.models import Target

@@ -29,9 +29,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.librechat import services as librechat_services
-from integrations.librechat.addresses import CONFIRM_NOTE, AddressUnconfirmed
+from integrations.librechat.accounts import account_create
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
+from integrations.librechat.provisioning import account_provision
+from integrations.librechat.servers import CONFIRM_NOTE, AddressUnconfirmed
+from integrations.librechat.sessions import session_access_token
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
 from portal.accounts.models import Pairing, User
 from tests.security.conftest import MASTER
@@ -227,9 +229,9 @@ def chat_server(chat_sim: LibreChatSimulator, db: None) -> LibreChatServer:
 
 def ready_account(server: LibreChatServer, email: str) -> LibreChatAccount:
     person = User.objects.create_user(email=email, password=None, name="Ann Example")
-    account = librechat_services.account_create(person=person, server=server)
+    account = account_create(person=person, server=server)
     assert account is not None
-    assert librechat_services.account_provision(account_id=account.pk).status == "ready"
+    assert account_provision(account_id=account.pk).status == "ready"
     return account
 
 
@@ -277,11 +279,11 @@ def test_people_s_librechat_credentials_go_only_to_a_confirmed_address(
     assert chat_server.api_url == listener.url and not chat_server.address_confirmed
     expire_session(ann)
     with pytest.raises(AddressUnconfirmed):
-        librechat_services.session_access_token(account=ann)
+        session_access_token(account=ann)
     bob = User.objects.create_user(email="bob@example.com", password=None, name="Bob")
-    bob_account = librechat_services.account_create(person=bob, server=chat_server)
+    bob_account = account_create(person=bob, server=chat_server)
     assert bob_account is not None
-    assert librechat_services.account_provision(account_id=bob_account.pk).status == "waiting"
+    assert account_provision(account_id=bob_account.pk).status == "waiting"
     bob_account.refresh_from_db()
     assert bob_account.status == AccountStatus.WAITING and bob_account.status_note == CONFIRM_NOTE
     assert "confirm" in bob_account.last_error and bob_account.next_attempt_at is not None
@@ -302,7 +304,7 @@ def test_people_s_librechat_credentials_go_only_to_a_confirmed_address(
     entry = LogEntry.objects.get(object_id=str(chat_server.pk), change_message__startswith="Confirmed")
     assert entry.user.email == "o@example.com" and listener.url in entry.change_message
     # From now on the (trusted) new address gets the calls: the waiting rows went on.
-    librechat_services.account_provision(account_id=bob_account.pk)
+    account_provision(account_id=bob_account.pk)
     assert listener.received(bob_account.password.reveal())
 
 

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
-from integrations.librechat.services import account_provision
+from integrations.librechat.provisioning import account_provision
 from portal.accounts.models import SignupMode, SignupPolicy, User
 from tests.mailbox import deliver_queued_mail
 from tests.simulators.librechat import LibreChatSimulator

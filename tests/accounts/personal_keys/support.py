@@ -10,8 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from integrations.librechat import services as librechat
+from integrations.librechat.accounts import account_create
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
+from integrations.librechat.provisioning import account_provision
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
 from portal.accounts import personal_keys
 from portal.accounts.models import Pairing, PersonalKey, User
@@ -52,9 +53,9 @@ def make_ready_person(pairing: Pairing, email: str = "ann@example.com") -> User:
     person = User.objects.create_user(
         email=email, password="portal pass 1", name="Ann Example", email_verified_at=now, approved_at=now
     )
-    account = librechat.account_create(person=person, server=pairing.librechat_server)
+    account = account_create(person=person, server=pairing.librechat_server)
     assert account is not None
-    librechat.account_provision(account_id=account.pk)
+    account_provision(account_id=account.pk)
     account.refresh_from_db()
     assert account.status == "ready", account.last_error
     return person
