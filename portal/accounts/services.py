@@ -25,13 +25,11 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
 from portal.core import mail
-from portal.core.queues import dispatch_and_wait
 
 log = logging.getLogger(__name__)
 
 VERIFY_SALT = "portal.accounts.verify-email"
 VERIFY_MAX_AGE = dt.timedelta(days=3)
-SESSION_WAIT_SECONDS = 5.0
 
 
 class SignupRefused(Exception):
@@ -228,64 +226,7 @@ def provisioning_progress() -> ProvisioningProgress:
     )
 
 
-# --- what the person sees ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AccessStatus:
-    state: str  # waiting | ready | needs_attention
-    line: str  # "waiting: <why>", "ready", "needs attention: <what to do>"
-    account: LibreChatAccount | None
-
-
-def person_access_status(*, person: User) -> AccessStatus:
-    if person.email_verified_at is None:
-        return AccessStatus("waiting", "waiting: confirm your email address (we sent you a link)", None)
-    if person.approved_at is None:
-        return AccessStatus("waiting", "waiting: a staff member has to approve your signup", None)
-    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
-    if account is None:
-        return AccessStatus("waiting", "waiting: no LibreChat server is set up yet", None)
-    return AccessStatus(account.status, account.status_line, account)
-
-
-# --- the session endpoint and logout -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionAnswer:
-    token: str | None
-    expires_at: dt.datetime | None
-    pending: bool
-    reason: str
-
-
-def person_librechat_session(*, person: User, wait_seconds: float = SESSION_WAIT_SECONDS) -> SessionAnswer:
-    """The person's valid LibreChat access token. A stored one is answered from the database;
-    otherwise a task on the LibreChat network refreshes or logs in while we wait briefly."""
-    from integrations.librechat.tasks import session_ensure_task
-
-    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
-    if account is None or account.status != AccountStatus.READY:
-        line = account.status_line if account else person_access_status(person=person).line
-        return SessionAnswer(None, None, pending=False, reason=line)
-    session = librechat.session_live(account=account)
-    if session is None:
-        done, result, _ = dispatch_and_wait(
-            session_ensure_task,
-            network=account.server.network,
-            kwargs={"account_id": account.pk},
-            wait_seconds=wait_seconds,
-        )
-        if not done:
-            return SessionAnswer(
-                None, None, pending=True, reason="LibreChat is taking a while; try again shortly"
-            )
-        session = librechat.session_live(account=account)
-        if session is None:
-            reason = result.get("error", "") if isinstance(result, dict) else ""
-            return SessionAnswer(None, None, pending=True, reason=reason or "no LibreChat session yet")
-    return SessionAnswer(session.access_token.reveal(), session.access_expires_at, pending=False, reason="")
+# --- logout ---------------------------------------------------------------------------------
 
 
 def person_logged_out(*, person: Any) -> int:

@@ -38,7 +38,8 @@ from integrations.librechat.addresses import client_for_server as librechat_clie
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
-from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep, User
+from portal.access.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep
+from portal.accounts.models import User
 from portal.core.queues import network_queue_name, wake_after_commit
 from portal.core.work import backoff_at
 
@@ -156,14 +157,14 @@ def personal_key_start(*, person: User) -> PersonalKey | None:
 
 
 def personal_key_enqueue(record: PersonalKey) -> None:
-    from portal.accounts.tasks import personal_key_advance_task
-
     step = record.step
     if not step:
         return
     queue = step_queue(record, step)
     record_id = record.pk
-    wake_after_commit(personal_key_advance_task, kwargs={"record_id": record_id, "step": step}, queue=queue)
+    wake_after_commit(
+        "access.personal_key_advance", kwargs={"record_id": record_id, "step": step}, queue=queue
+    )
 
 
 def personal_key_kick(*, record: PersonalKey) -> bool:
@@ -423,7 +424,7 @@ def _mail_staff_attention(record: PersonalKey) -> None:
     from portal.core import mail
 
     subject = f"The AI key of {record.person.email} needs attention"
-    body = f'{record.last_error}\n\nIn the admin: /admin/accounts/personalkey/{record.pk}/change/ (then "Retry now").\n'
+    body = f'{record.last_error}\n\nIn the admin: /admin/access/personalkey/{record.pk}/change/ (then "Retry now").\n'
     mail.to_staff(subject, body)
 
 
@@ -730,7 +731,7 @@ def _note_chat_drift(record: PersonalKey, reported: str | None) -> None:
     report shows it, already repaired by the push that follows."""
     if record.verified_at is None or record.pushed_at is None or record.pushed_at > record.verified_at:
         return
-    from portal.accounts.models import DriftFinding, DriftKind
+    from portal.access.models import DriftFinding, DriftKind
 
     now = timezone.now()
     DriftFinding.objects.create(
@@ -834,81 +835,6 @@ def people_start_missing(*, limit: int = 1000) -> int:
 
 
 # --- what the person sees on /me/, and the librechat.yaml block ----------------------------------
-
-
-@dataclass(frozen=True)
-class KeyOverview:
-    status_line: str
-    key_name: str  # sk-...ab12: recognisable, not usable
-    spend: float
-    max_budget: float | None
-    budget_percent: int | None
-    models: list[str]
-    expires: dt.datetime | None
-    can_rotate: bool
-    rotating: bool
-
-
-def personal_key_overview(*, person: Any) -> KeyOverview | None:
-    record = (
-        PersonalKey.objects.select_related("key", "pairing__litellm_server", "plan")
-        .filter(person_id=person.pk)
-        .first()
-    )
-    if record is None:
-        return None
-    key = record.key
-    if record.status == PersonalKeyStatus.NEEDS_ATTENTION:
-        line = "needs attention: staff have been told"
-    elif record.suspended:
-        line = "suspended"
-    elif key is None or record.step in FIRST_ISSUE_STEPS:
-        line = "waiting: your key is being set up"
-    else:
-        line = "ready"
-    models = list(key.allowed_models) if key is not None and key.allowed_models else []
-    if key is not None and not models:
-        from integrations.litellm.models import LiteLLMModel
-
-        models = sorted(
-            set(
-                LiteLLMModel.objects.filter(server=record.pairing.litellm_server).values_list(
-                    "model_name", flat=True
-                )
-            )
-        ) or ["every model of the gateway"]
-    spend = float(key.spend) if key is not None else 0.0
-    budget = float(key.max_budget) if key is not None and key.max_budget is not None else None
-    percent = min(100, round(100 * spend / budget)) if budget else None
-    return KeyOverview(
-        status_line=line,
-        key_name=key.key_name if key is not None else "",
-        spend=spend,
-        max_budget=budget,
-        budget_percent=percent,
-        models=models,
-        expires=key.expires if key is not None else None,
-        can_rotate=key is not None
-        and not record.suspended
-        and record.step == ""
-        and record.rotation_requested_at is None,
-        rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
-    )
-
-
-def person_rotate_now(*, person: Any) -> str:
-    """ "Rotate now" on the person's own page."""
-    record = PersonalKey.objects.filter(person_id=person.pk).first()
-    if record is None:
-        return "You have no key yet."
-    if record.rotated_at is not None and timezone.now() - record.rotated_at < PERSON_ROTATION_INTERVAL:
-        minutes = int(PERSON_ROTATION_INTERVAL.total_seconds() // 60)
-        return f"Not rotated: your key was replaced less than {minutes} minutes ago."
-    try:
-        personal_key_rotate(record=record)
-    except RotationRefused as exc:
-        return f"Not rotated: {exc}."
-    return "Your key is being replaced; LibreChat gets the new one before the old one stops working."
 
 
 def pairing_librechat_yaml(*, pairing: Pairing) -> str:

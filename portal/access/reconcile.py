@@ -23,9 +23,9 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.client import MAX_PAGE_SIZE, LiteLLMClient
 from integrations.litellm.models import KeyOrigin, KeyStatus, VirtualKey
-from portal.accounts import personal_keys
-from portal.accounts.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
-from portal.core.queues import network_queue_name
+from portal.access import personal_keys
+from portal.access.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
+from portal.core.queues import network_queue_name, wake
 
 log = logging.getLogger(__name__)
 
@@ -371,11 +371,10 @@ _FIXES = {
 
 
 def pairings_reconcile_dispatch() -> int:
-    from portal.accounts.tasks import pairing_reconcile_task
-
     pairings = list(Pairing.objects.select_related("litellm_server"))
     for pairing in pairings:
-        pairing_reconcile_task.apply_async(
+        wake(
+            "access.pairing_reconcile",
             kwargs={"pairing_id": pairing.pk, "repair": True},
             queue=network_queue_name(pairing.litellm_server.network),
         )

@@ -1,103 +1,31 @@
-"""What happens to a person's key and LibreChat account when the person changes in the portal.
+"""A deleted person's keys and LibreChat account, removed through a `PersonRemoval` row.
 
-- Their LibreChat account becomes ready: their key is issued (personal_keys.personal_key_start).
-- Deactivated: the key is blocked and the LibreChat session revoked. Reactivated: unblocked.
-- Deleted: the keys are deleted in LiteLLM and the LibreChat account where LibreChat allows
-  it, through a `PersonRemoval` row (the person row is gone by the time a task runs, so the
-  row carries the key hashes and the LibreChat login; the login is dropped once used).
+The person row is gone by the time a task runs, so the row carries what the steps need: the
+key hashes (deleted in LiteLLM first, on its network's queue), then the LibreChat login (the
+account is deleted as the person, where LibreChat allows it; the login is dropped once used).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from integrations.http import VendorError, VendorHTTPError
-from integrations.librechat import services as librechat
 from integrations.librechat.addresses import client_for_server as librechat_client_for_server
-from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.librechat.models import LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
-from integrations.litellm.signals import key_secret_changed
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey, PersonRemoval, RemovalStatus, User
+from portal.access.models import PersonalKey, PersonRemoval, RemovalStatus
+from portal.accounts.models import User
 from portal.core.queues import network_queue_name, wake_after_commit
 from portal.crypto import Secret
 
 log = logging.getLogger(__name__)
 
 REMOVAL_LEASE = dt.timedelta(minutes=5)
-
-
-def connect() -> None:
-    post_save.connect(_account_saved, sender=LibreChatAccount, dispatch_uid="accounts.personal_key_on_ready")
-    pre_save.connect(_person_before_save, sender=User, dispatch_uid="accounts.person_active_before")
-    post_save.connect(_person_saved, sender=User, dispatch_uid="accounts.person_active_after")
-    pre_delete.connect(_person_deleting, sender=User, dispatch_uid="accounts.person_removal")
-    key_secret_changed.connect(_key_secret_changed, dispatch_uid="accounts.personal_key_secret_changed")
-
-
-def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) -> None:
-    """Staff rotated a person's key from the LiteLLM admin: LibreChat still holds the old value,
-    so the new one is put in (our own rotations make a new key row and push it themselves)."""
-    if action != KeyAction.ROTATE:
-        return
-    with transaction.atomic():
-        record = PersonalKey.objects.filter(key_id=key_id).first()
-        if record is None:
-            return
-        PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
-        # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
-        litellm.key_withhold_reveal(key_id=key_id)
-        personal_keys.personal_key_kick(record=record)
-
-
-def _account_saved(sender: Any, instance: LibreChatAccount, created: bool, **kwargs: Any) -> None:
-    if (
-        instance.status == AccountStatus.READY
-        and not PersonalKey.objects.filter(person_id=instance.person_id).exists()
-    ):
-        person = User.objects.filter(pk=instance.person_id, is_active=True).first()
-        if person is not None:
-            personal_keys.personal_key_start(person=person)
-
-
-def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:
-    if instance.pk is None:
-        instance._was_active = None
-        return
-    instance._was_active = (  # type: ignore[attr-defined]
-        User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
-    )
-
-
-def _person_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
-    was_active = getattr(instance, "_was_active", None)
-    if created or was_active is None or was_active == instance.is_active:
-        return
-    person_activity_changed(person=instance)
-
-
-def person_activity_changed(*, person: User) -> None:
-    """Deactivation blocks the key and ends the LibreChat session; reactivation unblocks."""
-    with transaction.atomic():
-        personal_keys.personal_key_suspend(person=person, suspended=not person.is_active)
-        if not person.is_active:
-            account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
-            if account is not None:
-                librechat.sessions_revoke(account=account)
-
-
-# --- deletion ---------------------------------------------------------------------------------
-
-
-def _person_deleting(sender: Any, instance: User, **kwargs: Any) -> None:
-    person_removal_start(person=instance)
 
 
 def person_removal_start(*, person: User) -> PersonRemoval | None:
@@ -140,13 +68,11 @@ def _removal_queue(removal: PersonRemoval) -> str | None:
 
 
 def _removal_enqueue(removal: PersonRemoval) -> None:
-    from portal.accounts.tasks import person_removal_task
-
     queue = _removal_queue(removal)
     if queue is None:
         return
     removal_id = removal.pk
-    wake_after_commit(person_removal_task, kwargs={"removal_id": removal_id}, queue=queue)
+    wake_after_commit("access.person_removal", kwargs={"removal_id": removal_id}, queue=queue)
 
 
 def person_removal_advance(*, removal_id: int) -> str:

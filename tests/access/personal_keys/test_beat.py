@@ -13,10 +13,10 @@ import redis
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
 from portal.core.schedules import schedule_named, schedules_ensure
-from tests.accounts.personal_keys.support import drive, make_pairing, make_ready_person
+from tests.access.personal_keys.support import drive, make_pairing, make_ready_person
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +44,16 @@ def sent(redis_url: str) -> Iterator[Callable[[], list[tuple[dict[str, Any], str
 
 
 def test_it_creates_its_beat_entries_once() -> None:
-    ours = (schedule_named("accounts: personal key steps due"), schedule_named("accounts: reconcile people's keys"))
+    ours = (
+        schedule_named("accounts: personal key steps due"),
+        schedule_named("accounts: reconcile people's keys"),
+    )
     assert schedules_ensure(ours) == [
         "beat entry 'accounts: personal key steps due' created",
         'beat entry "accounts: reconcile people\'s keys" created',
     ]
     assert "already there" in schedules_ensure(ours)[0]
-    assert PeriodicTask.objects.get(task="accounts.personal_keys_due").interval.every == 30
+    assert PeriodicTask.objects.get(task="access.personal_keys_due").interval.every == 30
 
 
 def test_it_hands_due_steps_to_the_queue_of_the_server_they_talk_to(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from integrations.litellm.client import hash_token
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys.support import (
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     litellm_keys_of,

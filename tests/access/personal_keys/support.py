@@ -13,8 +13,9 @@ from django.utils import timezone
 from integrations.librechat import services as librechat
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-from portal.accounts import personal_keys
-from portal.accounts.models import Pairing, PersonalKey, User
+from portal.access import personal_keys
+from portal.access.models import Pairing, PersonalKey
+from portal.accounts.models import User
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 
