@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from portal.access import personal_keys, reconcile, removal
 
@@ -49,7 +49,7 @@ def drift_fix_task(finding_id: int) -> str:
 
 
 # The names of the previous release, each running the same function (drop them next release).
-_OLD_NAMES = {
+_OLD_NAMES: dict[str, Task[Any, Any]] = {
     "accounts.personal_key_advance": personal_key_advance_task,
     "accounts.personal_keys_due": personal_keys_due_task,
     "accounts.person_removal": person_removal_task,
