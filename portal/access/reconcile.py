@@ -26,6 +26,7 @@ from integrations.litellm.models import KeyOrigin, KeyStatus, VirtualKey
 from portal.access import personal_keys
 from portal.access.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
 from portal.core.queues import network_queue_name, wake
+from portal.core.work import ENQUEUE_LEASE
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ def _chat_rechecks(pairing: Pairing, now: dt.datetime) -> int:
             updated = PersonalKey.objects.filter(pk=record_id, step="").update(
                 step=PersonalKeyStep.VERIFY_CHAT,
                 attempts=0,
-                next_attempt_at=now + personal_keys.ENQUEUE_LEASE,
+                next_attempt_at=now + ENQUEUE_LEASE,
             )
             if updated:
                 personal_keys.personal_key_enqueue(
@@ -322,7 +323,7 @@ def _fix_key_missing(finding: DriftFinding) -> str:
         key=None,
         step=PersonalKeyStep.ISSUE,
         attempts=0,
-        next_attempt_at=timezone.now() + personal_keys.ENQUEUE_LEASE,
+        next_attempt_at=timezone.now() + ENQUEUE_LEASE,
     )
     if not updated:
         return "not now: the person's key is being worked on"

@@ -11,13 +11,13 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from portal.access import personal_keys, reconcile, removal
+from portal.access import key_steps, personal_keys, reconcile, removal
 
 
 @shared_task(name="access.personal_key_advance")
 def personal_key_advance_task(record_id: int, step: str | None = None) -> dict[str, Any]:
     """One step of a person's key, on the network queue of the server the step talks to."""
-    return personal_keys.personal_key_advance(record_id=record_id, step=step).as_result()
+    return key_steps.personal_key_advance(record_id=record_id, step=step).as_result()
 
 
 @shared_task(name="access.personal_keys_due", ignore_result=True)

@@ -50,7 +50,10 @@ def _rows_in_the_old_shape(executor: MigrationExecutor) -> dict[str, int]:
     gateway.save()
     plan = KeyPlan.objects.create(name="old plan", max_budget=Decimal("5"), key_duration="30d")
     pairing = old_pairing.objects.create(
-        librechat_server_id=chat.pk, litellm_server_id=gateway.pk, default_plan_id=plan.pk, endpoint_name="Old"
+        librechat_server_id=chat.pk,
+        litellm_server_id=gateway.pk,
+        default_plan_id=plan.pk,
+        endpoint_name="Old",
     )
     ann = User.objects.create_user("ann@example.com", "a long portal passphrase 7")
     key = old_key.objects.create(person_id=ann.pk, pairing_id=pairing.pk, plan_id=plan.pk, step="issue")
@@ -70,7 +73,9 @@ def _rows_in_the_old_shape(executor: MigrationExecutor) -> dict[str, int]:
         change_message="Changed plan.",
     )
     every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
-    beat = PeriodicTask.objects.create(name="old beat row", task="accounts.personal_keys_due", interval=every_30s)
+    beat = PeriodicTask.objects.create(
+        name="old beat row", task="accounts.personal_keys_due", interval=every_30s
+    )
     return {"pairing": pairing.pk, "key": key.pk, "staff": staff.pk, "entry": entry.pk, "beat": beat.pk}
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from integrations.librechat import services as librechat
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-from portal.access import personal_keys
+from portal.access import key_steps
 from portal.access.models import Pairing, PersonalKey
 from portal.accounts.models import User
 from tests.simulators.librechat import LibreChatSimulator
@@ -77,7 +77,7 @@ def drive(
         VirtualKey.objects.filter(pk__in=[record.key_id, record.next_key_id]).exclude(
             pending_action=""
         ).update(next_attempt_at=timezone.now())
-        personal_keys.personal_key_advance(record_id=record.pk)
+        key_steps.personal_key_advance(record_id=record.pk)
     record.refresh_from_db()
     return record
 

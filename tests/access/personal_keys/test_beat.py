@@ -13,7 +13,7 @@ import redis
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from portal.access import personal_keys
+from portal.access import key_steps, personal_keys
 from portal.access.models import PersonalKey
 from portal.core.schedules import schedule_named, schedules_ensure
 from tests.access.personal_keys.support import drive, make_pairing, make_ready_person
@@ -96,7 +96,7 @@ def test_it_moves_a_stale_message_to_the_queue_of_the_current_step(
     record = drive(PersonalKey.objects.get(person=person), until=lambda r: r.step == "push")
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = personal_keys.personal_key_advance(record_id=record.pk, step="issue")
+        outcome = key_steps.personal_key_advance(record_id=record.pk, step="issue")
 
     assert outcome.outcome == "moved" and outcome.next_step == "push"
     assert sent() == [({"record_id": record.pk, "step": "push"}, "net.backend-chat")]
