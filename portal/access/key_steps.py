@@ -15,13 +15,12 @@ Desired state (suspended, limits_applied, rotation_requested_at) is written by t
 when a chain ends, `_next_step` compares it with the key and starts what is missing.
 
 LiteLLM calls go through integrations.litellm.services (key_create, key_apply_pending, ...);
-LibreChat calls through integrations.librechat (session_access_token and the client).
+LibreChat calls through integrations.librechat.user_keys (as the person).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,9 +29,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.http import VendorError, VendorHTTPError
+from integrations.http import VendorError
 from integrations.librechat import services as librechat
-from integrations.librechat.addresses import client_for_server as librechat_client_for_server
+from integrations.librechat import user_keys
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
@@ -418,26 +417,13 @@ def _account(record: PersonalKey) -> LibreChatAccount:
     return account
 
 
-def _as_person(record: PersonalKey, call: Callable[[Any, str], Any]) -> Any:
-    """Call LibreChat with the person's access token; a token LibreChat stopped accepting is
-    dropped so the next attempt signs in again."""
+def _as_person(record: PersonalKey, call: Callable[[LibreChatAccount], Any]) -> Any:
+    """A call to LibreChat as the person; a refused login or a dropped session is retried."""
     account = _account(record)
     try:
-        token, _ = librechat.session_access_token(account=account)
-    except VendorHTTPError as exc:
-        if exc.status == 404:  # the login was refused: LibreChat's provisioning sets it right
-            raise StepRetry(
-                f"LibreChat refused the person's login ({exc.vendor_message}); set up again"
-            ) from None
-        raise
-    client = librechat_client_for_server(account.server)
-    try:
-        return call(client, token.reveal())
-    except VendorHTTPError as exc:
-        if exc.status == 401:
-            librechat.sessions_mark_rejected(account=account)
-            raise StepRetry("LibreChat no longer accepts the person's session; signing in again") from None
-        raise
+        return call(account)
+    except (user_keys.LoginRefused, user_keys.SessionRejected) as exc:
+        raise StepRetry(str(exc)) from None
 
 
 def _push(record: PersonalKey, key: VirtualKey | None) -> None:
@@ -446,13 +432,11 @@ def _push(record: PersonalKey, key: VirtualKey | None) -> None:
     raw = key.raw_key
     if raw is None:
         raise StepFailed("the portal no longer holds this key's value; rotate to issue a new key")
-    # A custom endpoint with apiKey "user_provided" takes a JSON string (contract "/api/keys").
-    value = json.dumps({"apiKey": raw.reveal()})
     name = record.pairing.endpoint_name
     _as_person(
         record,
-        lambda client, token: client.user_key_put(
-            access_token=token, name=name, value=value, expires_at=key.expires
+        lambda account: user_keys.user_key_put(
+            account=account, endpoint_name=name, api_key=raw.reveal(), expires_at=key.expires
         ),
     )
     record.pushed_at = timezone.now()
@@ -489,7 +473,9 @@ def _verify_chat(record: PersonalKey, key: VirtualKey | None, push_step: str) ->
     if key is None:
         raise StepFailed("no key to check in LibreChat")
     name = record.pairing.endpoint_name
-    reported = _as_person(record, lambda client, token: client.user_key_expiry(access_token=token, name=name))
+    reported = _as_person(
+        record, lambda account: user_keys.user_key_expiry(account=account, endpoint_name=name)
+    )
     record.chat_expires_at = (reported or "")[:40]
     if not chat_expiry_matches(reported, key.expires):
         _note_chat_drift(record, reported)

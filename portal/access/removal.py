@@ -7,25 +7,28 @@ account is deleted as the person, where LibreChat allows it; the login is droppe
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import sys
 
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.http import VendorError, VendorHTTPError
-from integrations.librechat.addresses import client_for_server as librechat_client_for_server
+from integrations.http import VendorError
+from integrations.librechat.account_removal import Deletion, account_delete_as_person
 from integrations.librechat.models import LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyStatus, VirtualKey
 from portal.access.models import PersonalKey, PersonRemoval, RemovalStatus
 from portal.accounts.models import User
 from portal.core.queues import network_queue_name, wake_after_commit
+from portal.core.work import ENQUEUE_LEASE, Outcome, RetryPolicy, WorkResult, hand_out_due
 from portal.crypto import Secret
 
 log = logging.getLogger(__name__)
 
-REMOVAL_LEASE = dt.timedelta(minutes=5)
+# A removal is retried from a minute, doubling to 30 minutes, and never given up: its row
+# (Person removals in the admin) shows staff the last error meanwhile.
+REMOVAL_RETRY = RetryPolicy(base_seconds=60, cap_seconds=30 * 60, max_attempts=sys.maxsize)
 
 
 def person_removal_start(*, person: User) -> PersonRemoval | None:
@@ -48,7 +51,7 @@ def person_removal_start(*, person: User) -> PersonRemoval | None:
         librechat_server=account.server if account else None,
         key_hashes=[k.token_hash for k in keys if k.token_hash],
         step="keys" if keys else "librechat",
-        next_attempt_at=timezone.now() + REMOVAL_LEASE,
+        next_attempt_at=timezone.now() + ENQUEUE_LEASE,
     )
     if account is not None and account.password is not None:
         removal.librechat_password = Secret(account.password.reveal())
@@ -75,7 +78,7 @@ def _removal_enqueue(removal: PersonRemoval) -> None:
     wake_after_commit("access.person_removal", kwargs={"removal_id": removal_id}, queue=queue)
 
 
-def person_removal_advance(*, removal_id: int) -> str:
+def person_removal_advance(*, removal_id: int) -> WorkResult:
     """One step of a removal: the keys on LiteLLM's queue, then the account on LibreChat's."""
     removal = (
         PersonRemoval.objects.select_related("litellm_server", "librechat_server")
@@ -83,9 +86,10 @@ def person_removal_advance(*, removal_id: int) -> str:
         .first()
     )
     if removal is None or removal.status != RemovalStatus.WORKING:
-        return "nothing to do"
+        return WorkResult("person_removal", removal_id, Outcome.IDLE, "nothing to do")
+    step = removal.step
     try:
-        if removal.step == "keys":
+        if step == "keys":
             _removal_keys(removal)
             with transaction.atomic():
                 removal.step = "librechat"
@@ -93,16 +97,17 @@ def person_removal_advance(*, removal_id: int) -> str:
                 removal.detail = "LiteLLM keys deleted"
                 removal.save()
                 _removal_enqueue(removal)
-            return removal.detail
+            return WorkResult("person_removal", removal_id, Outcome.DONE, removal.detail, step, removal.step)
         _removal_librechat(removal)
     except (_RemovalRetry, VendorError) as exc:
         removal.attempts += 1
         removal.detail = str(exc)[:2000]
-        removal.next_attempt_at = timezone.now() + dt.timedelta(seconds=min(30 * 2**removal.attempts, 1800))
+        removal.next_attempt_at = REMOVAL_RETRY.next_attempt_at(removal.attempts)
         removal.save()
-        return f"retry: {exc}"
+        return WorkResult("person_removal", removal_id, Outcome.RETRY, f"retry: {exc}", step, step)
     removal.save()
-    return removal.detail
+    outcome = Outcome.DONE if removal.status == RemovalStatus.DONE else Outcome.FAILED
+    return WorkResult("person_removal", removal_id, outcome, removal.detail, step)
 
 
 class _RemovalRetry(Exception):
@@ -137,27 +142,15 @@ def _removal_librechat(removal: PersonRemoval) -> None:
             removal, RemovalStatus.DONE, "LiteLLM keys deleted; there was no LibreChat account to delete"
         )
         return
-    client = librechat_client_for_server(server)
-    try:
-        tokens = client.login(email=removal.email, password=password.reveal())
-    except VendorHTTPError as exc:
-        if exc.status == 404 and exc.vendor_message == "Email does not exist.":
-            _removal_finish(removal, RemovalStatus.DONE, "LibreChat had no account for this address any more")
-            return
-        if exc.retryable:
-            raise
-        _removal_staff(removal, f"the portal could not sign in to it ({exc.vendor_message or exc})")
-        return
-    try:
-        client.account_delete(access_token=tokens.access_token)
-    except VendorHTTPError as exc:
-        if exc.status == 403 and not exc.retryable:
-            _removal_staff(
-                removal, "LibreChat does not allow account deletion (ALLOW_ACCOUNT_DELETION=false)"
-            )
-            return
-        raise
-    _removal_finish(removal, RemovalStatus.DONE, "LiteLLM keys and the LibreChat account deleted")
+    answer = account_delete_as_person(server=server, email=removal.email, password=password.reveal())
+    if answer.outcome == Deletion.NO_ACCOUNT:
+        _removal_finish(removal, RemovalStatus.DONE, "LibreChat had no account for this address any more")
+    elif answer.outcome == Deletion.LOGIN_REFUSED:
+        _removal_staff(removal, f"the portal could not sign in to it ({answer.detail})")
+    elif answer.outcome == Deletion.NOT_ALLOWED:
+        _removal_staff(removal, "LibreChat does not allow account deletion (ALLOW_ACCOUNT_DELETION=false)")
+    else:
+        _removal_finish(removal, RemovalStatus.DONE, "LiteLLM keys and the LibreChat account deleted")
 
 
 def _removal_staff(removal: PersonRemoval, why: str) -> None:
@@ -178,14 +171,11 @@ def _removal_finish(removal: PersonRemoval, status: str, detail: str) -> None:
 
 
 def removals_due(*, limit: int = 500) -> int:
-    now = timezone.now()
-    due = list(
+    """The beat: removals whose next attempt is due go to their step's queue again."""
+    return hand_out_due(
         PersonRemoval.objects.select_related("litellm_server", "librechat_server").filter(
-            status=RemovalStatus.WORKING, next_attempt_at__lte=now
-        )[:limit]
+            status=RemovalStatus.WORKING
+        ),
+        wake=_removal_enqueue,
+        limit=limit,
     )
-    for removal in due:
-        PersonRemoval.objects.filter(pk=removal.pk).update(next_attempt_at=now + REMOVAL_LEASE)
-        with transaction.atomic():
-            _removal_enqueue(removal)
-    return len(due)

@@ -27,8 +27,8 @@ def personal_keys_due_task() -> int:
 
 
 @shared_task(name="access.person_removal")
-def person_removal_task(removal_id: int) -> str:
-    return removal.person_removal_advance(removal_id=removal_id)
+def person_removal_task(removal_id: int) -> dict[str, Any]:
+    return removal.person_removal_advance(removal_id=removal_id).as_result()
 
 
 @shared_task(name="access.pairing_reconcile")

@@ -154,7 +154,7 @@ def test_it_retries_the_librechat_account_deletion_while_librechat_is_down(litel
     person_removal_advance(removal_id=removal.pk)  # keys deleted
     chat_sim.stop()
 
-    assert person_removal_advance(removal_id=removal.pk).startswith("retry:")
+    assert person_removal_advance(removal_id=removal.pk).detail.startswith("retry:")
     removal.refresh_from_db()
     assert removal.status == "working" and removal.attempts == 1 and removal.librechat_password is not None
 
