@@ -33,6 +33,7 @@ from integrations.http import VendorError
 from integrations.librechat import services as librechat
 from integrations.librechat import user_keys
 from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.litellm import key_records
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
 from portal.access.models import PersonalKey, PersonalKeyStatus
@@ -400,7 +401,7 @@ def _step_update_limits(record: PersonalKey) -> str | None:
     key = _apply(key)
     if key.last_action != KeyAction.UPDATE or key.last_action_ok is not True:
         raise StepFailed(f"LiteLLM refused the plan's limits: {key.last_action_detail}")
-    VirtualKey.objects.filter(pk=key.pk).update(plan=plan)
+    key_records.key_plan_record(key_id=key.pk, plan=plan)
     PersonalKey.objects.filter(pk=record.pk, plan_id=plan.pk).update(limits_applied=True)
     return None
 
