@@ -2,6 +2,7 @@
 
 These are receivers of portal.accounts' own User model (and, until the one rotation engine
 replaces it, of LiteLLM's key_secret_changed), connected in AccessConfig.ready:
+- cleared for AI (verified, approved, active): portal.access.provisioning starts the chain;
 - deactivated: the key is blocked and the LibreChat session revoked; reactivated: unblocked;
 - deleted: portal.access.removal keeps what the removal still needs before the row goes.
 """
@@ -14,18 +15,17 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 
 from integrations.librechat import services as librechat
-from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.librechat.models import LibreChatAccount
 from integrations.litellm import services as litellm
 from integrations.litellm.models import KeyAction
 from integrations.litellm.signals import key_secret_changed
-from portal.access import personal_keys
+from portal.access import personal_keys, provisioning
 from portal.access.models import PersonalKey
 from portal.access.removal import person_removal_start
 from portal.accounts.models import User
 
 
 def connect() -> None:
-    post_save.connect(_account_saved, sender=LibreChatAccount, dispatch_uid="access.personal_key_on_ready")
     pre_save.connect(_person_before_save, sender=User, dispatch_uid="access.person_active_before")
     post_save.connect(_person_saved, sender=User, dispatch_uid="access.person_active_after")
     pre_delete.connect(_person_deleting, sender=User, dispatch_uid="access.person_removal")
@@ -47,30 +47,27 @@ def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) ->
         personal_keys.personal_key_kick(record=record)
 
 
-def _account_saved(sender: Any, instance: LibreChatAccount, created: bool, **kwargs: Any) -> None:
-    if (
-        instance.status == AccountStatus.READY
-        and not PersonalKey.objects.filter(person_id=instance.person_id).exists()
-    ):
-        person = User.objects.filter(pk=instance.person_id, is_active=True).first()
-        if person is not None:
-            personal_keys.personal_key_start(person=person)
-
-
 def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:
-    if instance.pk is None:
-        instance._was_active = None
-        return
-    instance._was_active = (  # type: ignore[attr-defined]
-        User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+    """What the row held before this save: whether the person was active, and cleared for AI."""
+    before = (
+        User.objects.filter(pk=instance.pk).values("is_active", "email_verified_at", "approved_at").first()
+        if instance.pk is not None
+        else None
+    )
+    instance._was_active = before["is_active"] if before else None  # type: ignore[attr-defined]
+    instance._was_cleared = bool(  # type: ignore[attr-defined]
+        before and before["is_active"] and before["email_verified_at"] and before["approved_at"]
     )
 
 
 def _person_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
+    if created:
+        return  # a person made already cleared (staff, a bulk import) is provisioned by staff's action
+    if instance.is_cleared_for_ai and not getattr(instance, "_was_cleared", False):
+        provisioning.person_access_start(person=instance)
     was_active = getattr(instance, "_was_active", None)
-    if created or was_active is None or was_active == instance.is_active:
-        return
-    person_activity_changed(person=instance)
+    if was_active is not None and was_active != instance.is_active:
+        person_activity_changed(person=instance)
 
 
 def person_activity_changed(*, person: User) -> None:

@@ -11,13 +11,23 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from portal.access import key_steps, personal_keys, reconcile, removal
+from portal.access import key_steps, personal_keys, provisioning, reconcile, removal
 
 
 @shared_task(name="access.personal_key_advance")
 def personal_key_advance_task(record_id: int, step: str | None = None) -> dict[str, Any]:
     """One step of a person's key, on the network queue of the server the step talks to."""
     return key_steps.personal_key_advance(record_id=record_id, step=step).as_result()
+
+
+@shared_task(name="access.person_provision", bind=True, max_retries=10)
+def person_provision_task(self: Task[Any, Any], account_id: int) -> dict[str, Any]:
+    """On the LibreChat server's network queue: the account, then the person's key. A row
+    another worker holds (LibreChat's own wake-up) is tried again shortly, not left to the beat."""
+    result = provisioning.person_provision(account_id=account_id)
+    if result.detail == "busy":
+        raise self.retry(countdown=2)
+    return result.as_result()
 
 
 @shared_task(name="access.personal_keys_due", ignore_result=True)

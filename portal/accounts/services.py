@@ -1,5 +1,6 @@
-"""People: signup under the admin's policy, email verification, approval, and the
-orchestration that gives a cleared person their LibreChat account and session.
+"""People: signup under the admin's policy, email verification and approval, up to the
+moment a person is cleared for AI. From there on the access app gives them their LibreChat
+account and key (portal/access/provisioning.py lists the whole chain).
 
 Nothing here calls LibreChat from a web request: rows are created and a task on the
 LibreChat server's network queue does the calls (DESIGN.md "Running").
@@ -141,13 +142,12 @@ def person_email_proven(*, person: User) -> None:
     the link alone proves only the mailbox, and must not activate a password someone else
     chose (account pre-hijacking, issue 11 item 13)."""
     if person.email_verified_at is None:
-        User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(
-            email_verified_at=timezone.now()
-        )
-        person.refresh_from_db()
+        # A save, not an UPDATE: the access app sees the person cleared for AI on it and starts
+        # their LibreChat account and key (portal/access/provisioning.py).
+        person.email_verified_at = timezone.now()
+        person.save(update_fields=["email_verified_at"])
         if person.approved_at is None:
             mail.approval_needed(email=person.email)
-    person_provisioning_start(person=person)
 
 
 def people_address_vouched(*, people: QuerySet[User]) -> list[User]:
@@ -166,22 +166,17 @@ def people_address_vouched(*, people: QuerySet[User]) -> list[User]:
 
 
 def person_approve(*, person: User) -> bool:
-    """Staff let the person in; provisioning starts once the address is verified."""
+    """Staff let the person in; their LibreChat account starts once the address is verified
+    (portal/access/provisioning.py). True when the person has a LibreChat account (under way)."""
     if person.approved_at is None:
-        User.objects.filter(pk=person.pk, approved_at__isnull=True).update(approved_at=timezone.now())
-        person.refresh_from_db()
-    return person_provisioning_start(person=person) is not None
-
-
-def person_provisioning_start(*, person: User) -> LibreChatAccount | None:
-    """A LibreChat account row for a cleared person (verified, approved, active); idempotent."""
-    if not person.is_cleared_for_ai:
-        return None
-    return librechat.account_create(person=person)
+        person.approved_at = timezone.now()
+        person.save(update_fields=["approved_at"])  # a save: see person_email_proven
+    return LibreChatAccount.objects.filter(person=person).exists()
 
 
 def people_provision_missing() -> int:
-    """Every cleared person without a LibreChat account gets one (admin action)."""
+    """Every cleared person without a LibreChat account gets one (admin action). Their keys
+    come from the access beat once the accounts are ready (personal_keys.people_start_missing)."""
     created = 0
     people = User.objects.filter(
         is_active=True,

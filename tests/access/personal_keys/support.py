@@ -13,7 +13,7 @@ from django.utils import timezone
 from integrations.librechat import services as librechat
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-from portal.access import key_steps
+from portal.access import key_steps, provisioning
 from portal.access.models import Pairing, PersonalKey
 from portal.accounts.models import User
 from tests.simulators.librechat import LibreChatSimulator
@@ -55,7 +55,7 @@ def make_ready_person(pairing: Pairing, email: str = "ann@example.com") -> User:
     )
     account = librechat.account_create(person=person, server=pairing.librechat_server)
     assert account is not None
-    librechat.account_provision(account_id=account.pk)
+    provisioning.person_provision(account_id=account.pk)  # as the access task runs it
     account.refresh_from_db()
     assert account.status == "ready", account.last_error
     return person
