@@ -47,6 +47,7 @@ from portal.access.personal_keys import (
     personal_key_enqueue,
     stable_alias,
 )
+from portal.core import mail
 from portal.core.work import ENQUEUE_LEASE, Outcome, RetryPolicy, WorkResult, claim
 
 log = logging.getLogger(__name__)
@@ -194,11 +195,9 @@ def _record_failed(record: PersonalKey, step: str, detail: str) -> WorkResult:
 
 def _mail_staff_attention(record: PersonalKey) -> None:
     """Staff hear once per problem; the row keeps the detail and the admin's "retry now"."""
-    from portal.core import mail
-
-    subject = f"The AI key of {record.person.email} needs attention"
-    body = f'{record.last_error}\n\nIn the admin: /admin/access/personalkey/{record.pk}/change/ (then "Retry now").\n'
-    mail.to_staff(subject, body)
+    mail.personal_key_needs_attention(
+        email=record.person.email, record_id=record.pk, problem=record.last_error
+    )
 
 
 # --- LiteLLM steps (through integrations.litellm.services) -----------------------------------
