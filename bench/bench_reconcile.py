@@ -28,7 +28,8 @@ MASTER = "sk-bench-reconcile-master-0123456789"
 def _clean() -> None:
     from integrations.librechat.models import LibreChatAccount, LibreChatServer
     from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-    from portal.accounts.models import DriftFinding, Pairing, PersonalKey, User
+    from portal.access.models import DriftFinding, Pairing, PersonalKey
+    from portal.accounts.models import User
 
     DriftFinding.objects.filter(pairing__litellm_server__name=PREFIX).delete()
     PersonalKey.objects.filter(pairing__litellm_server__name=PREFIX).delete()
@@ -52,8 +53,9 @@ def run() -> None:
     from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
     from integrations.litellm.client import abbreviate_key, generate_raw_key, hash_token
     from integrations.litellm.models import KeyPlan, KeyStatus, LiteLLMServer, VirtualKey
-    from portal.accounts import reconcile
-    from portal.accounts.models import Pairing, PersonalKey, PersonalKeyStatus, User
+    from portal.access import reconcile
+    from portal.access.models import Pairing, PersonalKey, PersonalKeyStatus
+    from portal.accounts.models import User
     from tests.simulators.litellm import LiteLLMSimulator
 
     _clean()

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     # The integrations before the features that build on them (bootstrap steps run in this order).
     "integrations.litellm",
     "integrations.librechat",
+    "portal.access",
     "portal.connectivity",
 ]
 

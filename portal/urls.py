@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     path("", include("portal.accounts.urls")),
+    path("", include("portal.access.urls")),
 ]

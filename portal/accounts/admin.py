@@ -174,6 +174,3 @@ class InvitationAdmin(admin.ModelAdmin):
         if not change:
             obj.invited_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
-
-
-from portal.accounts import personal_keys_admin  # noqa: E402,F401  (people's keys)

@@ -15,10 +15,6 @@ class AccountsConfig(AppConfig):
 
         user_logged_out.connect(_end_librechat_session, dispatch_uid="accounts.end_librechat_session")
 
-        from portal.accounts import lifecycle
-
-        lifecycle.connect()
-
 
 def _end_librechat_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """Portal logout logs the person's LibreChat session out too (a task does the call)."""

@@ -1,5 +1,6 @@
-"""People: signup under the admin's policy, email verification, approval, and the
-orchestration that gives a cleared person their LibreChat account and session.
+"""People: signup under the admin's policy, email verification and approval, up to the
+moment a person is cleared for AI. From there on the access app gives them their LibreChat
+account and key (portal/access/provisioning.py lists the whole chain).
 
 Nothing here calls LibreChat from a web request: rows are created and a task on the
 LibreChat server's network queue does the calls (DESIGN.md "Running").
@@ -26,13 +27,11 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.accounts.models import Invitation, SignupMode, SignupPolicy, User
 from portal.core import mail
-from portal.core.queues import dispatch_and_wait
 
 log = logging.getLogger(__name__)
 
 VERIFY_SALT = "portal.accounts.verify-email"
 VERIFY_MAX_AGE = dt.timedelta(days=3)
-SESSION_WAIT_SECONDS = 5.0
 
 
 class SignupRefused(Exception):
@@ -144,13 +143,12 @@ def person_email_proven(*, person: User) -> None:
     the link alone proves only the mailbox, and must not activate a password someone else
     chose (account pre-hijacking, issue 11 item 13)."""
     if person.email_verified_at is None:
-        User.objects.filter(pk=person.pk, email_verified_at__isnull=True).update(
-            email_verified_at=timezone.now()
-        )
-        person.refresh_from_db()
+        # A save, not an UPDATE: the access app sees the person cleared for AI on it and starts
+        # their LibreChat account and key (portal/access/provisioning.py).
+        person.email_verified_at = timezone.now()
+        person.save(update_fields=["email_verified_at"])
         if person.approved_at is None:
             mail.approval_needed(email=person.email)
-    person_provisioning_start(person=person)
 
 
 def people_address_vouched(*, people: QuerySet[User]) -> list[User]:
@@ -169,22 +167,17 @@ def people_address_vouched(*, people: QuerySet[User]) -> list[User]:
 
 
 def person_approve(*, person: User) -> bool:
-    """Staff let the person in; provisioning starts once the address is verified."""
+    """Staff let the person in; their LibreChat account starts once the address is verified
+    (portal/access/provisioning.py). True when the person has a LibreChat account (under way)."""
     if person.approved_at is None:
-        User.objects.filter(pk=person.pk, approved_at__isnull=True).update(approved_at=timezone.now())
-        person.refresh_from_db()
-    return person_provisioning_start(person=person) is not None
-
-
-def person_provisioning_start(*, person: User) -> LibreChatAccount | None:
-    """A LibreChat account row for a cleared person (verified, approved, active); idempotent."""
-    if not person.is_cleared_for_ai:
-        return None
-    return librechat_accounts.account_create(person=person)
+        person.approved_at = timezone.now()
+        person.save(update_fields=["approved_at"])  # a save: see person_email_proven
+    return LibreChatAccount.objects.filter(person=person).exists()
 
 
 def people_provision_missing() -> int:
-    """Every cleared person without a LibreChat account gets one (admin action)."""
+    """Every cleared person without a LibreChat account gets one (admin action). Their keys
+    come from the access beat once the accounts are ready (personal_keys.people_start_missing)."""
     created = 0
     people = User.objects.filter(
         is_active=True,
@@ -229,64 +222,7 @@ def provisioning_progress() -> ProvisioningProgress:
     )
 
 
-# --- what the person sees ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AccessStatus:
-    state: str  # waiting | ready | needs_attention
-    line: str  # "waiting: <why>", "ready", "needs attention: <what to do>"
-    account: LibreChatAccount | None
-
-
-def person_access_status(*, person: User) -> AccessStatus:
-    if person.email_verified_at is None:
-        return AccessStatus("waiting", "waiting: confirm your email address (we sent you a link)", None)
-    if person.approved_at is None:
-        return AccessStatus("waiting", "waiting: a staff member has to approve your signup", None)
-    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
-    if account is None:
-        return AccessStatus("waiting", "waiting: no LibreChat server is set up yet", None)
-    return AccessStatus(account.status, account.status_line, account)
-
-
-# --- the session endpoint and logout -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionAnswer:
-    token: str | None
-    expires_at: dt.datetime | None
-    pending: bool
-    reason: str
-
-
-def person_librechat_session(*, person: User, wait_seconds: float = SESSION_WAIT_SECONDS) -> SessionAnswer:
-    """The person's valid LibreChat access token. A stored one is answered from the database;
-    otherwise a task on the LibreChat network refreshes or logs in while we wait briefly."""
-    from integrations.librechat.tasks import session_ensure_task
-
-    account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
-    if account is None or account.status != AccountStatus.READY:
-        line = account.status_line if account else person_access_status(person=person).line
-        return SessionAnswer(None, None, pending=False, reason=line)
-    session = librechat.session_live(account=account)
-    if session is None:
-        done, result, _ = dispatch_and_wait(
-            session_ensure_task,
-            network=account.server.network,
-            kwargs={"account_id": account.pk},
-            wait_seconds=wait_seconds,
-        )
-        if not done:
-            return SessionAnswer(
-                None, None, pending=True, reason="LibreChat is taking a while; try again shortly"
-            )
-        session = librechat.session_live(account=account)
-        if session is None:
-            reason = result.get("error", "") if isinstance(result, dict) else ""
-            return SessionAnswer(None, None, pending=True, reason=reason or "no LibreChat session yet")
-    return SessionAnswer(session.access_token.reveal(), session.access_expires_at, pending=False, reason="")
+# --- logout ---------------------------------------------------------------------------------
 
 
 def person_logged_out(*, person: Any) -> int:

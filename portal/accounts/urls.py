@@ -43,7 +43,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
         auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
         name="password_reset_complete",
     ),
-    path("me/", views.me, name="me"),
-    path("me/key/rotate/", views.rotate_my_key, name="rotate_my_key"),
-    path("api/librechat/session", views.librechat_session, name="librechat_session"),
 ]

@@ -13,19 +13,18 @@ from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from portal.accounts import personal_keys, rate_limits, services
+from portal.accounts import rate_limits, services
 from portal.accounts.addresses import rate_limit_key
 from portal.accounts.forms import CanonicalPasswordResetForm, PasswordAgainForm, SignupForm
-from portal.crypto import DecryptionError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ VERIFY_URL_TOKEN = "confirm"  # noqa: S105  (a URL segment, not a secret)
 VERIFY_SESSION_KEY = "_verify_email_token"
 
 
-def _too_many(request: HttpRequest, what: str) -> HttpResponse:
+def too_many(request: HttpRequest, what: str) -> HttpResponse:
     response = render(request, "accounts/rate_limited.html", {"what": what}, status=429)
     response["Retry-After"] = "60"
     return response
@@ -51,7 +50,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     if request.user.is_staff:
         return redirect("admin:index")
-    return redirect("accounts:me")
+    return redirect("access:me")
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -59,13 +58,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("accounts:me")
+        return redirect("access:me")
     policy = services.signup_policy_current()
     # Bound on every POST, even an empty one: an empty POST must say what is missing.
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
-            return _too_many(request, "signup attempts")
+            return too_many(request, "signup attempts")
         if form.is_valid():
             try:
                 result = services.person_signup(
@@ -91,10 +90,10 @@ def _verify_url(request: HttpRequest) -> str:
 def verify_resend(request: HttpRequest) -> HttpResponse:
     person: Any = request.user
     if not rate_limits.signup_per_address().hit(rate_limits.client_address(request)):
-        return _too_many(request, "emails")
+        return too_many(request, "emails")
     if services.verification_resend(person=person, verify_url=_verify_url(request)):
         messages.success(request, f"We sent a new link to {person.email}.")
-    return redirect("accounts:me")
+    return redirect("access:me")
 
 
 @require_GET
@@ -122,7 +121,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/verify.html", {"token": token, "invalid": True}, status=400)
     if person.email_verified_at is not None:
         messages.info(request, "Your email address is already confirmed.")
-        return redirect("accounts:me")
+        return redirect("access:me")
     signed_in = request.user.is_authenticated and request.user.pk == person.pk
     form = PasswordAgainForm(request.POST if request.method == "POST" and not signed_in else None)
     context = {"token": token, "signed_in": signed_in, "form": form}
@@ -134,7 +133,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     if not signed_in:
         by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
         if not (by_address and rate_limits.login_per_email().hit(person.email)):
-            return _too_many(request, "sign-in attempts")
+            return too_many(request, "sign-in attempts")
         typed = str(request.POST.get("password", ""))
         signer = authenticate(request, username=person.email, password=typed) if typed else None
         if signer is None or signer.pk != person.pk:
@@ -145,7 +144,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     services.person_email_proven(person=person)
     request.session.pop(VERIFY_SESSION_KEY, None)
     messages.success(request, "Thank you: your email address is confirmed.")
-    return redirect("accounts:me")
+    return redirect("access:me")
 
 
 def _choose_password_url(person: Any) -> str:
@@ -172,7 +171,7 @@ class RateLimitedLoginView(auth_views.LoginView):
         by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
         by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
-            return _too_many(request, "sign-in attempts")
+            return too_many(request, "sign-in attempts")
         return super().post(request, *args, **kwargs)
 
 
@@ -187,7 +186,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         by_address = rate_limits.login_per_address().hit(rate_limits.client_address(request))
         by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
-            return _too_many(request, "sign-in attempts")
+            return too_many(request, "sign-in attempts")
     return admin.site.login(request)
 
 
@@ -196,67 +195,5 @@ class RateLimitedPasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not rate_limits.password_reset_per_address().hit(rate_limits.client_address(request)):
-            return _too_many(request, "password reset emails")
+            return too_many(request, "password reset emails")
         return super().post(request, *args, **kwargs)
-
-
-@sensitive_post_parameters("password")
-@never_cache
-@login_required
-@require_http_methods(["GET", "POST"])
-@sensitive_variables("context", "form")  # the revealed LibreChat password, the portal password
-def me(request: HttpRequest) -> HttpResponse:
-    person: Any = request.user
-    status = services.person_access_status(person=person)
-    context: dict[str, Any] = {"status": status, "account": status.account, "form": PasswordAgainForm()}
-    context["personal_key"] = personal_keys.personal_key_overview(person=person)
-    if request.method == "POST" and status.account is not None and status.state == "ready":
-        # Showing the LibreChat password asks for the portal password again.
-        form = PasswordAgainForm(request.POST)
-        context["form"] = form
-        if not rate_limits.password_check_per_person().hit(str(person.pk)):
-            return _too_many(request, "password checks")
-        if form.is_valid() and person.check_password(form.cleaned_data["password"]):
-            context["revealed_password"] = status.account.password.reveal()
-        elif form.is_valid():
-            form.add_error("password", "That is not your portal password.")
-    return render(request, "accounts/me.html", context)
-
-
-@require_GET
-def librechat_session(request: HttpRequest) -> HttpResponse:
-    """The logged-in person's own LibreChat access token (never anyone else's)."""
-    if not request.user.is_authenticated:
-        response: HttpResponse = JsonResponse({"error": "not logged in"}, status=401)
-    else:
-        try:
-            answer = services.person_librechat_session(person=request.user)
-        except DecryptionError as exc:  # names the column and row, never a value
-            log.error("the LibreChat session endpoint failed: %s; /readyz lists what cannot be read", exc)
-            response = JsonResponse(
-                {
-                    "error": "the portal cannot read its stored LibreChat credentials; staff must check its keys"
-                },
-                status=503,
-            )
-            response["Cache-Control"] = "no-store"
-            return response
-        if answer.token is not None and answer.expires_at is not None:
-            response = JsonResponse(
-                {"access_token": answer.token, "expires_at": answer.expires_at.isoformat()}
-            )
-        elif answer.pending:
-            response = JsonResponse({"error": answer.reason, "pending": True}, status=503)
-            response["Retry-After"] = "5"
-        else:
-            response = JsonResponse({"error": answer.reason}, status=409)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_http_methods(["POST"])
-def rotate_my_key(request: HttpRequest) -> HttpResponse:
-    """The "rotate now" button on /me/: the steps replace the key; the old one works until then."""
-    messages.info(request, personal_keys.person_rotate_now(person=request.user))
-    return redirect("accounts:me")

@@ -82,6 +82,14 @@ def librechat_admin_role(*, email: str, server_name: str) -> OutgoingMail | None
     )
 
 
+def personal_key_needs_attention(*, email: str, record_id: int, problem: str) -> OutgoingMail | None:
+    """A person's key needs staff (portal.access): once per problem, the row keeps the rest."""
+    return to_staff(
+        f"The AI key of {email} needs attention",
+        f'{problem}\n\nIn the admin: /admin/access/personalkey/{record_id}/change/ (then "Retry now").\n',
+    )
+
+
 def to_staff(subject: str, body: str, *, kind: str = "staff_alert") -> OutgoingMail | None:
     """A note to every active staff member and PORTAL_ADMIN_EMAILS; None when there is nobody."""
     recipients = staff_recipients()

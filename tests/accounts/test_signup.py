@@ -89,6 +89,7 @@ def test_it_lets_in_only_invited_addresses_once(client: Client, policy) -> None:
 def test_it_waits_for_staff_approval_before_provisioning(
     client: Client, policy, server: LibreChatServer, django_capture_on_commit_callbacks
 ) -> None:
+    from portal.access import overview
     from portal.accounts import services
 
     policy(SignupMode.APPROVAL)
@@ -102,7 +103,7 @@ def test_it_waits_for_staff_approval_before_provisioning(
     assert not LibreChatAccount.objects.exists()
     assert any(m.to == ["ops@example.com"] and "asks to join" in m.subject for m in deliver_queued_mail())
     assert (
-        services.person_access_status(person=person).line
+        overview.person_access_status(person=person).line
         == "waiting: a staff member has to approve your signup"
     )
     services.person_approve(person=person)

@@ -29,7 +29,8 @@ from django.urls import NoReverseMatch, URLPattern, reverse
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
-from portal.accounts.models import Pairing, PersonalKey, SignupMode, SignupPolicy, User
+from portal.access.models import Pairing, PersonalKey
+from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.connectivity import tasks as connectivity_tasks
 from portal.connectivity.models import AlertChannel
 from portal.core.queues import network_queue_name

@@ -35,7 +35,8 @@ from integrations.librechat.provisioning import account_provision
 from integrations.librechat.servers import CONFIRM_NOTE, AddressUnconfirmed
 from integrations.librechat.sessions import session_access_token
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-from portal.accounts.models import Pairing, User
+from portal.access.models import Pairing
+from portal.accounts.models import User
 from tests.security.conftest import MASTER
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
@@ -345,7 +346,7 @@ def test_a_stored_javascript_url_is_never_a_link_on_me(chat_server: LibreChatSer
     User.objects.filter(pk=ann.person_id).update(email_verified_at=timezone.now(), approved_at=timezone.now())
     client = Client()
     client.force_login(ann.person)
-    page = client.get(reverse("accounts:me")).content.decode()
+    page = client.get(reverse("access:me")).content.decode()
     assert "ready" in page and "ask staff for LibreChat" in page
     assert "javascript:" not in page
 
@@ -366,7 +367,7 @@ def test_the_litellm_url_pasted_into_librechat_yaml_must_be_http_or_https(
     pairing = Pairing.objects.create(
         librechat_server=chat_server, litellm_server=litellm_server, default_plan=plan
     )
-    staff = staff_with("accounts.view_pairing", "accounts.change_pairing", ADDRESS)
+    staff = staff_with("access.view_pairing", "access.change_pairing", ADDRESS)
     form = {
         "librechat_server": chat_server.pk,
         "litellm_server": litellm_server.pk,
@@ -374,7 +375,7 @@ def test_the_litellm_url_pasted_into_librechat_yaml_must_be_http_or_https(
         "default_plan": plan.pk,
         "litellm_url_for_librechat": "javascript:alert(1)",
     }
-    response = staff.post(reverse("admin:accounts_pairing_change", args=[pairing.pk]), form)
+    response = staff.post(reverse("admin:access_pairing_change", args=[pairing.pk]), form)
     assert "is not an http:// or https:// address" in response.content.decode()
     pairing.refresh_from_db()
     assert pairing.litellm_url_for_librechat == ""

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer
-from portal.accounts.models import Pairing
+from portal.access.models import Pairing
 from portal.connectivity import services
 from portal.connectivity.models import CheckResult, Target, TargetNetwork
 from tests.connectivity.factories import make_network, make_target
@@ -219,8 +219,8 @@ def pairing_form(pairing: Pairing, **changes: str) -> dict[str, object]:
 def test_staff_without_the_address_permission_cannot_point_librechat_at_their_own_litellm(
     staff_with: Callable[..., Client], pairing: Pairing
 ) -> None:
-    staff = staff_with("accounts.view_pairing", "accounts.change_pairing")
-    change = reverse("admin:accounts_pairing_change", args=[pairing.pk])
+    staff = staff_with("access.view_pairing", "access.change_pairing")
+    change = reverse("admin:access_pairing_change", args=[pairing.pk])
     assert 'name="litellm_url_for_librechat"' not in staff.get(change).content.decode()
 
     response = staff.post(
@@ -236,8 +236,8 @@ def test_staff_without_the_address_permission_cannot_point_librechat_at_their_ow
 def test_staff_with_the_litellm_address_permission_may_change_the_pairings_url(
     staff_with: Callable[..., Client], pairing: Pairing
 ) -> None:
-    staff = staff_with("accounts.view_pairing", "accounts.change_pairing", "litellm.change_server_address")
-    change = reverse("admin:accounts_pairing_change", args=[pairing.pk])
+    staff = staff_with("access.view_pairing", "access.change_pairing", "litellm.change_server_address")
+    change = reverse("admin:access_pairing_change", args=[pairing.pk])
 
     staff.post(change, pairing_form(pairing, litellm_url_for_librechat="http://litellm-2:4000"))
 

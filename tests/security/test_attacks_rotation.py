@@ -32,10 +32,11 @@ from integrations.litellm import tasks as litellm_tasks
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import KeyStatus, LiteLLMServer, VirtualKey
 from portal import crypto
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey, User
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
+from portal.accounts.models import User
 from scripts.litellm_venv import stale_reason
-from tests.accounts.personal_keys.support import (
+from tests.access.personal_keys.support import (
     MASTER,
     drive,
     key_of,

@@ -1,6 +1,6 @@
 """Admin for people's keys: pairings (with the librechat.yaml block), each person's key and its
 step, the drift found by reconcile with one-click fixes, and removals staff must finish.
-Imported by admin.py. Actions only write rows and enqueue; workers make the vendor calls."""
+Actions only write rows and enqueue; workers make the vendor calls."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from portal.accounts import personal_keys, reconcile
-from portal.accounts.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
+from portal.access import personal_keys, reconcile
+from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
@@ -48,7 +48,7 @@ class PairingAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", personal_keys.pairing_librechat_yaml(pairing=obj))
 
     def _reconcile(self, request: HttpRequest, queryset: QuerySet[Pairing], *, repair: bool) -> None:
-        from portal.accounts.tasks import pairing_reconcile_task
+        from portal.access.tasks import pairing_reconcile_task
 
         for pairing in queryset.select_related("litellm_server"):
             done, result, _ = dispatch_and_wait(

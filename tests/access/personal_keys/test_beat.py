@@ -13,10 +13,10 @@ import redis
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
+from portal.access import key_steps, personal_keys
+from portal.access.models import PersonalKey
 from portal.core.schedules import schedule_named, schedules_ensure
-from tests.accounts.personal_keys.support import drive, make_pairing, make_ready_person
+from tests.access.personal_keys.support import drive, make_pairing, make_ready_person
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_it_creates_its_beat_entries_once() -> None:
         'beat entry "accounts: reconcile people\'s keys" created',
     ]
     assert "already there" in schedules_ensure(ours)[0]
-    assert PeriodicTask.objects.get(task="accounts.personal_keys_due").interval.every == 30
+    assert PeriodicTask.objects.get(task="access.personal_keys_due").interval.every == 30
 
 
 def test_it_hands_due_steps_to_the_queue_of_the_server_they_talk_to(
@@ -96,7 +96,7 @@ def test_it_moves_a_stale_message_to_the_queue_of_the_current_step(
     record = drive(PersonalKey.objects.get(person=person), until=lambda r: r.step == "push")
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = personal_keys.personal_key_advance(record_id=record.pk, step="issue")
+        outcome = key_steps.personal_key_advance(record_id=record.pk, step="issue")
 
     assert outcome.outcome == "moved" and outcome.next_step == "push"
     assert sent() == [({"record_id": record.pk, "step": "push"}, "net.backend-chat")]

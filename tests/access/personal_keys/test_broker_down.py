@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
 from portal.celery import app
-from tests.accounts.personal_keys.support import drive, make_pairing, make_ready_person
+from tests.access.personal_keys.support import drive, make_pairing, make_ready_person
 
 
 def _broker_to(url: str | None, write_url: str | None) -> None:

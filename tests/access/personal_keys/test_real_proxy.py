@@ -12,8 +12,8 @@ import yaml
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm import servers
 from integrations.litellm.models import KeyPlan, LiteLLMServer
-from portal.accounts import personal_keys
-from portal.accounts.models import Pairing
+from portal.access import personal_keys
+from portal.access.models import Pairing
 from tests.litellm.conftest import RealProxy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.real_litellm, pytest.mark.slow]

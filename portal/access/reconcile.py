@@ -20,12 +20,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from integrations.litellm import keys, servers
-from integrations.litellm.client import MAX_PAGE_SIZE, LiteLLMClient
-from integrations.litellm.models import KeyOrigin, KeyStatus, VirtualKey
-from portal.accounts import personal_keys
-from portal.accounts.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
-from portal.core.queues import network_queue_name
+from integrations.litellm import key_records, keys
+from integrations.litellm.models import KeyStatus
+from portal.access import personal_keys
+from portal.access.models import DriftFinding, DriftKind, Pairing, PersonalKey, PersonalKeyStep
+from portal.core.queues import network_queue_name, wake
+from portal.core.work import ENQUEUE_LEASE
 
 log = logging.getLogger(__name__)
 
@@ -77,42 +77,27 @@ class _Listed:
     ours: bool
 
 
-def _list_keys(client: LiteLLMClient, report: ReconcileReport) -> dict[str, _Listed]:
+def _list_keys(inventory: key_records.KeyInventory, report: ReconcileReport) -> dict[str, _Listed]:
     listed: dict[str, _Listed] = {}
-    page = 1
-    while True:
-        answer = client.key_list(page=page, size=MAX_PAGE_SIZE)
-        report.list_calls += 1
-        for info in answer.keys:
-            marker = info.metadata.get(personal_keys.PERSON_MARKER)
-            listed[info.token] = _Listed(
-                blocked=info.blocked,
-                person_id=marker,
-                ours=info.metadata.get("managed_by") == keys.MANAGED_BY and marker is not None,
-            )
-        if page >= answer.total_pages or not answer.keys:
-            break
-        page += 1
+    for key in inventory.all_keys():
+        marker = key.metadata.get(personal_keys.PERSON_MARKER)
+        listed[key.token_hash] = _Listed(
+            blocked=key.blocked, person_id=marker, ours=key.managed_by_portal and marker is not None
+        )
+    report.list_calls = inventory.list_calls
     report.keys_listed = len(listed)
     return listed
 
 
-def pairing_reconcile(
-    *, pairing_id: int, repair: bool = False, client: LiteLLMClient | None = None
-) -> ReconcileReport:
+def pairing_reconcile(*, pairing_id: int, repair: bool = False) -> ReconcileReport:
     """Find drift for one pairing and record it as findings (replacing the open ones). With
     repair, fix what is safe to fix (SAFE_KINDS) and leave the rest for staff."""
     pairing = Pairing.objects.select_related("litellm_server", "librechat_server").get(pk=pairing_id)
     report = ReconcileReport(pairing_id=pairing.pk)
     now = timezone.now()
-    own_client = client is None
-    active = client or servers.client_for(pairing.litellm_server)
-    try:
-        listed = _list_keys(active, report)
-        findings = _compare(pairing, listed, active, report, now)
-    finally:
-        if own_client:
-            active.close()
+    with key_records.KeyInventory(pairing.litellm_server) as inventory:
+        listed = _list_keys(inventory, report)
+        findings = _compare(pairing, listed, inventory, report, now)
     with transaction.atomic():
         DriftFinding.objects.filter(pairing=pairing, fixed_at__isnull=True).delete()
         DriftFinding.objects.filter(pairing=pairing, fixed_at__lt=now - KEEP_FIXED_FINDINGS).delete()
@@ -133,7 +118,7 @@ def pairing_reconcile(
 def _compare(
     pairing: Pairing,
     listed: dict[str, _Listed],
-    client: LiteLLMClient,
+    inventory: key_records.KeyInventory,
     report: ReconcileReport,
     now: dt.datetime,
 ) -> list[DriftFinding]:
@@ -214,7 +199,7 @@ def _compare(
             )
     for person_id, token_hash in missing[:MAX_MISSING_CONFIRMATIONS]:
         report.info_calls += 1
-        if client.key_find(token_hash=token_hash) is None:
+        if not inventory.has_key(token_hash=token_hash):
             found(
                 DriftKind.KEY_MISSING,
                 person_id=person_id,
@@ -253,7 +238,7 @@ def _chat_rechecks(pairing: Pairing, now: dt.datetime) -> int:
             updated = PersonalKey.objects.filter(pk=record_id, step="").update(
                 step=PersonalKeyStep.VERIFY_CHAT,
                 attempts=0,
-                next_attempt_at=now + personal_keys.ENQUEUE_LEASE,
+                next_attempt_at=now + ENQUEUE_LEASE,
             )
             if updated:
                 personal_keys.personal_key_enqueue(
@@ -289,12 +274,7 @@ def _record_of(finding: DriftFinding) -> PersonalKey | None:
 
 def _fix_orphan(finding: DriftFinding) -> str:
     server = finding.pairing.litellm_server
-    key = VirtualKey.objects.filter(server=server, token_hash=finding.token_hash).first()
-    if key is None:
-        # Not even LiteLLM's own table knows it yet (never synced): a row to hang the delete on.
-        key = VirtualKey.objects.create(
-            server=server, token_hash=finding.token_hash, origin=KeyOrigin.FOUND, status=KeyStatus.ACTIVE
-        )
+    key = key_records.key_found_record(server=server, token_hash=finding.token_hash)
     if key.pending_action:
         return f"not now: {key.get_pending_action_display()} is pending on the key"
     keys.key_delete(key=key)
@@ -315,14 +295,12 @@ def _fix_key_missing(finding: DriftFinding) -> str:
     record = _record_of(finding)
     if record is None or record.key_id is None:
         return "the person has no key record"
-    VirtualKey.objects.filter(pk=record.key_id, token_hash=finding.token_hash).update(
-        status=KeyStatus.MISSING
-    )
+    key_records.key_missing_record(key_id=record.key_id, token_hash=finding.token_hash)
     updated = PersonalKey.objects.filter(pk=record.pk, step="", key__token_hash=finding.token_hash).update(
         key=None,
         step=PersonalKeyStep.ISSUE,
         attempts=0,
-        next_attempt_at=timezone.now() + personal_keys.ENQUEUE_LEASE,
+        next_attempt_at=timezone.now() + ENQUEUE_LEASE,
     )
     if not updated:
         return "not now: the person's key is being worked on"
@@ -350,7 +328,7 @@ def _fix_blocked(finding: DriftFinding, *, blocked_in_litellm: bool) -> str:
     if record.key_id is None:
         return "the person has no key yet"
     # The row learns what LiteLLM holds; the desired state then asks for the other.
-    VirtualKey.objects.filter(pk=record.key_id).update(blocked=blocked_in_litellm)
+    key_records.key_blocked_record(key_id=record.key_id, blocked=blocked_in_litellm)
     if not blocked_in_litellm and not record.person.is_active:
         PersonalKey.objects.filter(pk=record.pk).update(suspended=True)
     started = personal_keys.personal_key_kick(record=record)
@@ -371,11 +349,10 @@ _FIXES = {
 
 
 def pairings_reconcile_dispatch() -> int:
-    from portal.accounts.tasks import pairing_reconcile_task
-
     pairings = list(Pairing.objects.select_related("litellm_server"))
     for pairing in pairings:
-        pairing_reconcile_task.apply_async(
+        wake(
+            "access.pairing_reconcile",
             kwargs={"pairing_id": pairing.pk, "repair": True},
             queue=network_queue_name(pairing.litellm_server.network),
         )

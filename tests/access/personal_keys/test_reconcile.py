@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount
-from portal.accounts import reconcile
-from portal.accounts.models import DriftFinding, PersonalKey
-from tests.accounts.personal_keys.support import (
+from portal.access import reconcile
+from portal.access.models import DriftFinding, PersonalKey
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     litellm_keys_of,

@@ -9,9 +9,10 @@ import pytest
 from integrations.librechat.models import LibreChatSession
 from integrations.litellm import keys
 from integrations.litellm.models import KeyPlan, VirtualKey
-from portal.accounts import lifecycle, personal_keys
-from portal.accounts.models import PersonalKey, PersonRemoval
-from tests.accounts.personal_keys.support import (
+from portal.access import personal_keys
+from portal.access.models import PersonalKey, PersonRemoval
+from portal.access.removal import person_removal_advance
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     make_pairing,
@@ -68,8 +69,8 @@ def test_it_deletes_the_key_and_the_librechat_account_when_the_person_is_deleted
     removal = PersonRemoval.objects.get(email=email)
     assert removal.key_hashes == [token_hash] and removal.librechat_password is not None
     assert VirtualKey.objects.get(token_hash=token_hash).raw_key is None  # the secret goes at once
-    lifecycle.person_removal_advance(removal_id=removal.pk)  # LiteLLM's queue
-    lifecycle.person_removal_advance(removal_id=removal.pk)  # LibreChat's queue
+    person_removal_advance(removal_id=removal.pk)  # LiteLLM's queue
+    person_removal_advance(removal_id=removal.pk)  # LibreChat's queue
 
     removal.refresh_from_db()
     assert removal.status == "done", removal.detail
@@ -86,8 +87,8 @@ def test_it_tells_staff_to_run_delete_user_where_librechat_forbids_account_delet
     email = person.email
     person.delete()
     removal = PersonRemoval.objects.get(email=email)
-    lifecycle.person_removal_advance(removal_id=removal.pk)
-    lifecycle.person_removal_advance(removal_id=removal.pk)
+    person_removal_advance(removal_id=removal.pk)
+    person_removal_advance(removal_id=removal.pk)
 
     removal.refresh_from_db()
     assert removal.status == "staff"
@@ -150,14 +151,14 @@ def test_it_retries_the_librechat_account_deletion_while_librechat_is_down(litel
     email = person.email
     person.delete()
     removal = PersonRemoval.objects.get(email=email)
-    lifecycle.person_removal_advance(removal_id=removal.pk)  # keys deleted
+    person_removal_advance(removal_id=removal.pk)  # keys deleted
     chat_sim.stop()
 
-    assert lifecycle.person_removal_advance(removal_id=removal.pk).startswith("retry:")
+    assert person_removal_advance(removal_id=removal.pk).detail.startswith("retry:")
     removal.refresh_from_db()
     assert removal.status == "working" and removal.attempts == 1 and removal.librechat_password is not None
 
     chat_sim.start()
-    lifecycle.person_removal_advance(removal_id=removal.pk)
+    person_removal_advance(removal_id=removal.pk)
     removal.refresh_from_db()
     assert removal.status == "done" and chat_sim.user(email) is None

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from integrations.litellm.models import KeyPlan
-from portal.accounts.models import DriftFinding, PersonalKey, User
-from tests.accounts.personal_keys.support import (
+from portal.access.models import DriftFinding, PersonalKey
+from portal.accounts.models import User
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     litellm_keys_of,
@@ -38,8 +39,8 @@ def test_it_shows_the_key_and_its_step_but_never_the_secret(staff_client, litell
     key = key_of(record)
     assert key.raw_key is not None
 
-    listing = staff_client.get("/admin/accounts/personalkey/").content.decode()
-    page = staff_client.get(f"/admin/accounts/personalkey/{record.pk}/change/").content.decode()
+    listing = staff_client.get("/admin/access/personalkey/").content.decode()
+    page = staff_client.get(f"/admin/access/personalkey/{record.pk}/change/").content.decode()
     key_page = staff_client.get(f"/admin/litellm/virtualkey/{key.pk}/change/").content.decode()
 
     for html in (listing, page, key_page):
@@ -52,7 +53,7 @@ def test_it_rotates_from_the_admin_and_logs_the_action(staff_client, litellm_sim
     old = key_of(record)
 
     response = staff_client.post(
-        "/admin/accounts/personalkey/", {"action": "rotate_now", "_selected_action": [record.pk]}, follow=True
+        "/admin/access/personalkey/", {"action": "rotate_now", "_selected_action": [record.pk]}, follow=True
     )
 
     assert "Rotation requested" in response.content.decode()
@@ -67,7 +68,7 @@ def test_it_applies_a_plan_changed_in_the_admin(staff_client, litellm_sim, chat_
     _, record = issued(litellm_sim, chat_sim)
     bigger = KeyPlan.objects.create(name="research", max_budget=Decimal("75"))
 
-    staff_client.post(f"/admin/accounts/personalkey/{record.pk}/change/", {"plan": bigger.pk})
+    staff_client.post(f"/admin/access/personalkey/{record.pk}/change/", {"plan": bigger.pk})
 
     record.refresh_from_db()
     assert record.plan == bigger and record.step == "update_limits" and not record.limits_applied
@@ -78,12 +79,12 @@ def test_it_applies_a_plan_changed_in_the_admin(staff_client, litellm_sim, chat_
 def test_it_fixes_a_drift_finding_in_one_click(staff_client, litellm_sim, chat_sim) -> None:
     person, record = issued(litellm_sim, chat_sim)
     PersonalKey.objects.filter(pk=record.pk).delete()
-    from portal.accounts import reconcile
+    from portal.access import reconcile
 
     reconcile.pairing_reconcile(pairing_id=record.pairing_id)
     finding = DriftFinding.objects.get(kind="orphan_key")
 
-    staff_client.post("/admin/accounts/driftfinding/", {"action": "fix", "_selected_action": [finding.pk]})
+    staff_client.post("/admin/access/driftfinding/", {"action": "fix", "_selected_action": [finding.pk]})
 
     finding.refresh_from_db()
     assert finding.fixed_at is not None and finding.fix_outcome == "deletion in LiteLLM requested"

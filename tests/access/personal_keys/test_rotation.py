@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from integrations.litellm.client import hash_token
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys.support import (
+from portal.access import key_steps, personal_keys
+from portal.access.models import PersonalKey
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     litellm_keys_of,
@@ -78,8 +78,8 @@ def test_it_resumes_after_a_crash_between_new_key_made_and_old_key_deleted(litel
     assert record.next_key is not None
     new_hash = record.next_key.token_hash
     # The crash: a worker claimed the step and died (its lease is still on the row).
-    assert personal_keys._claim(record.pk)
-    assert personal_keys.personal_key_advance(record_id=record.pk).outcome == "busy"
+    assert key_steps._claim(record.pk)
+    assert key_steps.personal_key_advance(record_id=record.pk).outcome == "busy"
     assert len(litellm_keys_of(litellm_sim, person)) == 2
 
     generated = litellm_sim.calls[("POST", "/key/generate")]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.accounts.personal_keys.support import MASTER
+from tests.access.personal_keys.support import MASTER
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 

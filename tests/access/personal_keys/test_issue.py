@@ -7,8 +7,9 @@ import json
 import pytest
 
 from integrations.litellm.client import hash_token
-from portal.accounts.models import PersonalKey, User
-from tests.accounts.personal_keys.support import (
+from portal.access.models import PersonalKey
+from portal.accounts.models import User
+from tests.access.personal_keys.support import (
     chat_key_value,
     drive,
     key_of,

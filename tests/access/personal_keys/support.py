@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from integrations.librechat.accounts import account_create
 from integrations.librechat.models import LibreChatAccount, LibreChatServer
-from integrations.librechat.provisioning import account_provision
 from integrations.litellm.models import KeyPlan, LiteLLMServer, VirtualKey
-from portal.accounts import personal_keys
-from portal.accounts.models import Pairing, PersonalKey, User
+from portal.access import key_steps, provisioning
+from portal.access.models import Pairing, PersonalKey
+from portal.accounts.models import User
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 
@@ -55,7 +55,7 @@ def make_ready_person(pairing: Pairing, email: str = "ann@example.com") -> User:
     )
     account = account_create(person=person, server=pairing.librechat_server)
     assert account is not None
-    account_provision(account_id=account.pk)
+    provisioning.person_provision(account_id=account.pk)  # as the access task runs it
     account.refresh_from_db()
     assert account.status == "ready", account.last_error
     return person
@@ -77,7 +77,7 @@ def drive(
         VirtualKey.objects.filter(pk__in=[record.key_id, record.next_key_id]).exclude(
             pending_action=""
         ).update(next_attempt_at=timezone.now())
-        personal_keys.personal_key_advance(record_id=record.pk)
+        key_steps.personal_key_advance(record_id=record.pk)
     record.refresh_from_db()
     return record
 

@@ -60,9 +60,9 @@ def test_it_answers_pending_when_no_worker_answers_in_time(client: Client, ready
     ann = ready_person("ann@example.com")
     LibreChatSession.objects.filter(account__person=ann).update(access_expires_at=timezone.now())
     client.force_login(ann)
-    from portal.accounts import services
+    from portal.access import overview
 
-    answer = services.person_librechat_session(person=ann, wait_seconds=0.2)
+    answer = overview.person_librechat_session(person=ann, wait_seconds=0.2)
     assert answer.pending and answer.token is None
 
 

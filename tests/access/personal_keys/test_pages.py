@@ -7,9 +7,10 @@ import pytest
 import yaml
 
 from integrations.litellm import key_work, keys
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey, User
-from tests.accounts.personal_keys.support import (
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
+from portal.accounts.models import User
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     make_pairing,
@@ -66,7 +67,7 @@ def test_it_shows_a_ready_to_paste_librechat_yaml_block_in_the_admin(client, lit
     admin = User.objects.create_superuser(email="admin@example.com", password="x")
     client.force_login(admin)
 
-    page = client.get(f"/admin/accounts/pairing/{pairing.pk}/change/").content.decode()
+    page = client.get(f"/admin/access/pairing/{pairing.pk}/change/").content.decode()
     block = personal_keys.pairing_librechat_yaml(pairing=pairing)
 
     endpoint = yaml.safe_load(block)["endpoints"]["custom"][0]

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from integrations.litellm.client import hash_token
 from integrations.litellm.models import VirtualKey
-from portal.accounts import personal_keys
-from portal.accounts.models import PersonalKey
-from tests.accounts.personal_keys.support import (
+from portal.access import personal_keys
+from portal.access.models import PersonalKey
+from tests.access.personal_keys.support import (
     drive,
     key_of,
     litellm_keys_of,
@@ -73,7 +73,7 @@ def test_it_issues_and_pushes_the_key_through_the_workers_of_both_networks(
     keys = litellm_keys_of(litellm_sim, person)
     assert len(keys) == 1
     assert hash_token(pushed_raw_key(chat_sim, person.email)) == keys[0]["token"]
-    assert "accounts.personal_key_advance" in worker.log()
+    assert "access.personal_key_advance" in worker.log()
     raw = pushed_raw_key(chat_sim, person.email)
     assert raw not in worker.log()
     # Task arguments and results (the result backend) never hold the key either.
@@ -145,7 +145,7 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
 def test_it_deletes_the_key_and_the_librechat_account_through_the_workers_when_the_person_goes(
     litellm_sim, chat_sim, start_worker
 ) -> None:
-    from portal.accounts.models import PersonRemoval
+    from portal.access.models import PersonRemoval
 
     pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
     person = make_ready_person(pairing)
@@ -166,7 +166,8 @@ def test_it_deletes_the_key_and_the_librechat_account_through_the_workers_when_t
 def test_it_reconciles_from_the_admin_through_the_litellm_networks_worker(
     litellm_sim, chat_sim, start_worker, client
 ) -> None:
-    from portal.accounts.models import DriftFinding, User
+    from portal.access.models import DriftFinding
+    from portal.accounts.models import User
 
     worker = start_worker()
     pairing = make_pairing(litellm_sim, chat_sim, chat_network=CHAT_NETWORK)
@@ -174,7 +175,7 @@ def test_it_reconciles_from_the_admin_through_the_litellm_networks_worker(
     client.force_login(User.objects.create_superuser(email="admin@example.com", password="x"))
 
     response = client.post(
-        "/admin/accounts/pairing/",
+        "/admin/access/pairing/",
         {"action": "reconcile_report", "_selected_action": [pairing.pk]},
         follow=True,
     )
