@@ -14,7 +14,7 @@ Rotation: rotate_issue (new key, temporary alias) -> rotate_push -> rotate_verif
 Desired state (suspended, limits_applied, rotation_requested_at) is written by the web side;
 when a chain ends, `_next_step` compares it with the key and starts what is missing.
 
-LiteLLM calls go through integrations.litellm.services (key_create, key_apply_pending, ...);
+LiteLLM calls go through integrations.litellm.keys and key_work (key_create, key_apply_pending, ...);
 LibreChat calls through integrations.librechat.user_keys (as the person).
 """
 
@@ -27,15 +27,18 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from integrations.http import VendorError
 from integrations.librechat import gate as librechat_gate
 from integrations.librechat import sessions as librechat_sessions
-from integrations.librechat import user_keys
-from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm import key_records, key_work, keys, limits, rotation
 from integrations.litellm.models import KeyAction, KeyPlan, KeyStatus, VirtualKey
+from portal.access.chat_steps import (
+    step_push,
+    step_rotate_push,
+    step_rotate_verify_chat,
+    step_verify_chat,
+)
 from portal.access.models import PersonalKey, PersonalKeyStatus
 from portal.access.personal_keys import (
     FIRST_ISSUE_STEPS,
@@ -43,6 +46,8 @@ from portal.access.personal_keys import (
     PLAN_FIELDS,
     ROTATE_BEFORE_EXPIRY,
     Step,
+    StepFailed,
+    StepRetry,
     _next_step,
     personal_key_enqueue,
     stable_alias,
@@ -54,19 +59,6 @@ log = logging.getLogger(__name__)
 
 # Steps are tried again from 15 s, doubling to 30 minutes; the 30th failure tells staff.
 STEP_RETRY = RetryPolicy(base_seconds=15, cap_seconds=30 * 60, max_attempts=30)
-
-
-class StepRetry(Exception):
-    """Not done yet for a reason that passes (a server down, a key still pending)."""
-
-    def __init__(self, detail: str, *, at: dt.datetime | None = None, back_to: str | None = None) -> None:
-        super().__init__(detail)
-        self.at = at
-        self.back_to = back_to
-
-
-class StepFailed(Exception):
-    """A cause no retry fixes: staff must look (the message says what to do)."""
 
 
 def _result(record_id: int, step: str, outcome: str, detail: str = "", next_step: str = "") -> WorkResult:
@@ -405,130 +397,17 @@ def _step_update_limits(record: PersonalKey) -> str | None:
     return None
 
 
-# --- LibreChat steps (as the person, through integrations.librechat) ---------------------------
-
-
-def _account(record: PersonalKey) -> LibreChatAccount:
-    account = LibreChatAccount.objects.select_related("server").filter(person_id=record.person_id).first()
-    if account is None:
-        raise StepFailed("the person has no LibreChat account")
-    if account.status != AccountStatus.READY:
-        raise StepRetry(f"the LibreChat account is {account.status_line}")
-    return account
-
-
-def _as_person(record: PersonalKey, call: Callable[[LibreChatAccount], Any]) -> Any:
-    """A call to LibreChat as the person; a refused login or a dropped session is retried."""
-    account = _account(record)
-    try:
-        return call(account)
-    except (user_keys.LoginRefused, user_keys.SessionRejected) as exc:
-        raise StepRetry(str(exc)) from None
-
-
-def _push(record: PersonalKey, key: VirtualKey | None) -> None:
-    if key is None:
-        raise StepFailed("no key to put into LibreChat")
-    raw = key.raw_key
-    if raw is None:
-        raise StepFailed("the portal no longer holds this key's value; rotate to issue a new key")
-    name = record.pairing.endpoint_name
-    _as_person(
-        record,
-        lambda account: user_keys.user_key_put(
-            account=account, endpoint_name=name, api_key=raw.reveal(), expires_at=key.expires
-        ),
-    )
-    record.pushed_at = timezone.now()
-
-
-def _suspended(record: PersonalKey) -> bool:
-    return bool(PersonalKey.objects.filter(pk=record.pk, suspended=True).exists())
-
-
-def _step_push(record: PersonalKey) -> str | None:
-    if _suspended(record):
-        # Signing in as a deactivated person would give them a LibreChat session again: the
-        # key is blocked instead, and pushed on reactivation (_next_step).
-        return None
-    _push(record, record.key)
-    return Step.VERIFY_CHAT
-
-
-def _step_rotate_push(record: PersonalKey) -> str:
-    _push(record, record.next_key)
-    return Step.ROTATE_VERIFY_CHAT
-
-
-def chat_expiry_matches(reported: str | None, expires: dt.datetime | None) -> bool:
-    if reported is None:
-        return False
-    if expires is None:
-        return reported == "never"
-    when = parse_datetime(reported)
-    return when is not None and abs((when - expires).total_seconds()) < 1
-
-
-def _verify_chat(record: PersonalKey, key: VirtualKey | None, push_step: str) -> None:
-    if key is None:
-        raise StepFailed("no key to check in LibreChat")
-    name = record.pairing.endpoint_name
-    reported = _as_person(
-        record, lambda account: user_keys.user_key_expiry(account=account, endpoint_name=name)
-    )
-    record.chat_expires_at = (reported or "")[:40]
-    if not chat_expiry_matches(reported, key.expires):
-        _note_chat_drift(record, reported)
-        raise StepRetry(
-            f"LibreChat reports {reported or 'no key'} under '{name}'; putting the key in again",
-            back_to=push_step,
-        )
-
-
-def _note_chat_drift(record: PersonalKey, reported: str | None) -> None:
-    """A recheck (not the first push) found LibreChat's copy gone or wrong: the reconcile
-    report shows it, already repaired by the push that follows."""
-    if record.verified_at is None or record.pushed_at is None or record.pushed_at > record.verified_at:
-        return
-    from portal.access.models import DriftFinding, DriftKind
-
-    now = timezone.now()
-    DriftFinding.objects.create(
-        pairing=record.pairing,
-        kind=DriftKind.CHAT_KEY_MISSING if reported is None else DriftKind.CHAT_KEY_EXPIRED,
-        person_id=record.person_id,
-        token_hash=record.key.token_hash or "" if record.key else "",
-        detail=f"LibreChat reported {reported or 'no key'} under '{record.pairing.endpoint_name}'",
-        safe_to_repair=True,
-        found_at=now,
-        fixed_at=now,
-        fix_outcome="the key was put into LibreChat again",
-    )
-
-
-def _step_verify_chat(record: PersonalKey) -> str | None:
-    if _suspended(record):
-        return None  # as in _step_push
-    _verify_chat(record, record.key, Step.PUSH)
-    return Step.VERIFY_KEY
-
-
-def _step_rotate_verify_chat(record: PersonalKey) -> str:
-    _verify_chat(record, record.next_key, Step.ROTATE_PUSH)
-    return Step.ROTATE_VERIFY_KEY
-
-
 _HANDLERS: dict[str, Callable[[PersonalKey], str | None]] = {
     Step.ISSUE: _step_issue,
-    Step.PUSH: _step_push,
-    Step.VERIFY_CHAT: _step_verify_chat,
+    Step.PUSH: step_push,
+    Step.VERIFY_CHAT: step_verify_chat,
     Step.VERIFY_KEY: _step_verify_key,
     Step.BLOCK: _step_block,
     Step.UNBLOCK: _step_unblock,
     Step.UPDATE_LIMITS: _step_update_limits,
     Step.ROTATE_ISSUE: _step_rotate_issue,
-    Step.ROTATE_PUSH: _step_rotate_push,
-    Step.ROTATE_VERIFY_CHAT: _step_rotate_verify_chat,
+    Step.ROTATE_PUSH: step_rotate_push,
+    Step.ROTATE_VERIFY_CHAT: step_rotate_verify_chat,
     Step.ROTATE_VERIFY_KEY: _step_rotate_verify_key,
     Step.ROTATE_DELETE_OLD: _step_rotate_delete_old,
     Step.ROTATE_RENAME: _step_rotate_rename,

@@ -68,6 +68,19 @@ PERSON_MARKER = "portal_person_id"
 PLAN_FIELDS = ("models", "max_budget", "budget_duration", "soft_budget", "tpm_limit", "rpm_limit")
 
 
+class StepRetry(Exception):
+    """Not done yet for a reason that passes (a server down, a key still pending)."""
+
+    def __init__(self, detail: str, *, at: dt.datetime | None = None, back_to: str | None = None) -> None:
+        super().__init__(detail)
+        self.at = at
+        self.back_to = back_to
+
+
+class StepFailed(Exception):
+    """A cause no retry fixes: staff must look (the message says what to do)."""
+
+
 def stable_alias(person_id: int) -> str:
     return f"{ALIAS_PREFIX}{person_id}"
 

@@ -8,7 +8,7 @@
    the other way round), so the moment a saved person is cleared for AI is seen by the
    receiver of accounts' own User model in `portal.access.receivers`, which calls:
 3. `person_access_start` (here): the person's LibreChat account row
-   (`integrations.librechat.services.account_create`) and a wake-up for
+   (`integrations.librechat.accounts.account_create`) and a wake-up for
 4. `person_provision` (here, task "access.person_provision" on the LibreChat server's network
    queue): LibreChat's provisioning service (`account_provision`: register, log in, keep the
    session) and, once it answers "ready",

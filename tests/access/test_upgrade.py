@@ -25,7 +25,8 @@ from integrations.litellm.models import KeyPlan, LiteLLMServer
 from portal.access.models import Pairing, PersonalKey
 from portal.accounts.models import User
 
-BEFORE_THE_MOVE = [("accounts", "0004_canonical_email_addresses"), ("access", None)]
+PRE_MOVE_ACCOUNTS = ("accounts", "0004_canonical_email_addresses")
+BEFORE_THE_MOVE: list[tuple[str, str | None]] = [PRE_MOVE_ACCOUNTS, ("access", None)]
 MOVE_MIGRATIONS = [
     ("access", "0001_initial"),
     ("access", "0002_content_types_and_beat_tasks"),
@@ -42,7 +43,7 @@ def _migrate(targets: list[tuple[str, str | None]] | None = None) -> MigrationEx
 
 def _rows_in_the_old_shape(executor: MigrationExecutor) -> dict[str, int]:
     """What an installed portal holds before the upgrade, written through the old app's models."""
-    old = executor.loader.project_state(BEFORE_THE_MOVE[0]).apps
+    old = executor.loader.project_state(PRE_MOVE_ACCOUNTS).apps
     old_pairing, old_key = old.get_model("accounts", "Pairing"), old.get_model("accounts", "PersonalKey")
     chat = LibreChatServer.objects.create(name="librechat-old", api_url="http://chat.test", network="n1")
     gateway = LiteLLMServer(name="litellm-old", base_url="http://gateway.test", network="n1")
@@ -97,7 +98,8 @@ def test_it_keeps_rows_permissions_admin_history_and_beat_rows_across_the_move()
     assert not staff.has_perm("accounts.change_personalkey")
 
     entry = LogEntry.objects.get(pk=ids["entry"])
-    assert entry.content_type.app_label == "access"
+    assert entry.content_type_id is not None
+    assert ContentType.objects.get_for_id(entry.content_type_id).app_label == "access"
     assert entry.get_edited_object() == key
 
     assert PeriodicTask.objects.get(pk=ids["beat"]).task == "access.personal_keys_due"

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from integrations.librechat import accounts as librechat_accounts
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
-from portal.access import provisioning
 from portal.accounts.models import User
 from portal.core.queues import network_queue_name
 from tests.faults.beat import librechat_tick, queue_depth, tick_until
@@ -108,7 +108,7 @@ def test_it_provisions_everyone_after_the_broker_forgot_the_queue(
             email_verified_at=person.date_joined, approved_at=person.date_joined
         )
         person.refresh_from_db()
-        provisioning.person_access_start(person=person)
+        librechat_accounts.account_create(person=person)  # the LibreChat part of the chain
     queued = queue_depth(private_redis.url, queue)
     assert queued == PEOPLE  # the wake-ups wait in the broker: no worker runs yet
 
@@ -150,7 +150,7 @@ def test_it_provisions_everyone_when_the_broker_restarts_under_a_running_worker(
             email_verified_at=person.date_joined, approved_at=person.date_joined
         )
         person.refresh_from_db()
-        provisioning.person_access_start(person=person)
+        librechat_accounts.account_create(person=person)  # the LibreChat part of the chain
     deadline = time.monotonic() + 30
     while LibreChatAccount.objects.filter(status=AccountStatus.READY).count() < 2:
         assert time.monotonic() < deadline, worker.log()[-3000:]

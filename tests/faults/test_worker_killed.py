@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from integrations.librechat import accounts as librechat_accounts
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
-from portal.access import provisioning
 from portal.accounts.models import User
 from portal.core.queues import network_queue_name
 from tests.faults.beat import librechat_tick, tick_until
@@ -41,7 +41,7 @@ def test_it_finishes_provisioning_after_a_worker_is_killed(
             email_verified_at=person.date_joined, approved_at=person.date_joined
         )
         person.refresh_from_db()
-        provisioning.person_access_start(person=person)
+        librechat_accounts.account_create(person=person)  # the LibreChat part of the chain
 
     deadline = time.monotonic() + 30
     while LibreChatAccount.objects.filter(status=AccountStatus.READY).count() < 4:
