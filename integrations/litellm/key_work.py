@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from integrations.http import VendorError
@@ -165,11 +164,6 @@ def _record(key: VirtualKey, action: str, *, ok: bool | None, detail: str) -> Ac
             key.rotation_step = ""
             key.rotation_new_key = None
     key.save()
-    if ok is True and key.keep_secret and action in (KeyAction.CREATE, KeyAction.ROTATE):
-        from integrations.litellm.signals import key_secret_changed
-
-        key_id, what = key.pk, str(action)
-        transaction.on_commit(lambda: key_secret_changed.send(sender=VirtualKey, key_id=key_id, action=what))
     log.info("litellm key %s: %s -> %s", key.pk, action, {True: "done", False: "failed", None: "retry"}[ok])
     return ActionOutcome.of(key.pk, action, ok, detail)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from decimal import Decimal
 
 from django.db import transaction
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ROTATING_ALIAS_SUFFIX = ".rotating"
 WAITING_FOR_HANDOVER = "waiting for the new key to be handed over"
+_TEMPORARY_ALIAS = re.compile(rf"^(.*){re.escape(ROTATING_ALIAS_SUFFIX)}\.[0-9a-f]{{8}}$")
 
 
 def keys_waiting_for_handover() -> QuerySet[VirtualKey]:
@@ -64,9 +66,16 @@ def rotation_handed_over(*, key_id: int) -> VirtualKey:
     return row
 
 
+def alias_before_rotation(alias: str) -> str:
+    """The alias the key had before the rotation: a refresh during the hand-over copies
+    LiteLLM's temporary alias onto the row, and the rename must restore the original."""
+    match = _TEMPORARY_ALIAS.match(alias)
+    return match.group(1) if match else alias
+
+
 def handle_rotate(key: VirtualKey, client: LiteLLMClient) -> str:
     """Carry the rotation on from the step the row records (see the module docstring)."""
-    alias = key.key_alias
+    alias = alias_before_rotation(key.key_alias)
     if key.rotation_step == HANDOVER_STEP:
         raise Waiting(WAITING_FOR_HANDOVER)
     if key.rotation_step in ("", "generate"):
@@ -123,7 +132,8 @@ def _generate_and_swap(key: VirtualKey, client: LiteLLMClient, alias: str) -> No
         key.raw_key = new_raw
         key.rotation_new_key = None
         key.key_name = abbreviate_key(new_raw.reveal())
-        key.revealed_at = None
+        # A key the portal hands on is read by its holder only (no reveal in the admin).
+        key.revealed_at = timezone.now() if key.handed_on else None
         key.spend = decimal_or_none(info.spend, places=6) or Decimal(0)
         # A key the portal hands on waits here: the row names the new key, the old one works.
         key.rotation_step = HANDOVER_STEP if key.handed_on else "delete"

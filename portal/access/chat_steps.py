@@ -66,7 +66,7 @@ def step_push(record: PersonalKey) -> str | None:
 
 
 def step_rotate_push(record: PersonalKey) -> str:
-    _push(record, record.next_key)
+    _push(record, record.key)
     return Step.ROTATE_VERIFY_CHAT
 
 
@@ -124,5 +124,5 @@ def step_verify_chat(record: PersonalKey) -> str | None:
 
 
 def step_rotate_verify_chat(record: PersonalKey) -> str:
-    _verify_chat(record, record.next_key, Step.ROTATE_PUSH)
+    _verify_chat(record, record.key, Step.ROTATE_PUSH)
     return Step.ROTATE_VERIFY_KEY

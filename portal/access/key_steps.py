@@ -77,7 +77,7 @@ def personal_key_advance(*, record_id: int, step: str | None = None) -> WorkResu
             return _result(record_id, step or "", "gone")
         return _result(record_id, row, "busy" if row else "idle")
     record = PersonalKey.objects.select_related(
-        "pairing__litellm_server", "pairing__librechat_server", "person", "plan", "key", "next_key"
+        "pairing__litellm_server", "pairing__librechat_server", "person", "plan", "key"
     ).get(pk=record_id)
     current = record.step
     if step is not None and step != current:
@@ -115,7 +115,6 @@ _ENGINE_FIELDS = [
     "claimed_until",
     "last_error",
     "key",
-    "next_key",
     "pushed_at",
     "verified_at",
     "chat_expires_at",
@@ -127,9 +126,8 @@ _ENGINE_FIELDS = [
 
 def _save(record: PersonalKey) -> bool:
     """Write the engine's fields; False when the person (and so the row) was deleted meanwhile."""
-    values = {name: getattr(record, name) for name in _ENGINE_FIELDS if name not in ("key", "next_key")}
+    values = {name: getattr(record, name) for name in _ENGINE_FIELDS if name != "key"}
     values["key_id"] = record.key_id
-    values["next_key_id"] = record.next_key_id
     values["updated_at"] = timezone.now()
     return bool(PersonalKey.objects.filter(pk=record.pk).update(**values))
 
@@ -237,6 +235,7 @@ def _issue(
                 plan=record.plan,
                 metadata=_key_metadata(record),
                 keep_secret=True,  # it is handed on to LibreChat (and again after a repair)
+                hand_over=True,  # so a rotation waits until LibreChat holds the new key
                 spend=starting_spend,
                 enqueue=False,
             )
@@ -261,12 +260,24 @@ def _step_issue(record: PersonalKey) -> str:
 
 
 def _step_rotate_issue(record: PersonalKey) -> str:
-    temporary = (
-        f"{stable_alias(record.person_id)}{rotation.ROTATING_ALIAS_SUFFIX}.{timezone.now():%Y%m%d%H%M%S}"
-    )
-    # The new key starts where the old one stands, else "Rotate now" refills the budget.
-    _issue(record, field="next_key", alias=temporary, spend=lambda: float(_refreshed(record.key).spend))
+    """The one rotation engine (integrations.litellm.rotation) makes the new key under its
+    temporary alias, starting at the old key's spend, and waits: the row names the new key,
+    the old one keeps working until LibreChat holds the new one."""
+    key = _key(record)
+    if key.rotation_step != keys.HANDOVER_STEP:
+        if not key.pending_action:
+            _request(key, keys.key_rotate)
+        key = _apply(key)
+    if key.rotation_step != keys.HANDOVER_STEP:
+        raise StepFailed(f"LiteLLM did not make the new key: {key.last_action_detail or 'no answer'}")
     return Step.ROTATE_PUSH
+
+
+def _key(record: PersonalKey) -> VirtualKey:
+    if record.key is None:
+        raise StepFailed("there is no key")
+    record.key.refresh_from_db()
+    return record.key
 
 
 def _refreshed(key: VirtualKey | None) -> VirtualKey:
@@ -296,26 +307,20 @@ def _step_verify_key(record: PersonalKey) -> str | None:
 
 
 def _step_rotate_verify_key(record: PersonalKey) -> str:
-    _verify_key(record.next_key)
+    _verify_key(record.key)  # the new key: the row names it since the engine's swap
     record.verified_at = timezone.now()
     return Step.ROTATE_DELETE_OLD
 
 
 def _step_rotate_delete_old(record: PersonalKey) -> str:
-    old = record.key
-    if old is not None and old.status not in (KeyStatus.DELETED,):
-        if old.pending_action not in ("", KeyAction.DELETE):
-            raise StepRetry(
-                f"the old key is busy ({old.get_pending_action_display()})", at=old.next_attempt_at
-            )
-        if not old.pending_action:
-            _request(old, keys.key_delete)
-        old = _apply(old)
-        if old.status != KeyStatus.DELETED:
-            raise StepRetry(old.last_action_detail or "LiteLLM has not deleted the old key yet")
-    with transaction.atomic():
-        record.key = record.next_key
-        record.next_key = None
+    """LibreChat holds the new key: the engine deletes the old one and renames the new one."""
+    key = _key(record)
+    if key.rotation_step == keys.HANDOVER_STEP:
+        key = rotation.rotation_handed_over(key_id=key.pk)
+    if key.rotation_step:
+        key = _apply(key)
+    if key.rotation_step:
+        raise StepRetry(key.last_action_detail or "LiteLLM has not deleted the old key yet")
     return Step.ROTATE_RENAME
 
 

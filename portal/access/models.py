@@ -84,14 +84,6 @@ class PersonalKey(models.Model):
     key = models.ForeignKey(
         "litellm.VirtualKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    next_key = models.ForeignKey(
-        "litellm.VirtualKey",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The replacement while a rotation is under way.",
-    )
     status = models.CharField(
         max_length=20, choices=PersonalKeyStatus.choices, default=PersonalKeyStatus.WORKING
     )

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.litellm.keys import HANDOVER_STEP
 from integrations.litellm.models import KeyPlan, KeyStatus, VirtualKey
 from portal.access.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep
 from portal.accounts.models import User
@@ -225,9 +226,12 @@ def _next_step(record: PersonalKey) -> str:
         return ""
     if fresh["key_id"] is None:
         return Step.ISSUE
-    key = VirtualKey.objects.filter(pk=fresh["key_id"]).values("blocked", "status").first()
+    key = VirtualKey.objects.filter(pk=fresh["key_id"]).values("blocked", "status", "rotation_step").first()
     if key is None or key["status"] in (KeyStatus.FAILED, KeyStatus.DELETED):
         return Step.ISSUE
+    if key["rotation_step"] == HANDOVER_STEP:
+        # Staff rotated the key in the LiteLLM admin: the engine waits for LibreChat to get it.
+        return Step.ROTATE_PUSH
     if fresh["suspended"] and not key["blocked"]:
         return Step.BLOCK
     if not fresh["suspended"] and key["blocked"]:
@@ -264,6 +268,7 @@ def personal_keys_due(*, limit: int = 1000) -> int:
         Q(rotation_requested_at__isnull=False, suspended=False)
         | Q(limits_applied=False)
         | Q(suspended=True, key__blocked=False)
+        | Q(key__rotation_step=HANDOVER_STEP)
     )[:limit]
     for record in wanting:
         with transaction.atomic():

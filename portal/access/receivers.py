@@ -1,7 +1,7 @@
 """What happens to a person's AI access when the person row changes in the portal.
 
-These are receivers of portal.accounts' own User model (and, until the one rotation engine
-replaces it, of LiteLLM's key_secret_changed), connected in AccessConfig.ready:
+These are receivers of portal.accounts' own User model (accounts knows nothing of access,
+which builds on it), connected in AccessConfig.ready. No receiver listens to an integration:
 - cleared for AI (verified, approved, active): portal.access.provisioning starts the chain;
 - deactivated: the key is blocked and the LibreChat session revoked; reactivated: unblocked;
 - deleted: portal.access.removal keeps what the removal still needs before the row goes.
@@ -16,11 +16,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 
 from integrations.librechat import sessions as librechat_sessions
 from integrations.librechat.models import LibreChatAccount
-from integrations.litellm import keys as litellm_keys
-from integrations.litellm.models import KeyAction
-from integrations.litellm.signals import key_secret_changed
 from portal.access import personal_keys, provisioning
-from portal.access.models import PersonalKey
 from portal.access.removal import person_removal_start
 from portal.accounts.models import User
 
@@ -29,22 +25,6 @@ def connect() -> None:
     pre_save.connect(_person_before_save, sender=User, dispatch_uid="access.person_active_before")
     post_save.connect(_person_saved, sender=User, dispatch_uid="access.person_active_after")
     pre_delete.connect(_person_deleting, sender=User, dispatch_uid="access.person_removal")
-    key_secret_changed.connect(_key_secret_changed, dispatch_uid="access.personal_key_secret_changed")
-
-
-def _key_secret_changed(sender: Any, key_id: int, action: str, **kwargs: Any) -> None:
-    """Staff rotated a person's key from the LiteLLM admin: LibreChat still holds the old value,
-    so the new one is put in (our own rotations make a new key row and push it themselves)."""
-    if action != KeyAction.ROTATE:
-        return
-    with transaction.atomic():
-        record = PersonalKey.objects.filter(key_id=key_id).first()
-        if record is None:
-            return
-        PersonalKey.objects.filter(pk=record.pk).update(pushed_at=None)
-        # As at issue: LibreChat is the only reader of a person's key (no reveal in the admin).
-        litellm_keys.key_withhold_reveal(key_id=key_id)
-        personal_keys.personal_key_kick(record=record)
 
 
 def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:

@@ -141,7 +141,7 @@ def _compare(
     held = set(
         h
         for pair in PersonalKey.objects.filter(pairing__litellm_server=pairing.litellm_server).values_list(
-            "key__token_hash", "next_key__token_hash"
+            "key__token_hash", "key__rotation_old_hash"
         )
         for h in pair
         if h

@@ -38,7 +38,7 @@ def person_removal_start(*, person: User) -> PersonRemoval | None:
     account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
     if record is None and account is None:
         return None
-    keys = [k for k in (record.key, record.next_key) if k is not None] if record else []
+    keys = [record.key] if record and record.key else []
     # Keys the person owns that no record names any more (owner is indexed; the marker confirms).
     keys += list(
         VirtualKey.objects.select_related("server")

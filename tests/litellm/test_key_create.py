@@ -4,7 +4,6 @@ recovers a lost answer by asking LiteLLM for that hash (contract §1, §2.1)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -132,26 +131,3 @@ def test_it_never_puts_the_raw_key_into_a_task_argument_or_result(
     raw = key.raw_key.reveal()
     result = key_work.key_apply_pending(key_id=key.pk).as_result()
     assert raw not in repr(result) and set(result) == {"key_id", "action", "ok", "detail"}
-
-
-def test_it_tells_listeners_when_a_kept_secret_changes(
-    server: LiteLLMServer, sim: LiteLLMSimulator, django_capture_on_commit_callbacks: Any
-) -> None:
-    from integrations.litellm.signals import key_secret_changed
-
-    heard: list[tuple[int, str]] = []
-
-    def listener(sender: object, key_id: int, action: str, **kwargs: object) -> None:
-        heard.append((key_id, action))
-
-    key_secret_changed.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            kept = create(server, alias="for-librechat", keep_secret=True)
-            create(server, alias="shown-once")
-        with django_capture_on_commit_callbacks(execute=True):
-            keys.key_rotate(key=kept, enqueue=False)
-            key_work.key_apply_pending(key_id=kept.pk)
-    finally:
-        key_secret_changed.disconnect(listener)
-    assert heard == [(kept.pk, "create"), (kept.pk, "rotate")]

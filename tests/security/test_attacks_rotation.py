@@ -187,8 +187,9 @@ def test_a_rotation_resumed_after_the_worker_was_killed_in_key_generate_keeps_th
 
     # Time passes: the dead worker's leases (the step's and the new key row's) run out.
     PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None, next_attempt_at=timezone.now())
-    assert record.next_key_id is not None
-    VirtualKey.objects.filter(pk=record.next_key_id).update(next_attempt_at=timezone.now())
+    # The engine recorded the replacement on the key row before LiteLLM heard of it.
+    assert key_of(record).rotation_step == "generate" and key_of(record).rotation_new_key is not None
+    VirtualKey.objects.filter(pk=key_of(record).pk).update(next_attempt_at=timezone.now())
     second = start_worker()
     personal_keys.personal_keys_due()
 

@@ -74,9 +74,9 @@ def drive(
             return record
         PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None)
         # The key rows' own backoff is skipped too (a worker would wait it out).
-        VirtualKey.objects.filter(pk__in=[record.key_id, record.next_key_id]).exclude(
-            pending_action=""
-        ).update(next_attempt_at=timezone.now())
+        VirtualKey.objects.filter(pk__in=[record.key_id]).exclude(pending_action="").update(
+            next_attempt_at=timezone.now()
+        )
         key_steps.personal_key_advance(record_id=record.pk)
     record.refresh_from_db()
     return record

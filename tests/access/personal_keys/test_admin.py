@@ -61,7 +61,7 @@ def test_it_rotates_from_the_admin_and_logs_the_action(staff_client, litellm_sim
     assert "rotation requested" in entry.get_change_message()
     assert old.raw_key is not None and old.raw_key.reveal() not in entry.change_message
     record = drive(record)
-    assert key_of(record).pk != old.pk and record.status == "ready"
+    assert key_of(record).token_hash != old.token_hash and record.status == "ready"
 
 
 def test_it_applies_a_plan_changed_in_the_admin(staff_client, litellm_sim, chat_sim) -> None:

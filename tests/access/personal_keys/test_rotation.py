@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.litellm.client import hash_token
-from portal.access import key_steps, personal_keys
+from portal.access import key_steps, personal_keys, reconcile
 from portal.access.models import PersonalKey
 from tests.access.personal_keys.support import (
     drive,
@@ -48,7 +48,10 @@ def test_it_rotates_to_a_new_key_under_the_stable_alias_and_deletes_the_old_one(
     assert litellm_sim.get_deleted_key(old_hash) is not None
     assert pushed_hash(chat_sim, person) == keys[0]["token"] == key_of(record).token_hash
     assert (
-        record.rotated_at is not None and record.rotation_requested_at is None and record.next_key_id is None
+        record.rotated_at is not None
+        and record.rotation_requested_at is None
+        and key_of(record).rotation_step == ""
+        and key_of(record).rotation_old_hash == ""
     )
 
 
@@ -58,7 +61,10 @@ def test_it_keeps_the_old_key_working_until_librechat_holds_the_new_one(litellm_
     personal_keys.personal_key_rotate(record=record)
 
     record = drive(record, until=lambda r: r.step == "rotate_push")
-    assert record.next_key is not None and ".rotating." in record.next_key.key_alias
+    # The one engine waits at its hand-over: the row names the new key, the old one works.
+    new_hash = key_of(record).token_hash or ""
+    assert key_of(record).rotation_step == "handover" and key_of(record).rotation_old_hash == old_hash
+    assert ".rotating." in litellm_sim.get_key(new_hash)["key_alias"]  # the temporary alias
     assert pushed_hash(chat_sim, person) == old_hash  # LibreChat still has the working old key
     assert litellm_sim.get_key(old_hash) is not None
 
@@ -75,8 +81,8 @@ def test_it_resumes_after_a_crash_between_new_key_made_and_old_key_deleted(litel
     old_hash = key_of(record).token_hash
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
-    assert record.next_key is not None
-    new_hash = record.next_key.token_hash
+    assert key_of(record).rotation_old_hash == old_hash
+    new_hash = key_of(record).token_hash
     # The crash: a worker claimed the step and died (its lease is still on the row).
     assert key_steps._claim(record.pk)
     assert key_steps.personal_key_advance(record_id=record.pk).outcome == "busy"
@@ -138,14 +144,15 @@ def test_it_leaves_the_working_key_alone_when_litellm_refuses_the_new_one(litell
 
     record = drive(record)
 
-    assert record.status == "needs_attention" and record.step == "rotate_issue" and record.next_key_id is None
+    assert record.status == "needs_attention" and record.step == "rotate_issue"
+    assert key_of(record).token_hash == old.token_hash and key_of(record).rotation_step == ""
     litellm_sim.clear_faults()
     assert key_of(record).pk == old.pk and litellm_sim.get_key(old.token_hash or "") is not None
     assert old.raw_key is not None and pushed_raw_key(chat_sim, person.email) == old.raw_key.reveal()
 
     personal_keys.personal_key_retry(record=record)  # staff fixed LiteLLM and retry
     record = drive(record)
-    assert record.status == "ready" and key_of(record).pk != old.pk
+    assert record.status == "ready" and key_of(record).token_hash != old.token_hash
     assert len(litellm_keys_of(litellm_sim, person)) == 1
 
 
@@ -160,10 +167,32 @@ def test_it_puts_the_new_value_into_librechat_when_staff_rotate_the_key_in_the_l
 
     with django_capture_on_commit_callbacks(execute=True):
         keys.key_rotate(key=key, enqueue=False)
-        key_work.key_apply_pending(key_id=key.pk)  # LiteLLM's own rotation: same row, new value
+        key_work.key_apply_pending(key_id=key.pk)  # the one engine: same row, new value
 
+    # The engine waits for the hand-over: both keys work, LibreChat still has the old one.
+    assert key_of(record).rotation_step == "handover" and litellm_sim.get_key(old_hash) is not None
+    assert key_of(record).revealed_at is not None  # never shown in the admin
+    personal_keys.personal_keys_due()  # the access beat carries the hand-over on
     record.refresh_from_db()
-    assert record.step == "push" and key_of(record).revealed_at is not None
+    assert record.step == "rotate_push"
     record = drive(record)
     assert record.status == "ready" and key_of(record).token_hash != old_hash
     assert hash_token(pushed_raw_key(chat_sim, person.email)) == key_of(record).token_hash
+    assert litellm_sim.get_deleted_key(old_hash) is not None
+
+
+def test_reconcile_during_the_hand_over_counts_both_keys_as_the_persons(litellm_sim, chat_sim) -> None:
+    """While the engine waits for LibreChat, LiteLLM holds the old key and the new one, both
+    marked as the person's: neither is an orphan to delete, nor a stranger to adopt."""
+    person, record = issued(litellm_sim, chat_sim)
+    old_hash = key_of(record).token_hash
+    personal_keys.personal_key_rotate(record=record)
+    record = drive(record, until=lambda r: r.step == "rotate_push")
+    assert len(litellm_keys_of(litellm_sim, person)) == 2
+
+    report = reconcile.pairing_reconcile(pairing_id=record.pairing_id, repair=True)
+
+    assert report.findings == {}, report.findings
+    assert litellm_sim.get_key(old_hash) is not None  # LibreChat still works with it
+    record = drive(record)
+    assert record.status == "ready" and len(litellm_keys_of(litellm_sim, person)) == 1

@@ -114,8 +114,8 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     old_hash = key_of(record).token_hash
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
-    assert record.next_key is not None
-    new_hash = record.next_key.token_hash
+    assert key_of(record).rotation_old_hash == old_hash  # the engine swapped, the old key works
+    new_hash = key_of(record).token_hash
 
     litellm_sim.latency = 3.0  # LiteLLM slow: the worker is inside /key/delete when it dies
     first = start_worker()
@@ -130,7 +130,7 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     assert record.step == "rotate_delete_old" and record.claimed_until is not None
     # Time passes: the dead worker's leases (ours and the key row's) run out.
     PersonalKey.objects.filter(pk=record.pk).update(claimed_until=None, next_attempt_at=timezone.now())
-    VirtualKey.objects.filter(token_hash=old_hash).update(next_attempt_at=timezone.now())
+    VirtualKey.objects.filter(pk=key_of(record).pk).update(next_attempt_at=timezone.now())
     second = start_worker()
     personal_keys.personal_keys_due()
 
