@@ -35,6 +35,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The field goes in 0004: PostgreSQL refuses to alter a table whose rows this
+        # transaction changed while their foreign keys' checks are still pending.
         migrations.RunPython(restart_rotations_in_flight, migrations.RunPython.noop),
-        migrations.RemoveField(model_name="personalkey", name="next_key"),
     ]
