@@ -215,14 +215,14 @@ def bench_admin_list() -> None:
                 """
                 INSERT INTO litellm_virtualkey (
                     server_id, key_alias, owner, allowed_models, max_budget, budget_duration, spend,
-                    expires, metadata, blocked, token_hash, key_name, keep_secret, origin, status,
+                    expires, metadata, blocked, token_hash, key_name, keep_secret, handed_on, origin, status,
                     pending_action, pending_changes, attempts, rotation_step, rotation_old_hash,
                     last_action, last_action_detail, sync_fingerprint, created_at, updated_at
                 )
                 SELECT %s, 'key-' || i, 'owner-' || (i %% 5000), '[]'::jsonb, 10, '30d', (i %% 13),
                     CASE WHEN i %% 7 = 0 THEN now() - interval '1 day' ELSE NULL END, '{}'::jsonb,
                     (i %% 11 = 0), md5(i::text) || md5((i + 1)::text), 'sk-...' || right(md5(i::text), 4),
-                    false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', '', now(), now()
+                    false, false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', '', now(), now()
                 FROM generate_series(%s, %s) AS i
                 """,
                 [server.pk, start, stop - 1],
