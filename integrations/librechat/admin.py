@@ -201,12 +201,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
                     queue=network_queue_name(account.server.network),
                 )
                 continue
-            done, result, _ = dispatch_and_wait(
-                session_ensure_task,
-                network=account.server.network,
-                kwargs={"account_id": account.pk},
-                wait_seconds=WAIT_SECONDS,
-            )
+            done, result = sessions.session_ensure_and_wait(account=account, wait_seconds=WAIT_SECONDS)
             if not done:
                 self.message_user(request, f"{account}: re-login pending", messages.WARNING)
             elif result.get("ok"):
