@@ -38,6 +38,7 @@ from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
 from portal.connectivity.sweep import run_sweep
 from portal.core import heartbeats, mail, schedules
 from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
+from portal.core.results import result_of
 from portal.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -126,16 +127,7 @@ class CheckReport:
 
     def as_task_result(self) -> dict[str, Any]:
         # Task results sit in the result backend: names, states and sentences only, no secrets.
-        return {
-            "target": self.target,
-            "network": self.network,
-            "ok": self.ok,
-            "state": self.state,
-            "summary": self.summary,
-            "fix": self.fix,
-            "latency_ms": self.latency_ms,
-            "working_address": self.working_address,
-        }
+        return result_of(self, leave_out=("placement_id",))
 
 
 @dataclass
