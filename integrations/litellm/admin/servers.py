@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -120,13 +121,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         self.log_change(request, server, "Tested the connection")
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        server = get_object_or_404(LiteLLMServer, pk=pk)
-        if not self.has_change_permission(request, server):
-            raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
-        self._check(request, server)
-        return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
+        return self._server_button(request, pk, self._check)
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result = _ask(tasks.server_sync, server)
@@ -142,11 +137,18 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         self.log_change(request, server, "Started a sync of keys and models")
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._server_button(request, pk, self._sync)
+
+    def _server_button(
+        self, request: HttpRequest, pk: int, act: Callable[[HttpRequest, LiteLLMServer], None]
+    ) -> HttpResponse:
+        """A button of the server page: `act` on a POST by staff who may change the server,
+        then back to the server page."""
         server = get_object_or_404(LiteLLMServer, pk=pk)
         if not self.has_change_permission(request, server):
             raise PermissionDenied
         if request.method == "POST":
-            self._sync(request, server)
+            act(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
