@@ -66,35 +66,42 @@ class OwnerFilter(admin.SimpleListFilter):
         }
 
 
-class ExpiredFilter(admin.SimpleListFilter):
+class YesNoFilter(admin.SimpleListFilter):
+    """A filter of two choices, "yes" (`yes_label`) and "no" (`no_label`): the rows where
+    `condition(True)`, or where `condition(False)`, holds."""
+
+    yes_label = "Yes"
+    no_label = "No"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(self.condition(self.value() == "yes"))
+        return queryset
+
+    def condition(self, yes: bool) -> Q:
+        raise NotImplementedError
+
+
+class ExpiredFilter(YesNoFilter):
     title = "expired"
     parameter_name = "expired"
+    yes_label, no_label = "Expired", "Not expired"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Expired"), ("no", "Not expired")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def condition(self, yes: bool) -> Q:
         now = timezone.now()
-        if self.value() == "yes":
-            return queryset.filter(expires__lt=now)
-        if self.value() == "no":
-            return queryset.filter(Q(expires__isnull=True) | Q(expires__gte=now))
-        return queryset
+        return Q(expires__lt=now) if yes else Q(expires__isnull=True) | Q(expires__gte=now)
 
 
-class OverBudgetFilter(admin.SimpleListFilter):
+class OverBudgetFilter(YesNoFilter):
     title = "over budget"
     parameter_name = "over_budget"
+    yes_label, no_label = "Over budget", "Within budget"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Over budget"), ("no", "Within budget")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(over_budget=True)
-        if self.value() == "no":
-            return queryset.filter(over_budget=False)
-        return queryset
+    def condition(self, yes: bool) -> Q:
+        return Q(over_budget=yes)
 
 
 # What LiteLLM still has to be told about a key, and how the last attempt went.
