@@ -32,6 +32,7 @@ from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
 from portal.core.validators import validate_http_url
+from portal.core.view_only import ViewOnlyAdmin
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0
@@ -281,7 +282,7 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
 
 
 @admin.register(CheckResult)
-class CheckResultAdmin(admin.ModelAdmin):
+class CheckResultAdmin(ViewOnlyAdmin):
     # A million rows: no full COUNT, no DISTINCT-based filters, every filter indexed
     # (see CheckResult.Meta.indexes), no date_hierarchy (it scans for distinct dates).
     paginator = LargeTablePaginator
@@ -300,12 +301,6 @@ class CheckResultAdmin(admin.ModelAdmin):
     list_select_related = ("target", "network")
     list_filter = ("network", "ok", "error_kind", "target")
     ordering = ("-checked_at", "-id")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(boolean=True, description="ok", ordering="ok")
     def ok_mark(self, result: CheckResult) -> bool:
