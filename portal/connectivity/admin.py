@@ -12,8 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 
 from portal.connectivity import services
 from portal.connectivity.dashboard import dashboard_build
@@ -27,6 +26,7 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ProbeSpec
+from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
@@ -211,15 +211,9 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         urls = [
-            path(
-                "dashboard/",
-                self.admin_site.admin_view(self.dashboard_view),
-                name="connectivity_dashboard",
-            ),
-            path(
-                "<int:target_id>/check-now/",
-                self.admin_site.admin_view(self.check_now_view),
-                name="connectivity_target_check_now",
+            admin_path(self, "dashboard/", self.dashboard_view, "connectivity_dashboard"),
+            admin_path(
+                self, "<int:target_id>/check-now/", self.check_now_view, "connectivity_target_check_now"
             ),
         ]
         return urls + super().get_urls()
@@ -227,13 +221,13 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Connectivity from each network",
-            "dashboard": dashboard_build(),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/connectivity/dashboard.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/connectivity/dashboard.html",
+            title="Connectivity from each network",
+            dashboard=dashboard_build(),
+        )
 
     def check_now_view(self, request: HttpRequest, target_id: int) -> HttpResponse:
         target = get_object_or_404(Target, pk=target_id)

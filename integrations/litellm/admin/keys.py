@@ -15,8 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
@@ -34,6 +33,7 @@ from integrations.litellm.models import (
     LiteLLMServer,
     VirtualKey,
 )
+from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
 
 log = logging.getLogger(__name__)
@@ -373,11 +373,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[Any]:
         return [
-            path(
-                "<int:pk>/reveal/",
-                self.admin_site.admin_view(never_cache(self.reveal_view)),
-                name="litellm_virtualkey_reveal",
-            ),
+            admin_path(self, "<int:pk>/reveal/", never_cache(self.reveal_view), "litellm_virtualkey_reveal"),
             *super().get_urls(),
         ]
 
@@ -394,15 +390,15 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[pk]))
         self.log_change(request, key, "Showed the full key once")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"The new key {key}",
-            "key": key,
-            "raw_key": raw,
-            "opts": self.opts,
-            "change_url": reverse("admin:litellm_virtualkey_change", args=[pk]),
-        }
-        return TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/litellm/virtualkey/reveal.html",
+            title=f"The new key {key}",
+            key=key,
+            raw_key=raw,
+            change_url=reverse("admin:litellm_virtualkey_change", args=[pk]),
+        )
 
     # --- actions
 

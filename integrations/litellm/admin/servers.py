@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 
 from integrations.litellm import model_list, tasks
 from integrations.litellm.admin.common import admin_wait_seconds
@@ -22,6 +22,7 @@ from integrations.litellm.models import (
     LiteLLMModel,
     LiteLLMServer,
 )
+from portal.core.admin_pages import admin_path
 from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin
@@ -94,13 +95,9 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def get_urls(self) -> list[Any]:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name=f"{info}_test"),
-            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name=f"{info}_sync"),
-            path(
-                "<int:pk>/model-list.yaml",
-                self.admin_site.admin_view(self.export_view),
-                name=f"{info}_export",
-            ),
+            admin_path(self, "<int:pk>/test/", self.test_view, f"{info}_test"),
+            admin_path(self, "<int:pk>/sync/", self.sync_view, f"{info}_sync"),
+            admin_path(self, "<int:pk>/model-list.yaml", self.export_view, f"{info}_export"),
             *super().get_urls(),
         ]
 
