@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.core.results import result_of
+
 
 @dataclass(frozen=True)
 class ServerCheck:
@@ -21,12 +23,4 @@ class ServerCheck:
     models: tuple[str, ...] = ()
 
     def as_result(self) -> dict[str, Any]:
-        return {
-            "vendor": self.vendor,
-            "reachable": self.reachable,
-            "ok": self.ok,
-            "diagnosis": self.diagnosis,
-            "version": self.version,
-            "details": dict(self.details),
-            "models": list(self.models),
-        }
+        return result_of(self)

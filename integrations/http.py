@@ -486,17 +486,32 @@ def _tls_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _generic_error_message(response: requests.Response) -> str:
-    """The vendor's own words from common envelopes, else the start of the text body."""
+def error_message_from(
+    response: requests.Response, *, limit: int, from_envelope: Callable[[dict[str, Any]], str | None]
+) -> str:
+    """The vendor's words in an error answer: the start of a body that is not JSON (at most
+    `limit` bytes), what `from_envelope` finds in a JSON object, else the JSON cut to `limit`."""
     try:
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
-        return response.content[:200].decode("utf-8", "replace").strip()
+        return response.content[:limit].decode("utf-8", "replace").strip()
     if isinstance(body, dict):
-        for key in ("message", "detail", "error"):
-            value = body.get(key)
-            if isinstance(value, str):
-                return value
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return value["message"]
-    return json.dumps(body)[:200]
+        words = from_envelope(body)
+        if words is not None:
+            return words
+    return json.dumps(body)[:limit]
+
+
+def _generic_envelope(body: dict[str, Any]) -> str | None:
+    for key in ("message", "detail", "error"):
+        value = body.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return str(value["message"])
+    return None
+
+
+def _generic_error_message(response: requests.Response) -> str:
+    """The vendor's own words from common envelopes, else the start of the text body."""
+    return error_message_from(response, limit=200, from_envelope=_generic_envelope)

@@ -20,6 +20,7 @@ from integrations.librechat.tasks import account_password_reset_task, server_che
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait, network_queue_name, wake
 from portal.core.server_address import ServerAddressAdminMixin
+from portal.core.view_only import ViewOnlyAdmin
 
 WAIT_SECONDS = 5.0
 WAIT_FOR_AT_MOST = 3  # rows whose result the page waits for; more are only queued
@@ -201,12 +202,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
                     queue=network_queue_name(account.server.network),
                 )
                 continue
-            done, result, _ = dispatch_and_wait(
-                session_ensure_task,
-                network=account.server.network,
-                kwargs={"account_id": account.pk},
-                wait_seconds=WAIT_SECONDS,
-            )
+            done, result = sessions.session_ensure_and_wait(account=account, wait_seconds=WAIT_SECONDS)
             if not done:
                 self.message_user(request, f"{account}: re-login pending", messages.WARNING)
             elif result.get("ok"):
@@ -246,7 +242,7 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(LibreChatSession)
-class LibreChatSessionAdmin(admin.ModelAdmin):
+class LibreChatSessionAdmin(ViewOnlyAdmin):
     list_display = (
         "account",
         "masked_access_token",
@@ -263,12 +259,6 @@ class LibreChatSessionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = (*list_display[:-1], "refreshed_at", "revoked_at", "logged_out_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="access token")
     def masked_access_token(self, session: LibreChatSession) -> str:

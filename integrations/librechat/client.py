@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from integrations.http import ErrorKind, VendorBadResponse, VendorHTTP, VendorHTTPError
+from integrations.http import ErrorKind, VendorBadResponse, VendorHTTP, VendorHTTPError, error_message_from
 
 __all__ = [
     "BAN_MESSAGE",
@@ -130,15 +130,14 @@ def _classify(response: requests.Response, message: str) -> bool | None:
 
 def _error_message(response: requests.Response) -> str:
     """LibreChat's words: `{"message": ...}` in JSON, or a bare text body (contract "Tokens")."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return response.content[:200].decode("utf-8", "replace").strip()
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"]
-    return json.dumps(body)[:200]
+    return error_message_from(response, limit=200, from_envelope=_librechat_words)
+
+
+def _librechat_words(body: dict[str, Any]) -> str | None:
+    for key in ("message", "error"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    return None
 
 
 def jwt_expiry(token: str) -> dt.datetime | None:

@@ -9,6 +9,7 @@ LibreChat, so they run in a task on the server's network queue.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,14 +20,27 @@ from integrations.librechat.client import RefreshRejected, SessionTokens
 from integrations.librechat.gate import gated
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatSession
 from integrations.librechat.servers import client_for
-from portal.core.queues import network_queue_name, wake, wake_after_commit
+from portal.core.queues import dispatch_and_wait, network_queue_name, wake, wake_after_commit
 from portal.core.work import ENQUEUE_LEASE
 from portal.crypto import Secret
 
 LOGOUT_TASK = "librechat.session_logout"
+ENSURE_TASK = "librechat.session_ensure"
 # An access token closer than this to its end is refreshed rather than handed out.
 ACCESS_MARGIN = dt.timedelta(seconds=60)
 REFRESH_MARGIN = dt.timedelta(seconds=60)
+
+
+def session_ensure_and_wait(*, account: LibreChatAccount, wait_seconds: float) -> tuple[bool, Any]:
+    """Have a task on the account's network ensure its live session and wait briefly for the
+    answer: (False, None) while it is still pending, else (True, the task's result)."""
+    done, result, _ = dispatch_and_wait(
+        ENSURE_TASK,
+        network=account.server.network,
+        kwargs={"account_id": account.pk},
+        wait_seconds=wait_seconds,
+    )
+    return done, result
 
 
 class AccountNotReady(Exception):

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from integrations.http import ErrorKind, VendorBadResponse, VendorError, VendorHTTP, VendorHTTPError
+from integrations.litellm.errors import litellm_error_message
 
 VENDOR = "LiteLLM"
 # /key/list accepts size 1..100 (§2.4); larger is a 422.
@@ -239,35 +240,6 @@ def parse_key_row(row: Mapping[str, Any], *, token: str | None = None) -> KeyInf
         created_at=_opt_datetime(row.get("created_at")),
         status=_opt_str(row.get("status")),
     )
-
-
-def litellm_error_message(response: requests.Response) -> str:
-    """LiteLLM's own words from its three envelopes (§0): E-OAI, E-DETAIL, E-422."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return response.content[:300].decode("utf-8", "replace").strip()
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-        if isinstance(error, str):
-            return error
-        detail = body.get("detail")
-        if isinstance(detail, str):
-            return detail
-        if isinstance(detail, dict):
-            inner = detail.get("error", detail.get("message"))
-            return inner if isinstance(inner, str) else json.dumps(detail)[:300]
-        if isinstance(detail, list):  # E-422: [{"type","loc","msg"}]
-            parts = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
-                    msg = str(item.get("msg", ""))
-                    parts.append(f"{loc}: {msg}" if loc else msg)
-            return "; ".join(parts)
-    return json.dumps(body)[:300]
 
 
 def _classify(response: requests.Response, vendor_message: str) -> bool | None:

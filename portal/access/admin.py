@@ -17,6 +17,7 @@ from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
 from portal.core.validators import validate_http_url
+from portal.core.view_only import ViewOnlyAdmin
 
 RECONCILE_WAIT_SECONDS = 8.0
 
@@ -145,7 +146,7 @@ class PersonalKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(DriftFinding)
-class DriftFindingAdmin(admin.ModelAdmin):
+class DriftFindingAdmin(ViewOnlyAdmin):
     list_display = (
         "kind",
         "person",
@@ -162,12 +163,6 @@ class DriftFindingAdmin(admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-id",)
     actions = ("fix",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="key hash")
     def short_hash(self, obj: DriftFinding) -> str:

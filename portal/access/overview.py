@@ -25,7 +25,6 @@ from portal.access.personal_keys import (
     personal_key_rotate,
 )
 from portal.accounts.models import User
-from portal.core.queues import dispatch_and_wait
 
 SESSION_WAIT_SECONDS = 5.0
 
@@ -62,20 +61,13 @@ class SessionAnswer:
 def person_librechat_session(*, person: User, wait_seconds: float = SESSION_WAIT_SECONDS) -> SessionAnswer:
     """The person's valid LibreChat access token. A stored one is answered from the database;
     otherwise a task on the LibreChat network refreshes or logs in while we wait briefly."""
-    from integrations.librechat.tasks import session_ensure_task
-
     account = LibreChatAccount.objects.select_related("server").filter(person=person).first()
     if account is None or account.status != AccountStatus.READY:
         line = account.status_line if account else person_access_status(person=person).line
         return SessionAnswer(None, None, pending=False, reason=line)
     session = librechat_sessions.session_live(account=account)
     if session is None:
-        done, result, _ = dispatch_and_wait(
-            session_ensure_task,
-            network=account.server.network,
-            kwargs={"account_id": account.pk},
-            wait_seconds=wait_seconds,
-        )
+        done, result = librechat_sessions.session_ensure_and_wait(account=account, wait_seconds=wait_seconds)
         if not done:
             return SessionAnswer(
                 None, None, pending=True, reason="LibreChat is taking a while; try again shortly"

@@ -10,13 +10,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern
 
 from portal.accounts import services
 from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetForm
 from portal.accounts.models import Invitation, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
+from portal.core.admin_pages import admin_page, admin_path
 
 
 class PersonCreationForm(AdminUserCreationForm):
@@ -111,10 +111,11 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         extra = [
-            path(
+            admin_path(
+                self,
                 "provision-librechat/",
-                self.admin_site.admin_view(self.provision_librechat_view),
-                name="accounts_user_provision_librechat",
+                self.provision_librechat_view,
+                "accounts_user_provision_librechat",
             )
         ]
         return extra + super().get_urls()
@@ -138,13 +139,13 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
                 single_object=True,
             )
             return redirect("admin:accounts_user_provision_librechat")
-        context: dict[str, Any] = {
-            **self.admin_site.each_context(request),
-            "title": "LibreChat accounts for everyone verified",
-            "progress": services.provisioning_progress(),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/accounts/user/provision_librechat.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/accounts/user/provision_librechat.html",
+            title="LibreChat accounts for everyone verified",
+            progress=services.provisioning_progress(),
+        )
 
 
 @admin.register(SignupPolicy)

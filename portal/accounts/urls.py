@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
+from django.views import View
 
 from portal.accounts import views
 
 app_name = "accounts"
+
+
+def _page(route: str, view: type[View], name: str, **initkwargs: Any) -> URLPattern:
+    """The page `name` of a password reset, shown by the template accounts/<name>.html."""
+    return path(route, view.as_view(template_name=f"accounts/{name}.html", **initkwargs), name=name)
+
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -25,22 +34,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         ),
         name="password_reset",
     ),
-    path(
-        "accounts/password_reset/done/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
-        name="password_reset_done",
-    ),
-    path(
+    _page("accounts/password_reset/done/", auth_views.PasswordResetDoneView, "password_reset_done"),
+    _page(
         "accounts/reset/<uidb64>/<token>/",
-        views.ProvingPasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete"),
-        ),
-        name="password_reset_confirm",
+        views.ProvingPasswordResetConfirmView,
+        "password_reset_confirm",
+        success_url=reverse_lazy("accounts:password_reset_complete"),
     ),
-    path(
-        "accounts/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
-        name="password_reset_complete",
-    ),
+    _page("accounts/reset/done/", auth_views.PasswordResetCompleteView, "password_reset_complete"),
 ]

@@ -12,8 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 
 from portal.connectivity import services
 from portal.connectivity.dashboard import dashboard_build
@@ -27,11 +26,13 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ProbeSpec
+from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
 from portal.core.validators import validate_http_url
+from portal.core.view_only import ViewOnlyAdmin
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0
@@ -210,15 +211,9 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         urls = [
-            path(
-                "dashboard/",
-                self.admin_site.admin_view(self.dashboard_view),
-                name="connectivity_dashboard",
-            ),
-            path(
-                "<int:target_id>/check-now/",
-                self.admin_site.admin_view(self.check_now_view),
-                name="connectivity_target_check_now",
+            admin_path(self, "dashboard/", self.dashboard_view, "connectivity_dashboard"),
+            admin_path(
+                self, "<int:target_id>/check-now/", self.check_now_view, "connectivity_target_check_now"
             ),
         ]
         return urls + super().get_urls()
@@ -226,13 +221,13 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Connectivity from each network",
-            "dashboard": dashboard_build(),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/connectivity/dashboard.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/connectivity/dashboard.html",
+            title="Connectivity from each network",
+            dashboard=dashboard_build(),
+        )
 
     def check_now_view(self, request: HttpRequest, target_id: int) -> HttpResponse:
         target = get_object_or_404(Target, pk=target_id)
@@ -281,7 +276,7 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
 
 
 @admin.register(CheckResult)
-class CheckResultAdmin(admin.ModelAdmin):
+class CheckResultAdmin(ViewOnlyAdmin):
     # A million rows: no full COUNT, no DISTINCT-based filters, every filter indexed
     # (see CheckResult.Meta.indexes), no date_hierarchy (it scans for distinct dates).
     paginator = LargeTablePaginator
@@ -300,12 +295,6 @@ class CheckResultAdmin(admin.ModelAdmin):
     list_select_related = ("target", "network")
     list_filter = ("network", "ok", "error_kind", "target")
     ordering = ("-checked_at", "-id")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(boolean=True, description="ok", ordering="ok")
     def ok_mark(self, result: CheckResult) -> bool:

@@ -38,6 +38,7 @@ from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
 from portal.connectivity.sweep import run_sweep
 from portal.core import heartbeats, mail, schedules
 from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
+from portal.core.results import result_of
 from portal.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -126,16 +127,7 @@ class CheckReport:
 
     def as_task_result(self) -> dict[str, Any]:
         # Task results sit in the result backend: names, states and sentences only, no secrets.
-        return {
-            "target": self.target,
-            "network": self.network,
-            "ok": self.ok,
-            "state": self.state,
-            "summary": self.summary,
-            "fix": self.fix,
-            "latency_ms": self.latency_ms,
-            "working_address": self.working_address,
-        }
+        return result_of(self, leave_out=("placement_id",))
 
 
 @dataclass
@@ -503,31 +495,21 @@ def network_workers_check(*, now: datetime | None = None) -> list[Alert]:
             locked = Network.objects.select_for_update().get(pk=network.pk)
             if status.stale and locked.worker_silent_since is None:
                 locked.worker_silent_since = status.silent_since
-                locked.save(update_fields=["worker_silent_since"])
-                raised.append(
-                    alert_raise(
-                        kind=Alert.Kind.WORKER_SILENT,
-                        network=locked,
-                        target=None,
-                        message=(
-                            f"{status.sentence}: its checks are stale, not up. Start the worker "
-                            f"attached to {network.name} (celery worker -Q {network.queue})."
-                        ),
-                        now=now,
-                    )
+                kind, message = (
+                    Alert.Kind.WORKER_SILENT,
+                    f"{status.sentence}: its checks are stale, not up. Start the worker "
+                    f"attached to {network.name} (celery worker -Q {network.queue}).",
                 )
             elif not status.stale and locked.worker_silent_since is not None:
                 locked.worker_silent_since = None
-                locked.save(update_fields=["worker_silent_since"])
-                raised.append(
-                    alert_raise(
-                        kind=Alert.Kind.WORKER_BACK,
-                        network=locked,
-                        target=None,
-                        message=f"a worker is back on {network.name}: checks from there resume.",
-                        now=now,
-                    )
+                kind, message = (
+                    Alert.Kind.WORKER_BACK,
+                    f"a worker is back on {network.name}: checks from there resume.",
                 )
+            else:
+                continue
+            locked.save(update_fields=["worker_silent_since"])
+            raised.append(alert_raise(kind=kind, network=locked, target=None, message=message, now=now))
     return raised
 
 

@@ -66,7 +66,8 @@ def dispatch_and_wait(
     wait_seconds: float,
     pickup_seconds: float | None = None,
 ) -> tuple[bool, Any, str]:
-    """Send `task` to the queue of `network` (or default) and wait briefly for its result.
+    """Send `task` (a task or its registered name, as for `wake`) to the queue of `network` (or
+    default) and wait briefly for its result.
 
     Where a person is waiting (an admin action), the web process waits a few seconds; past
     that it returns (False, None, task_id) and the caller shows the action as pending. The
@@ -85,7 +86,7 @@ def dispatch_and_wait(
     queue = network_queue_name(network) if network else DEFAULT_QUEUE
     started = time.monotonic()
     try:
-        result = task.apply_async(kwargs=kwargs, queue=queue)
+        result = _send(task, kwargs=kwargs, queue=queue)
     except Exception as exc:
         # Broker or result store down (kombu, redis and Celery each raise their own kind): the
         # caller shows "pending", never a 500; the rows say what is due and the beat retries.
@@ -114,6 +115,15 @@ def dispatch_and_wait(
     return True, value, result.id
 
 
+def _send(task: Any, *, kwargs: dict[str, Any], queue: str) -> Any:
+    """Send `task`, a task or its registered name, to `queue`; its AsyncResult."""
+    if isinstance(task, str):
+        from portal.celery import app
+
+        return app.send_task(task, kwargs=kwargs, queue=queue)
+    return task.apply_async(kwargs=kwargs, queue=queue)
+
+
 def wake_after_commit(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
     """Wake a worker once the row that records the work is committed. An on_commit callback
     that raises fails the request after its row is saved (a 500 for work that is safely due),
@@ -128,12 +138,7 @@ def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
     `task` is a task or its registered name: a service names the task that carries its work
     on ("litellm.key_apply_pending") instead of importing the tasks module that imports it."""
     try:
-        if isinstance(task, str):
-            from portal.celery import app
-
-            app.send_task(task, kwargs=kwargs, queue=queue)
-        else:
-            task.apply_async(kwargs=kwargs, queue=queue)
+        _send(task, kwargs=kwargs, queue=queue)
     except Exception as exc:
         log.warning(
             "could not wake a worker on %s (%s); the beat job will pick the work up",

@@ -15,8 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
@@ -34,6 +33,7 @@ from integrations.litellm.models import (
     LiteLLMServer,
     VirtualKey,
 )
+from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
 
 log = logging.getLogger(__name__)
@@ -66,35 +66,42 @@ class OwnerFilter(admin.SimpleListFilter):
         }
 
 
-class ExpiredFilter(admin.SimpleListFilter):
+class YesNoFilter(admin.SimpleListFilter):
+    """A filter of two choices, "yes" (`yes_label`) and "no" (`no_label`): the rows where
+    `condition(True)`, or where `condition(False)`, holds."""
+
+    yes_label = "Yes"
+    no_label = "No"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(self.condition(self.value() == "yes"))
+        return queryset
+
+    def condition(self, yes: bool) -> Q:
+        raise NotImplementedError
+
+
+class ExpiredFilter(YesNoFilter):
     title = "expired"
     parameter_name = "expired"
+    yes_label, no_label = "Expired", "Not expired"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Expired"), ("no", "Not expired")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def condition(self, yes: bool) -> Q:
         now = timezone.now()
-        if self.value() == "yes":
-            return queryset.filter(expires__lt=now)
-        if self.value() == "no":
-            return queryset.filter(Q(expires__isnull=True) | Q(expires__gte=now))
-        return queryset
+        return Q(expires__lt=now) if yes else Q(expires__isnull=True) | Q(expires__gte=now)
 
 
-class OverBudgetFilter(admin.SimpleListFilter):
+class OverBudgetFilter(YesNoFilter):
     title = "over budget"
     parameter_name = "over_budget"
+    yes_label, no_label = "Over budget", "Within budget"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Over budget"), ("no", "Within budget")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(over_budget=True)
-        if self.value() == "no":
-            return queryset.filter(over_budget=False)
-        return queryset
+    def condition(self, yes: bool) -> Q:
+        return Q(over_budget=yes)
 
 
 # What LiteLLM still has to be told about a key, and how the last attempt went.
@@ -366,11 +373,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[Any]:
         return [
-            path(
-                "<int:pk>/reveal/",
-                self.admin_site.admin_view(never_cache(self.reveal_view)),
-                name="litellm_virtualkey_reveal",
-            ),
+            admin_path(self, "<int:pk>/reveal/", never_cache(self.reveal_view), "litellm_virtualkey_reveal"),
             *super().get_urls(),
         ]
 
@@ -387,15 +390,15 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[pk]))
         self.log_change(request, key, "Showed the full key once")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"The new key {key}",
-            "key": key,
-            "raw_key": raw,
-            "opts": self.opts,
-            "change_url": reverse("admin:litellm_virtualkey_change", args=[pk]),
-        }
-        return TemplateResponse(request, "admin/litellm/virtualkey/reveal.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/litellm/virtualkey/reveal.html",
+            title=f"The new key {key}",
+            key=key,
+            raw_key=raw,
+            change_url=reverse("admin:litellm_virtualkey_change", args=[pk]),
+        )
 
     # --- actions
 

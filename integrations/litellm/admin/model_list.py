@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from integrations.litellm import tasks
@@ -23,6 +22,7 @@ from integrations.litellm.models import (
     LiteLLMModel,
     ModelSource,
 )
+from portal.core.admin_pages import admin_page
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
 
@@ -97,13 +97,9 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
                 )
                 return HttpResponseRedirect(reverse("admin:litellm_litellmmodel_changelist"))
             form.add_error(None, str(result.get("detail") if isinstance(result, dict) else result))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Add a database model",
-            "form": form,
-            "opts": self.opts,
-        }
-        return TemplateResponse(request, "admin/litellm/litellmmodel/add.html", context)
+        return admin_page(
+            self, request, "admin/litellm/litellmmodel/add.html", title="Add a database model", form=form
+        )
 
     @admin.action(
         permissions=("delete_in_litellm",), description="Delete from LiteLLM (database models only)"

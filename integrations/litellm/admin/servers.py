@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -10,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 
 from integrations.litellm import model_list, tasks
 from integrations.litellm.admin.common import admin_wait_seconds
@@ -21,6 +22,7 @@ from integrations.litellm.models import (
     LiteLLMModel,
     LiteLLMServer,
 )
+from portal.core.admin_pages import admin_path
 from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin
@@ -93,13 +95,9 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def get_urls(self) -> list[Any]:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<int:pk>/test/", self.admin_site.admin_view(self.test_view), name=f"{info}_test"),
-            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name=f"{info}_sync"),
-            path(
-                "<int:pk>/model-list.yaml",
-                self.admin_site.admin_view(self.export_view),
-                name=f"{info}_export",
-            ),
+            admin_path(self, "<int:pk>/test/", self.test_view, f"{info}_test"),
+            admin_path(self, "<int:pk>/sync/", self.sync_view, f"{info}_sync"),
+            admin_path(self, "<int:pk>/model-list.yaml", self.export_view, f"{info}_export"),
             *super().get_urls(),
         ]
 
@@ -120,13 +118,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         self.log_change(request, server, "Tested the connection")
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        server = get_object_or_404(LiteLLMServer, pk=pk)
-        if not self.has_change_permission(request, server):
-            raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
-        self._check(request, server)
-        return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
+        return self._server_button(request, pk, self._check)
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
         done, result = _ask(tasks.server_sync, server)
@@ -142,11 +134,18 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         self.log_change(request, server, "Started a sync of keys and models")
 
     def sync_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._server_button(request, pk, self._sync)
+
+    def _server_button(
+        self, request: HttpRequest, pk: int, act: Callable[[HttpRequest, LiteLLMServer], None]
+    ) -> HttpResponse:
+        """A button of the server page: `act` on a POST by staff who may change the server,
+        then back to the server page."""
         server = get_object_or_404(LiteLLMServer, pk=pk)
         if not self.has_change_permission(request, server):
             raise PermissionDenied
         if request.method == "POST":
-            self._sync(request, server)
+            act(request, server)
         return HttpResponseRedirect(reverse("admin:litellm_litellmserver_change", args=[pk]))
 
     def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
