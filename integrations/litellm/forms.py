@@ -65,6 +65,16 @@ def model_choices(server: LiteLLMServer | None = None) -> list[tuple[str, str]]:
     return [(n, n) for n in names]
 
 
+def set_allowed_model_choices(form: forms.ModelForm, server: LiteLLMServer | None = None) -> None:
+    """The models discovered (on `server`, or on any server), and those the row already allows
+    even if no longer discovered (LiteLLM still holds them: unticking must be a choice)."""
+    choices = model_choices(server)
+    current = [
+        (m, m) for m in (getattr(form.instance, "allowed_models", None) or []) if (m, m) not in choices
+    ]
+    cast(forms.ChoiceField, form.fields["allowed_models"]).choices = choices + current
+
+
 class _KeyLimitsMixin(forms.ModelForm):
     allowed_models = forms.MultipleChoiceField(
         required=False,
@@ -125,7 +135,7 @@ class KeyCreateForm(_KeyLimitsMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = model_choices()
+        set_allowed_model_choices(self)
         cast(forms.ModelChoiceField, self.fields["server"]).queryset = LiteLLMServer.objects.all()
 
     def _server(self) -> LiteLLMServer | None:
@@ -154,11 +164,7 @@ class KeyChangeForm(_KeyLimitsMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        server = self.instance.server if self.instance.server_id else None
-        choices = model_choices(server)
-        # Keep a model LiteLLM already allows even if it is no longer discovered.
-        current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
-        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = choices + current
+        set_allowed_model_choices(self, self._server())
 
     def _server(self) -> LiteLLMServer | None:
         return self.instance.server if self.instance.server_id else None
@@ -312,6 +318,4 @@ class KeyPlanForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = model_choices()
-        current = [(m, m) for m in (self.instance.allowed_models or []) if (m, m) not in choices]
-        cast(forms.ChoiceField, self.fields["allowed_models"]).choices = choices + current
+        set_allowed_model_choices(self)
