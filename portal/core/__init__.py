@@ -5,8 +5,9 @@
 - work: the one backoff, claim and due-work hand-out of every row of work in flight.
 - schedules: the one table of beat entries. heartbeats: a worker's proof of life per queue.
 - mail: outgoing mail, one function per message, sent by a worker with a timeout.
-- bootstrap, pagination, validators, sensitive (admin forms with secrets), server_address
-  (who may move a server's address).
+- results (a report as a task result), bootstrap, pagination, validators, sensitive (admin
+  forms with secrets), server_address (who may move a server's address), view_only and
+  admin_pages (admin building blocks).
 
 The integrations import nothing else of `portal` (with `portal.crypto`). Code a feature shares
 with an integration (a server's health checks, an alert) lives in the feature app, which
