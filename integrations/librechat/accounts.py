@@ -20,7 +20,7 @@ from integrations.librechat.gate import LIMITERS, GateClosed, gated
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.servers import AddressUnconfirmed, client_for, server_for_new_accounts
 from portal.core.queues import network_queue_name, wake_after_commit
-from portal.core.work import ENQUEUE_LEASE, hand_out_due, person_work_row
+from portal.core.work import ENQUEUE_LEASE, hand_out_due
 from portal.crypto import Secret
 
 PROVISION_TASK = "librechat.account_provision"
@@ -47,26 +47,27 @@ def account_create(*, person: Any, server: LibreChatServer | None = None) -> Lib
     dies after LibreChat created the account still holds the password that works.
     Returns None when there is no LibreChat server configured.
     """
-
-    def defaults() -> dict[str, Any] | None:
-        chosen = server or server_for_new_accounts()
-        if chosen is None:
-            return None
-        return {
+    existing = LibreChatAccount.objects.filter(person=person).first()
+    if existing is not None:
+        return existing
+    chosen = server or server_for_new_accounts()
+    if chosen is None:
+        return None
+    account, created = LibreChatAccount.objects.get_or_create(
+        person=person,
+        defaults={
             "server": chosen,
             "email": person.email.strip().lower(),
             "name": display_name(getattr(person, "name", ""), person.email),
             "password": password_generate(),
             "status": AccountStatus.WAITING,
             "status_note": SETTING_UP,
-        }
-
-    return person_work_row(
-        LibreChatAccount,
-        person=person,
-        defaults=defaults,
-        enqueue=lambda account: account_enqueue(account=account),
+            "next_attempt_at": timezone.now() + ENQUEUE_LEASE,
+        },
     )
+    if created:
+        account_enqueue(account=account)
+    return account
 
 
 def account_enqueue(*, account: LibreChatAccount) -> None:

@@ -22,7 +22,7 @@ from integrations.litellm.models import KeyPlan, KeyStatus, VirtualKey
 from portal.access.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep
 from portal.accounts.models import User
 from portal.core.queues import network_queue_name, wake_after_commit
-from portal.core.work import ENQUEUE_LEASE, hand_out_due, person_work_row
+from portal.core.work import ENQUEUE_LEASE, hand_out_due
 
 log = logging.getLogger(__name__)
 
@@ -105,21 +105,27 @@ def pairing_for_account(account: LibreChatAccount) -> Pairing | None:
 def personal_key_start(*, person: User) -> PersonalKey | None:
     """Give a person whose LibreChat account is ready their key record, and wake a worker.
     Idempotent; None when the account is not ready or its server has no pairing."""
-
-    def defaults() -> dict[str, Any] | None:
-        account = LibreChatAccount.objects.filter(person=person, status=AccountStatus.READY).first()
-        pairing = pairing_for_account(account) if account is not None else None
-        if pairing is None:
-            return None
-        return {
+    existing = PersonalKey.objects.filter(person=person).first()
+    if existing is not None:
+        return existing
+    account = LibreChatAccount.objects.filter(person=person, status=AccountStatus.READY).first()
+    pairing = pairing_for_account(account) if account is not None else None
+    if pairing is None:
+        return None
+    record, created = PersonalKey.objects.get_or_create(
+        person=person,
+        defaults={
             "pairing": pairing,
             "plan": pairing.default_plan,
             "step": Step.ISSUE,
             "status": PersonalKeyStatus.WORKING,
             "suspended": not person.is_active,
-        }
-
-    return person_work_row(PersonalKey, person=person, defaults=defaults, enqueue=personal_key_enqueue)
+            "next_attempt_at": timezone.now() + ENQUEUE_LEASE,
+        },
+    )
+    if created:
+        personal_key_enqueue(record)
+    return record
 
 
 def personal_key_enqueue(record: PersonalKey) -> None:

@@ -10,7 +10,6 @@ the work until a lease runs out. This module holds the parts every such row shar
 - `take_locked`: the other claim, for work done inside one transaction (the row lock is the
   claim, SKIP LOCKED lets a second worker pass by).
 - `hand_out_due`: the beat's side, rows whose next attempt is due woken on their queue.
-- `person_work_row`: a person's one row of some work, created due and woken once.
 - `WorkResult`: what a task returns (ids, an outcome word, a detail; never a secret).
 """
 
@@ -70,30 +69,6 @@ def claim(queryset: models.QuerySet[M], *, field: str, lease: dt.timedelta = CLA
 def take_locked(queryset: models.QuerySet[M]) -> M | None:
     """Inside a transaction: the row, locked for it, or None when another worker holds it."""
     return queryset.select_for_update(skip_locked=True, of=("self",)).first()
-
-
-def person_work_row(
-    model: type[M],
-    *,
-    person: Any,
-    defaults: Callable[[], dict[str, Any] | None],
-    enqueue: Callable[[M], None],
-) -> M | None:
-    """The person's row of `model`, created if there is none yet; idempotent. `defaults` gives
-    the new row's fields, or None when the work cannot start yet (then nothing is created). A
-    new row is due an enqueue lease from now and `enqueue` wakes a worker for it."""
-    existing = model._default_manager.filter(person=person).first()
-    if existing is not None:
-        return existing
-    fields = defaults()
-    if fields is None:
-        return None
-    row, created = model._default_manager.get_or_create(
-        person=person, defaults={**fields, "next_attempt_at": timezone.now() + ENQUEUE_LEASE}
-    )
-    if created:
-        enqueue(row)
-    return row
 
 
 def hand_out_due(
