@@ -9,7 +9,7 @@ import pytest
 
 from tests.makerun import MakeRun
 from tests.real_litellm import real_litellm  # noqa: F401 - one real proxy for the whole suite
-from tests.workers import CeleryWorker, database_url_for_tests
+from tests.workers import CHAT_NETWORK, CeleryWorker, database_url_for_tests
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,3 +96,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("proof figures")
         for line in _PROOF_LINES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[[], CeleryWorker]]:
+    """Start real Celery workers (default, LiteLLM's and LibreChat's network queues) on the
+    test database and Redis; all stopped at the end."""
+    workers: list[CeleryWorker] = []
+
+    def start() -> CeleryWorker:
+        worker = CeleryWorker(
+            database_url=database_url_for_tests(),
+            broker_url=redis_url,
+            queues=["default", "net.backend-dev", f"net.{CHAT_NETWORK}"],
+        )
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,3 +120,16 @@ class CeleryWorker:
                 self.process.wait(10)
         if hasattr(self, "_log"):
             self._log.close()
+
+
+# LibreChat on another network than LiteLLM in the worker tests: two network queues.
+CHAT_NETWORK = "backend-chat"
+
+
+def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")

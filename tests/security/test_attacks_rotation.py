@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,8 @@ from tests.access.personal_keys.support import (
 from tests.real_litellm import REAL_LITELLM_VERSION
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
-from tests.workers import ROOT, CeleryWorker, database_url_for_tests
+from tests.workers import CHAT_NETWORK, ROOT, wait_for
 
-CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
 OLD_FERNET_KEY, NEW_FERNET_KEY = Fernet.generate_key(), Fernet.generate_key()
 
 
@@ -62,34 +61,6 @@ def chat_sim() -> Iterator[LibreChatSimulator]:
     with LibreChatSimulator() as sim:
         sim.add_user("operator@example.com", "operator-password")  # LibreChat's first (ADMIN)
         yield sim
-
-
-@pytest.fixture
-def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[[], CeleryWorker]]:
-    workers: list[CeleryWorker] = []
-
-    def start() -> CeleryWorker:
-        worker = CeleryWorker(
-            database_url=database_url_for_tests(),
-            broker_url=redis_url,
-            queues=["default", "net.backend-dev", f"net.{CHAT_NETWORK}"],
-        )
-        worker.start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-
-
-def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")
 
 
 def generate_calls(sim: LiteLLMSimulator) -> int:

@@ -4,9 +4,7 @@ network queues, and a worker SIGKILLed in the middle of a rotation is resumed by
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 import redis
 from django.utils import timezone
 
@@ -22,37 +20,7 @@ from tests.access.personal_keys.support import (
     make_ready_person,
     pushed_raw_key,
 )
-from tests.workers import CeleryWorker, database_url_for_tests
-
-CHAT_NETWORK = "backend-chat"  # LibreChat on another network than LiteLLM: two queues
-
-
-@pytest.fixture
-def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[[], CeleryWorker]]:
-    workers: list[CeleryWorker] = []
-
-    def start() -> CeleryWorker:
-        worker = CeleryWorker(
-            database_url=database_url_for_tests(),
-            broker_url=redis_url,
-            queues=["default", "net.backend-dev", f"net.{CHAT_NETWORK}"],
-        )
-        worker.start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-
-
-def wait_for(condition: Callable[[], bool], worker: CeleryWorker, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"not reached in {seconds} s; worker log:\n{worker.log()[-4000:]}")
+from tests.workers import CHAT_NETWORK, wait_for
 
 
 def status(record: PersonalKey) -> tuple[str, str]:
