@@ -40,7 +40,7 @@ def csv_rows(data: bytes) -> list[CsvRow]:
     if not any(line.strip() for line in lines):
         raise FileRefused("The file is empty: the first line must be the header email,name,plan.")
     header = _header(lines[0])
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # a stray quote is an error, not a guess
     next(reader)  # the header, checked above
     rows = []
     try:

@@ -132,9 +132,10 @@ def verdict_counts(batch: InvitationImport) -> dict[str, int]:
 
 def import_confirm(*, batch: InvitationImport, accept_url: str) -> bool:
     """Staff confirmed: the import is due now and a worker is woken. False when it was already
-    confirmed (a second click, another staff member)."""
+    confirmed (a second click, another staff member) or has nobody to invite."""
     with transaction.atomic():
-        confirmed = InvitationImport.objects.filter(pk=batch.pk, status=ImportStatus.PREVIEW).update(
+        due = InvitationImport.objects.filter(pk=batch.pk, status=ImportStatus.PREVIEW, to_invite__gt=0)
+        confirmed = due.update(
             status=ImportStatus.INVITING,
             confirmed_at=timezone.now(),
             accept_url=accept_url,
