@@ -69,17 +69,8 @@ class StateFilter(admin.SimpleListFilter):
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
     form = InvitationForm
-    list_display = (
-        "email",
-        "name",
-        "state",
-        "mail_status",
-        "plan_name",
-        "invited_by",
-        "created_at",
-        "expires_at",
-    )
-    list_select_related = ("plan", "mail", "invited_by")
+    list_display = ("email", "name", "state", "mail_status", "plan_name", "expires")
+    list_select_related = ("plan", "mail")
     list_filter = (StateFilter,)
     search_fields = ("email",)
     search_help_text = "An address (any spelling), or how one starts."
@@ -130,9 +121,7 @@ class InvitationAdmin(admin.ModelAdmin):
         if outgoing is None:
             return "none (an allow-list entry: the address may sign up)" if not obj.token_hash else "not made"
         if outgoing.status == MailStatus.SENT:
-            return (
-                f"sent {timezone.localtime(outgoing.sent_at):%Y-%m-%d %H:%M}" if outgoing.sent_at else "sent"
-            )
+            return f"sent {timezone.localtime(outgoing.sent_at):%m-%d %H:%M}" if outgoing.sent_at else "sent"
         why = outgoing.last_error or "waiting for a worker"
         if outgoing.status == MailStatus.FAILED:
             return f"not sent (gave up): {why}"
@@ -140,7 +129,11 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.display(description="plan")
     def plan_name(self, obj: Invitation) -> str:
-        return obj.plan.name if obj.plan else "pairing's default"
+        return obj.plan.name if obj.plan else "default"
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: Invitation) -> str:
+        return f"{timezone.localtime(obj.expires_at):%Y-%m-%d}" if obj.expires_at else "no end"
 
     # --- one invitation: made here, its link shown once -------------------------------------
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +114,14 @@ def _canonical_or_reason(raw: str) -> tuple[str, str]:
     try:
         return canonical_email(raw), ""
     except AddressRefused as refusal:
-        return "", str(refusal)
+        return "", f"{refusal} {_foreign_letters(raw)}".strip()
+
+
+def _foreign_letters(raw: str) -> str:
+    """A look-alike reads exactly like the real address on the page: name the letters that differ."""
+    foreign = dict.fromkeys(c for c in raw if not c.isascii())
+    named = [f"'{c}' is {unicodedata.name(c, 'an unnamed character')} (U+{ord(c):04X})" for c in foreign]
+    return f"Not plain Latin: {'; '.join(named[:3])}." if named else ""
 
 
 def _plan_names(plans: dict[str, KeyPlan]) -> str:

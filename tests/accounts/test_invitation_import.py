@@ -87,6 +87,7 @@ def test_each_row_gets_its_own_verdict(make_person: Any) -> None:
     assert verdicts[6][0] == "refused" and "unknown plan 'gold' (plans: students)" in verdicts[6][1]
     assert verdicts[7] == ("refused", "Enter a valid email address.")
     assert verdicts[8][0] == "refused" and "plain Latin letters" in verdicts[8][1]
+    assert "CYRILLIC SMALL LETTER A (U+0430)" in verdicts[8][1]
     assert verdicts[9] == ("refused", "the same address as line 2 (duplicate in the file)")
     assert verdicts[10][0] == "refused" and "double quotes" in verdicts[10][1]
     assert verdicts[11] == ("refused", "no email address")
