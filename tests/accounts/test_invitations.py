@@ -262,3 +262,23 @@ def test_the_list_costs_the_same_queries_at_any_size(
         invite(f"person{n}@example.com")
     with django_assert_max_num_queries(12):
         assert staff_client.get("/admin/accounts/invitation/").status_code == 200
+
+
+@pytest.mark.parametrize("days", ["0", "366", "two weeks", "-3"])
+def test_a_bad_invitation_lifetime_stops_the_process_in_one_line(days: str, tmp_path: Any) -> None:
+    from tests.test_settings import manage
+
+    result = manage("check", env={"PORTAL_INVITATION_DAYS": days}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert (
+        f"PORTAL_INVITATION_DAYS must be a whole number of days from 1 to 365, not {days!r}" in result.stderr
+    )
+
+
+def test_the_invitation_lifetime_is_the_setting(settings: Any) -> None:
+    settings.PORTAL_INVITATION_DAYS = 2
+    made = invite()
+    assert made.invitation.expires_at is not None
+    left = made.invitation.expires_at - timezone.now()
+    assert dt.timedelta(days=1, hours=23) < left <= dt.timedelta(days=2)
