@@ -200,6 +200,7 @@ def imports_due(*, limit: int = 20) -> int:
 
 @dataclass(frozen=True)
 class ImportProgress:
+    worker_done: bool  # every row handled (a row invited meanwhile elsewhere is skipped)
     to_invite: int
     invited: int
     mails_sent: int
@@ -210,7 +211,7 @@ class ImportProgress:
 
     @property
     def finished(self) -> bool:
-        return self.invited >= self.to_invite and not self.mails_waiting
+        return self.worker_done and not self.mails_waiting
 
 
 def import_progress(batch: InvitationImport) -> ImportProgress:
@@ -226,6 +227,7 @@ def import_progress(batch: InvitationImport) -> ImportProgress:
         .distinct()[:3]
     )
     return ImportProgress(
+        worker_done=batch.status == ImportStatus.DONE,
         to_invite=batch.to_invite,
         invited=sum(by_status.values()),
         mails_sent=by_status.get(MailStatus.SENT, 0),

@@ -199,11 +199,16 @@ def invitation_accept(*, token: str, email: str, name: str, password: str) -> Us
             raise WrongAddress(f"{refusal} This invitation is for {locked.email}.") from None
         if typed != locked.email:
             raise WrongAddress(f"This invitation is for {locked.email}: sign up with that address.")
+        already = InvitationUnusable(f"{typed} already has an account: sign in, or reset the password.")
         if User.objects.filter(email=typed).exists():
-            raise InvitationUnusable(f"{typed} already has an account: sign in, or reset the password.")
-        person = User.objects.create_user(
-            email=typed, password=password, name=name.strip(), approved_at=timezone.now()
-        )
+            raise already
+        try:
+            with transaction.atomic():  # an ordinary signup of the same address a moment ago
+                person = User.objects.create_user(
+                    email=typed, password=password, name=name.strip(), approved_at=timezone.now()
+                )
+        except IntegrityError:
+            raise already from None
         locked.used_at = timezone.now()
         locked.save(update_fields=["used_at"])
         person_email_proven(person=person)  # a save: the access app starts their AI access

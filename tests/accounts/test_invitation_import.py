@@ -195,3 +195,58 @@ def test_a_confirmed_import_no_worker_finished_is_handed_out_again(make_person: 
         next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
     )
     assert invitation_import.imports_due() == 1
+
+
+@pytest.mark.django_db
+def test_staff_who_may_only_look_cannot_upload_confirm_resend_or_revoke(make_person: Any) -> None:
+    from django.contrib.auth.models import Permission
+
+    uploader = make_person("staff@example.com", is_staff=True)
+    batch = invitation_import.import_preview(
+        data=b"email\na@example.com\n", filename="a.csv", uploaded_by=uploader
+    )
+    made = invitations.invitation_create(email="b@example.com", accept_url="http://x/{token}/")
+    looker = make_person("looker@example.com", is_staff=True)
+    looker.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_invitation", "view_invitationimport"])
+    )
+    client = Client()
+    client.force_login(looker)
+    assert client.get(f"/admin/accounts/invitation/import/{batch.pk}/").status_code == 200
+    assert upload(client, b"email\nc@example.com\n").status_code == 403
+    assert client.post(f"/admin/accounts/invitation/import/{batch.pk}/").status_code == 403
+    listing = client.get("/admin/accounts/invitation/").content.decode()
+    assert "Invite from a CSV file" not in listing and 'value="resend"' not in listing
+    action = {"_selected_action": [made.invitation.pk], "index": 0}
+    for name in ("resend", "revoke"):
+        client.post("/admin/accounts/invitation/", {**action, "action": name})
+    batch.refresh_from_db()
+    made.invitation.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEW and made.invitation.revoked_at is None
+    assert OutgoingMail.objects.filter(kind="invitation").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_progress_page_says_why_mails_are_not_sent_yet(
+    staff_client: Client, settings: Any, unused_tcp_port: int
+) -> None:
+    answer = upload(staff_client, b"email\na@example.com\nb@example.com\n")
+    batch = InvitationImport.objects.get()
+    staff_client.post(answer.url)
+    assert invitation_import.import_run(import_id=batch.pk).outcome == "done"  # as the worker does
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", unused_tcp_port, 2
+    from portal.core import mail
+
+    for outgoing in OutgoingMail.objects.all():
+        assert mail.mail_send(mail_id=outgoing.pk) == "retry"
+    page = staff_client.get(answer.url).content.decode()
+    assert "Invitations made; mails still going out" in page
+    assert "Not sent yet, retried with backoff: ConnectionRefusedError" in page
+    assert 'http-equiv="refresh"' in page
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for outgoing in OutgoingMail.objects.all():
+        OutgoingMail.objects.filter(pk=outgoing.pk).update(next_attempt_at=None)
+        assert mail.mail_send(mail_id=outgoing.pk) == "sent"
+    page = staff_client.get(answer.url).content.decode()
+    assert ">Done<" in page and 'http-equiv="refresh"' not in page
