@@ -236,8 +236,8 @@ class InvitationAdmin(admin.ModelAdmin):
             "admin/accounts/invitation/import_upload.html",
             title="Invite people from a CSV file",
             form=form,
-            max_bytes=MAX_BYTES,
-            max_rows=MAX_ROWS,
+            max_size=f"{MAX_BYTES / 1_000_000:g} MB",
+            max_rows=f"{MAX_ROWS:,}",
         )
 
     def import_view(self, request: HttpRequest, import_id: int) -> HttpResponse:

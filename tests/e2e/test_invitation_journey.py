@@ -160,3 +160,28 @@ def test_a_class_is_invited_from_a_csv_and_a_student_signs_up_through_the_link(
     student.goto(link_of("student0@school.example"))  # the link works once
     student.get_by_text("This invitation was already used.").wait_for()
     shot(student, "7-used-link")
+
+
+def test_staff_invite_one_address_see_its_link_once_and_a_bad_file_gets_one_sentence(
+    page: Any, transactional_db: None, tmp_path: Path
+) -> None:
+    User.objects.create_superuser(email="teacher@school.example", password=STAFF_PASSWORD)
+    admin_log_in(page, "teacher@school.example", STAFF_PASSWORD)
+    page.goto("/admin/accounts/invitation/add/")
+    page.get_by_label("Email").fill("Ann@School.example")
+    page.get_by_label("Name").fill("Ann Example")
+    page.get_by_role("button", name="Save", exact=True).click()
+    link = page.get_by_label("Invitation link for ann@school.example").input_value()
+    assert re.search(r"/accounts/invitation/[A-Za-z0-9_-]{40,}/$", link)
+    shot(page, "8-link-shown-once")
+    page.get_by_role("link", name="Done").click()
+    page.get_by_text("not sent yet: waiting for a worker").wait_for()  # no worker in this test
+    assert link not in page.content()
+
+    semicolons = tmp_path / "export.csv"
+    semicolons.write_text("email;name\nbob@school.example;Bob\n", encoding="utf-8")
+    page.get_by_role("link", name="Invite from a CSV file").click()
+    page.get_by_label("CSV file").set_input_files(str(semicolons))
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text("The columns are separated by semicolons, not commas").wait_for()
+    shot(page, "9-bad-file")
