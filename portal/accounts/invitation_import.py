@@ -44,7 +44,7 @@ VERDICT_WORDS = {
     INVITED: "already invited",
     REFUSED: "refused",
 }
-PROGRESS_EVERY = 25  # rows between progress updates while a worker invites
+CLAIM_RENEW_EVERY = 25  # rows between renewals of the worker's claim while it invites
 RUN_TASK = "accounts.invitation_import_run"
 
 
@@ -165,7 +165,7 @@ def import_run(*, import_id: int) -> WorkResult:
     made = set(Invitation.objects.filter(batch=batch).values_list("email", flat=True))
     plans = {plan.pk: plan for plan in KeyPlan.objects.all()}
     refused = 0
-    for done, row in enumerate(r for r in batch.rows if r["verdict"] == NEW and r["email"] not in made):
+    for handled, row in enumerate(r for r in batch.rows if r["verdict"] == NEW and r["email"] not in made):
         try:
             invitations.invitation_create(
                 email=row["email"],
@@ -178,7 +178,7 @@ def import_run(*, import_id: int) -> WorkResult:
         except invitations.InvitationRefused as refusal:
             refused += 1  # invited or signed up since the preview: the preview's count says so
             log.info("import %s line %s skipped: %s", batch.pk, row["line"], refusal)
-        if done % PROGRESS_EVERY == 0:
+        if handled % CLAIM_RENEW_EVERY == 0:  # still on it: keep the claim
             InvitationImport.objects.filter(pk=batch.pk).update(claimed_until=timezone.now() + ENQUEUE_LEASE)
     InvitationImport.objects.filter(pk=batch.pk).update(
         status=ImportStatus.DONE, finished_at=timezone.now(), next_attempt_at=None, claimed_until=None

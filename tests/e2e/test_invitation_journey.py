@@ -123,7 +123,16 @@ def test_a_class_is_invited_from_a_csv_and_a_student_signs_up_through_the_link(
     shot(page, "4-invitations")
 
     # A student opens their link in a browser of their own.
-    student = browser.new_context(base_url=live_server.url).new_page()
+    student_context = browser.new_context(base_url=live_server.url)
+    try:
+        student_signs_up(student_context.new_page(), litellm, chat, e2e_worker)
+    finally:
+        student_context.close()
+
+
+def student_signs_up(
+    student: Any, litellm: LiteLLMSimulator, chat: LibreChatSimulator, e2e_worker: Any
+) -> None:
     student.set_default_timeout(15_000)
     student.goto(link_of("student1@school.example"))
     student.get_by_label("Email").fill(LOOK_ALIKE)
