@@ -327,6 +327,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Portal admins", a) for a in env.list("PORTAL_ADMIN_EMAILS", default=[])]
 
+# An invitation link works this many days (portal/accounts/invitations.py); resending makes a
+# new link for as long again.
+_invitation_days_raw = env.str("PORTAL_INVITATION_DAYS", default="14").strip()
+if not _invitation_days_raw.isdigit() or not 1 <= int(_invitation_days_raw) <= 365:
+    raise ConfigurationError(
+        f"PORTAL_INVITATION_DAYS must be a whole number of days from 1 to 365, not {_invitation_days_raw!r}"
+    )
+PORTAL_INVITATION_DAYS = int(_invitation_days_raw)
+
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

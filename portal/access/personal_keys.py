@@ -20,6 +20,7 @@ from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm.keys import HANDOVER_STEP
 from integrations.litellm.models import KeyPlan, KeyStatus, VirtualKey
 from portal.access.models import Pairing, PersonalKey, PersonalKeyStatus, PersonalKeyStep
+from portal.accounts.invitations import invited_plan
 from portal.accounts.models import User
 from portal.core.queues import network_queue_name, wake_after_commit
 from portal.core.work import ENQUEUE_LEASE, hand_out_due
@@ -116,7 +117,8 @@ def personal_key_start(*, person: User) -> PersonalKey | None:
         person=person,
         defaults={
             "pairing": pairing,
-            "plan": pairing.default_plan,
+            # An invitation may name the person's plan (a CSV row's plan column).
+            "plan": invited_plan(person=person) or pairing.default_plan,
             "step": Step.ISSUE,
             "status": PersonalKeyStatus.WORKING,
             "suspended": not person.is_active,

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -12,9 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern
 
-from portal.accounts import services
+from portal.accounts import (
+    admin_invitations,  # noqa: F401  (registers the invitations' admin)
+    services,
+)
 from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetForm
-from portal.accounts.models import Invitation, SignupPolicy, User
+from portal.accounts.models import SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 from portal.core.admin_pages import admin_page, admin_path
 
@@ -154,24 +154,3 @@ class SignupPolicyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not SignupPolicy.objects.exists()  # one policy
-
-
-class InvitationForm(forms.ModelForm):
-    class Meta:
-        model = Invitation
-        fields = ("email", "expires_at")
-        field_classes = {"email": CanonicalEmailField}
-
-
-@admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    form = InvitationForm
-    list_display = ("email", "invited_by", "created_at", "expires_at", "used_at")
-    search_fields = ("email",)
-    readonly_fields = ("invited_by", "created_at", "used_at")
-    ordering = ("-created_at",)
-
-    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
-        if not change:
-            obj.invited_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)

@@ -10,6 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -156,19 +157,59 @@ class SignupPolicy(models.Model):
 
 
 class Invitation(models.Model):
-    """An email address invited to sign up (the invitation policy). Verification still applies:
-    only whoever reads that mailbox can finish the signup."""
+    """An email address invited to sign up, and the link that signs it up (portal/accounts/
+    invitations.py). The link carries a random token; only its SHA-256 is stored, so the table
+    (a backup, a read-only replica) never holds a working link. One open invitation per address
+    (the partial constraint below): re-inviting or re-importing an address adds no second row."""
 
     email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=150, blank=True, help_text="Filled in on the signup form.")
+    plan = models.ForeignKey(
+        "litellm.KeyPlan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invitations",
+        help_text="The person's key plan. Empty: the pairing's default plan.",
+    )
     invited_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the link's token (hex); empty for an allow-list row made before links existed.
+    token_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The last invitation mail: its row in the outbox says sent, or not yet and why (it retries).
+    mail = models.ForeignKey(
+        "portal.OutgoingMail", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    batch = models.ForeignKey(
+        "accounts.InvitationImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
+    )
 
     class Meta:
-        indexes = [models.Index(Lower("email"), name="accounts_invitation_email_idx")]
+        indexes = [
+            models.Index(Lower("email"), name="accounts_invitation_email_idx"),
+            models.Index(fields=["token_hash"], name="accounts_invitation_token_idx"),
+            models.Index(fields=["-created_at"], name="accounts_invitation_new_idx"),
+            # The admin's search by how an address starts (LIKE 'ann%' needs the pattern opclass).
+            models.Index(
+                fields=["email"], name="accounts_invitation_prefix_idx", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                "email",
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_invitation_one_open",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -182,6 +223,43 @@ class Invitation(models.Model):
     def clean(self) -> None:
         super().clean()
         self.email = _clean_email(self.email)
+
+
+class ImportStatus(models.TextChoices):
+    PREVIEW = "preview", "previewed, not confirmed"
+    INVITING = "inviting", "inviting (a worker is on it)"
+    DONE = "done", "done"
+
+
+class InvitationImport(models.Model):
+    """One uploaded CSV of people to invite (portal/accounts/invitation_import.py): its preview,
+    row by row, and after staff confirm, the invitations a worker makes from it."""
+
+    filename = models.CharField(max_length=255)
+    uploaded_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="invitation_imports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # [{"line", "email", "name", "plan_id", "plan", "verdict", "reason"}, ...]: the preview.
+    rows = models.JSONField(default=list)
+    to_invite = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.PREVIEW)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the links point (the admin's own address when staff confirmed; no secret).
+    accept_url = models.CharField(max_length=500, blank=True)
+    # The beat hands a confirmed import out again when no worker finished it by then; a worker
+    # holds it until claimed_until (portal/core/work.py).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "invitation import (CSV)"
+        verbose_name_plural = "invitation imports (CSV)"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="accounts_import_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 def _clean_email(email: str) -> str:

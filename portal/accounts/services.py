@@ -49,7 +49,7 @@ def signup_policy_current() -> SignupPolicy:
 def _invitation_for(email: str) -> Invitation | None:
     now = timezone.now()
     return (
-        Invitation.objects.filter(email=email, used_at__isnull=True)
+        Invitation.objects.filter(email=email, used_at__isnull=True, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by("created_at")
         .first()

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 from django.views import View
 
-from portal.accounts import views
+from portal.accounts import views, views_invitation
 
 app_name = "accounts"
 
@@ -22,6 +22,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/signup/done/", views.signup_done, name="signup_done"),
     path("accounts/verify/resend/", views.verify_resend, name="verify_resend"),
     path("accounts/verify/<str:token>/", views.verify, name="verify"),
+    path("accounts/invitation/<str:token>/", views_invitation.invitation, name="invitation"),
     path("accounts/login/", views.RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="accounts:login"), name="logout"),
     path(

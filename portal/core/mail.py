@@ -12,6 +12,7 @@ broken, possibly its database too, so they cannot wait in a table.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from functools import partial
 
@@ -43,6 +44,15 @@ MAX_ATTEMPTS = RETRY.max_attempts
 def verification(*, email: str, short_name: str, link: str) -> OutgoingMail:
     body = render_to_string("accounts/email/verify_email.txt", {"name": short_name, "link": link})
     return _queue("verify_email", [email], "Confirm your email address", body)
+
+
+def invitation(
+    *, email: str, name: str, link: str, expires_at: dt.datetime | None, inviter: str
+) -> OutgoingMail:
+    """The invitation link (portal/accounts/invitations.py): it signs up this address, once."""
+    context = {"name": name, "link": link, "expires_at": expires_at, "inviter": inviter}
+    body = render_to_string("accounts/email/invitation.txt", context)
+    return _queue("invitation", [email], "You are invited to the AI portal", body)
 
 
 def already_registered(*, email: str) -> OutgoingMail:

@@ -36,6 +36,7 @@ def heartbeat_schedule_name(queue: str) -> str:
 BEAT_SCHEDULES: tuple[Schedule, ...] = (
     Schedule(heartbeat_schedule_name(DEFAULT_QUEUE), HEARTBEAT_TASK, 60, kwargs=(("queue", DEFAULT_QUEUE),)),
     Schedule("portal: send due mail", "portal.mails_send_due", 60),
+    Schedule("accounts: invitation imports due", "accounts.invitation_imports_due", 60),
     Schedule("accounts: personal key steps due", "access.personal_keys_due", 30),
     Schedule("accounts: reconcile people's keys", "access.pairings_reconcile", 60 * 60),
     Schedule("librechat: provision due accounts", "librechat.accounts_provision_due", 30),
