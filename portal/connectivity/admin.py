@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, reverse
 
-from portal.connectivity import services
+from portal.connectivity import workers
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     Alert,
@@ -61,14 +61,14 @@ class NetworkAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Network]:
         # Per-request data rides on the rows: the admin instance is shared by every request
         # (and thread) of the process, so nothing of one request may be kept on it.
-        return super().get_queryset(request).annotate(worker_seen_at=services.last_heartbeat_of_queue())
+        return super().get_queryset(request).annotate(worker_seen_at=workers.last_heartbeat_of_queue())
 
     @admin.display(description="worker")
     def worker(self, network: Network) -> str:
         if hasattr(network, "worker_seen_at"):
-            status = services.worker_status(network=network, last_seen=network.worker_seen_at)
+            status = workers.worker_status(network=network, last_seen=network.worker_seen_at)
         else:  # a row the admin did not load through get_queryset
-            status = services.worker_statuses(networks=[network])[network.pk]
+            status = workers.worker_statuses(networks=[network])[network.pk]
         if status.stale:
             return status.sentence
         return f"seen {status.last_seen:%H:%M:%S} UTC" if status.last_seen else "seen"

@@ -52,8 +52,8 @@ def test_it_seeds_a_sweep_and_a_heartbeat_beat_entry_on_each_network_queue() -> 
 
 
 def test_an_admin_set_worker_location_wins_over_what_the_process_sees() -> None:
+    from portal.connectivity.checks import network_context
     from portal.connectivity.location import this_process
-    from portal.connectivity.services import network_context
 
     detected = make_network(worker_location="detect")
     on_host = make_network(worker_location="host")

@@ -31,7 +31,7 @@ from portal.connectivity.models import (
     Target,
     TargetNetwork,
 )
-from portal.connectivity.services import sweep_task_name
+from portal.connectivity.schedules import sweep_task_name
 from portal.models import WorkerHeartbeat
 from tests.netns import HOST, NetnsLab, require_netns
 from tests.workers import CeleryWorker

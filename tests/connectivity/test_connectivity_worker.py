@@ -16,7 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from portal.celery import app
 from portal.connectivity import admin as connectivity_admin
 from portal.connectivity.models import CheckResult, Network, State
-from portal.connectivity.services import heartbeat_task_name, sweep_task_name
+from portal.connectivity.schedules import heartbeat_task_name, sweep_task_name
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network, make_target, placement
 from tests.lab_server import LabHTTPServer

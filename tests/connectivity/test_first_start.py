@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
-from portal.connectivity import services
+from portal.connectivity import checks, workers
 from portal.connectivity.models import Alert, CheckResult, Network, State, Target, TargetNetwork
 from portal.connectivity.server_checks import server_checks_ensure
 from tests.simulators.librechat import LibreChatSimulator
@@ -66,8 +66,8 @@ def bootstrap(monkeypatch: pytest.MonkeyPatch, **environ: str) -> str:
 def sweep_every_network() -> None:
     """What beat fires in the first minute: each network's sweep, then the workers check."""
     for network in Network.objects.all():
-        services.network_sweep(network=network, hostname="first-start@test")
-    services.network_workers_check()
+        checks.network_sweep(network=network, hostname="first-start@test")
+    workers.network_workers_check()
 
 
 def test_a_fresh_install_without_vendors_checks_nothing_and_raises_no_alert(

@@ -1,4 +1,4 @@
-"""Connectivity actions: sweep a network, record what was seen, move states, raise alerts.
+"""Checks: sweep a network, record what was seen, move the states, raise alerts on a change.
 
 The probing itself (probes, diagnosis, alternatives, sweep) is Django-free and lives next to
 this module; here is what the portal does with it. A sweep runs on the network's own queue,
@@ -7,25 +7,21 @@ so everything probed goes out from inside that Docker network.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
+from portal.connectivity.alerts import alert_raise
 from portal.connectivity.alternatives import CREDENTIALS_NOT_TRIED, candidate_addresses, probe_alternatives
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
 from portal.connectivity.location import this_process
 from portal.connectivity.models import (
     Alert,
-    AlertChannel,
-    AlertDelivery,
     CheckResult,
     Expectation,
     HourlyRollup,
@@ -36,83 +32,13 @@ from portal.connectivity.models import (
 )
 from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
 from portal.connectivity.sweep import run_sweep
-from portal.core import heartbeats, mail, schedules
-from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
+from portal.core import heartbeats
 from portal.core.results import result_of
-from portal.models import WorkerHeartbeat
 
-logger = logging.getLogger(__name__)
-
-SWEEP_TASK = "connectivity.network_sweep"
-HEARTBEAT_TASK = "portal.worker_heartbeat"
-HEARTBEAT_EVERY_SECONDS = 60
 # A wrong guess among the alternatives should not cost a slow health check's full timeout.
 ALTERNATIVE_TIMEOUT_SECONDS = 2.0
-DEFAULT_KEEP_RESULTS_DAYS = 30
 
 
-# --- Beat entries ---------------------------------------------------------------------------
-def sweep_task_name(network_name: str) -> str:
-    return f"connectivity sweep: {network_name}"
-
-
-def heartbeat_task_name(queue: str) -> str:
-    return schedules.heartbeat_schedule_name(queue)
-
-
-def network_schedule_ensure(*, network: Network) -> list[str]:
-    """The network's sweep and heartbeat beat entries, both routed to its queue.
-
-    Created only when absent: an admin may have changed the interval since.
-    """
-    created = []
-    if schedules.periodic_task_ensure(
-        name=sweep_task_name(network.name),
-        task=SWEEP_TASK,
-        every_seconds=network.sweep_every_seconds,
-        queue=network.queue,
-        kwargs={"network_id": network.pk},
-    ):
-        created.append(sweep_task_name(network.name))
-    if schedules.periodic_task_ensure(
-        name=heartbeat_task_name(network.queue),
-        task=HEARTBEAT_TASK,
-        every_seconds=HEARTBEAT_EVERY_SECONDS,
-        queue=network.queue,
-        kwargs={"queue": network.queue},
-    ):
-        created.append(heartbeat_task_name(network.queue))
-    return created
-
-
-def network_sweep_interval_sync(*, network: Network) -> bool:
-    """After an admin changed the network's sweep interval: move its beat entry along.
-
-    Returns True when the entry changed. Saved through the model, so django-celery-beat's
-    change signal tells a running beat to reload.
-    """
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    entry = PeriodicTask.objects.filter(name=sweep_task_name(network.name)).select_related("interval").first()
-    if entry is None or (entry.interval and entry.interval.every == network.sweep_every_seconds):
-        return False
-    entry.interval, _ = IntervalSchedule.objects.get_or_create(
-        every=network.sweep_every_seconds, period=IntervalSchedule.SECONDS
-    )
-    entry.save(update_fields=["interval"])
-    return True
-
-
-def network_schedule_remove(*, network: Network) -> None:
-    from django_celery_beat.models import PeriodicTask
-
-    for task in PeriodicTask.objects.filter(
-        name__in=[sweep_task_name(network.name), heartbeat_task_name(network.queue)]
-    ):
-        task.delete()  # one by one, so django-celery-beat's change signal tells the scheduler
-
-
-# --- Sweeps ---------------------------------------------------------------------------------
 @dataclass
 class CheckReport:
     placement_id: int
@@ -437,204 +363,3 @@ def rollup_add(*, target_id: int, network_id: int, at: datetime, ok: bool, laten
                 1 if latency_ms is not None else 0,
             ],
         )
-
-
-# --- Workers ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WorkerStatus:
-    network: str
-    queue: str
-    last_seen: datetime | None
-    stale: bool
-    silent_since: datetime | None  # the time to quote: last heartbeat, or when the network was added
-
-    @property
-    def sentence(self) -> str:
-        if not self.stale:
-            return ""
-        assert self.silent_since is not None
-        when = self.silent_since.strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"no worker on {self.network} since {when}"
-
-
-def worker_status(
-    *, network: Network, last_seen: datetime | None, now: datetime | None = None
-) -> WorkerStatus:
-    """Is a worker consuming the network's queue, given its queue's last heartbeat?"""
-    reference = last_seen or network.created_at
-    stale = (now or timezone.now()) - reference > timedelta(seconds=network.heartbeat_stale_after_seconds)
-    return WorkerStatus(
-        network=network.name, queue=network.queue, last_seen=last_seen, stale=stale, silent_since=reference
-    )
-
-
-def worker_statuses(*, networks: Iterable[Network], now: datetime | None = None) -> dict[int, WorkerStatus]:
-    """Per network: is a worker consuming its queue? One query for all networks."""
-    now = now or timezone.now()
-    networks = list(networks)
-    seen = dict(
-        WorkerHeartbeat.objects.filter(queue__in=[n.queue for n in networks]).values_list("queue", "seen_at")
-    )
-    return {n.pk: worker_status(network=n, last_seen=seen.get(n.queue), now=now) for n in networks}
-
-
-def last_heartbeat_of_queue() -> Subquery:
-    """For an annotation on networks: their queue's last heartbeat (one query for a whole list)."""
-    return Subquery(WorkerHeartbeat.objects.filter(queue=OuterRef("queue")).values("seen_at")[:1])
-
-
-def network_workers_check(*, now: datetime | None = None) -> list[Alert]:
-    """Alert once when a network's worker goes silent, and once when it is back."""
-    now = now or timezone.now()
-    raised = []
-    networks = list(Network.objects.all())
-    statuses = worker_statuses(networks=networks, now=now)
-    for network in networks:
-        status = statuses[network.pk]
-        with transaction.atomic():
-            locked = Network.objects.select_for_update().get(pk=network.pk)
-            if status.stale and locked.worker_silent_since is None:
-                locked.worker_silent_since = status.silent_since
-                kind, message = (
-                    Alert.Kind.WORKER_SILENT,
-                    f"{status.sentence}: its checks are stale, not up. Start the worker "
-                    f"attached to {network.name} (celery worker -Q {network.queue}).",
-                )
-            elif not status.stale and locked.worker_silent_since is not None:
-                locked.worker_silent_since = None
-                kind, message = (
-                    Alert.Kind.WORKER_BACK,
-                    f"a worker is back on {network.name}: checks from there resume.",
-                )
-            else:
-                continue
-            locked.save(update_fields=["worker_silent_since"])
-            raised.append(alert_raise(kind=kind, network=locked, target=None, message=message, now=now))
-    return raised
-
-
-# --- Alerts -------------------------------------------------------------------------------
-def alert_raise(
-    *, kind: str, network: Network, target: Target | None, message: str, now: datetime | None = None
-) -> Alert:
-    """Record one alert and one delivery per enabled channel; delivery runs on the default queue."""
-    alert = Alert.objects.create(
-        kind=kind, network=network, target=target, message=message, created_at=now or timezone.now()
-    )
-    AlertDelivery.objects.bulk_create(
-        AlertDelivery(alert=alert, channel=channel) for channel in AlertChannel.objects.filter(enabled=True)
-    )
-
-    # A broker that is down leaves the deliveries pending: the workers check delivers them.
-    wake_after_commit("connectivity.alerts_deliver", kwargs={}, queue=DEFAULT_QUEUE)
-    return alert
-
-
-def alerts_deliver(*, limit: int = 100) -> int:
-    """Send pending deliveries. Each is claimed under SKIP LOCKED, so none goes out twice."""
-    sent = 0
-    pending_ids = list(
-        AlertDelivery.objects.filter(delivered_at__isnull=True, attempts__lt=AlertDelivery.MAX_ATTEMPTS)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for delivery_id in pending_ids:
-        with transaction.atomic():
-            delivery = (
-                AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("alert__network", "alert__target", "channel")
-                .filter(pk=delivery_id, delivered_at__isnull=True)
-                .first()
-            )
-            if delivery is None:
-                continue
-            delivery.attempts += 1
-            try:
-                _deliver(delivery.alert, delivery.channel)
-            except Exception as exc:
-                delivery.last_error = _delivery_error(exc)
-                logger.warning(
-                    "alert %s to channel %s failed: %s",
-                    delivery.alert_id,
-                    delivery.channel_id,
-                    delivery.last_error,
-                )
-            else:
-                delivery.delivered_at = timezone.now()
-                delivery.last_error = ""
-                sent += 1
-            delivery.save(update_fields=["attempts", "delivered_at", "last_error"])
-    return sent
-
-
-def _deliver(alert: Alert, channel: AlertChannel) -> None:
-    if channel.kind == AlertChannel.Kind.EMAIL:
-        # Handed to the outbox, which retries a failing mail server itself (portal/mail.py).
-        mail.alert(
-            recipients=channel.recipients,
-            subject=f"[portal] {alert.network.name}: {alert.get_kind_display()}"
-            + (f" {alert.target.name}" if alert.target else ""),
-            body=alert.message,
-        )
-        return
-    if not channel.webhook_url:
-        raise ValueError("the webhook channel has no URL")
-    from integrations.http import VendorHTTP
-
-    # VendorHTTP joins base and path with "/": split the URL so a hook's exact path is kept.
-    parts = urlsplit(channel.webhook_url.reveal())
-    path = urlunsplit(("", "", parts.path, parts.query, "")) or "/"
-    client = VendorHTTP(
-        vendor="webhook", base_url=f"{parts.scheme}://{parts.netloc}", connect_retries=1, read_retries=0
-    )
-    try:
-        client.request(
-            "POST",
-            path,
-            json_body={
-                "text": alert.message,  # what Slack (and Mattermost, Discord's /slack) shows
-                "kind": alert.kind,
-                "network": alert.network.name,
-                "target": alert.target.name if alert.target else None,
-                "created_at": alert.created_at.isoformat(),
-            },
-            timeout=10.0,
-        )
-    finally:
-        client.close()
-
-
-def _delivery_error(exc: Exception) -> str:
-    """A reason without the webhook URL: that URL is the channel's secret."""
-    from integrations.http import VendorError
-
-    if isinstance(exc, VendorError):
-        return f"{type(exc).__name__} ({exc.kind}{f', HTTP {exc.status}' if exc.status else ''})"
-    return f"{type(exc).__name__}"[:300]
-
-
-# --- Retention ----------------------------------------------------------------------------
-def check_results_prune(*, days: int | None = None, now: datetime | None = None, batch: int = 10_000) -> int:
-    """Delete results older than `days` (setting CONNECTIVITY_KEEP_RESULTS_DAYS), in batches
-    so a first prune of millions never holds one huge transaction."""
-    days = (
-        days
-        if days is not None
-        else getattr(settings, "CONNECTIVITY_KEEP_RESULTS_DAYS", DEFAULT_KEEP_RESULTS_DAYS)
-    )
-    if days < 1:
-        raise ValueError(f"keep results for at least one day, not {days}")
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(
-            CheckResult.objects.filter(checked_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch]
-        )
-        if not ids:
-            break
-        count, _ = CheckResult.objects.filter(id__in=ids).delete()
-        deleted += count
-    # Rollups feed the 7-day uptime: keep them at least that long.
-    HourlyRollup.objects.filter(hour__lt=now - timedelta(days=max(days, 8))).delete()
-    return deleted
