@@ -40,11 +40,18 @@ CHECK_NOW_WAIT_SECONDS = 10.0
 
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
-    list_display = ("name", "queue", "subnet", "gateway", "worker")
-    readonly_fields = ("queue", "worker_location_seen", "worker_silent_since", "created_at")
+    list_display = ("name", "queue", "seen_from_inside", "worker")
+    readonly_fields = (
+        "queue",
+        "facts_from_inside",
+        "worker_location_seen",
+        "worker_silent_since",
+        "created_at",
+    )
     fields = (
         "name",
         "queue",
+        "facts_from_inside",
         "subnet",
         "gateway",
         "description",
@@ -72,6 +79,40 @@ class NetworkAdmin(admin.ModelAdmin):
         if status.stale:
             return status.sentence
         return f"seen {status.last_seen:%H:%M:%S} UTC" if status.last_seen else "seen"
+
+    @admin.display(description="seen from inside")
+    def seen_from_inside(self, network: Network) -> str:
+        """Subnet and gateway in use (pinned or reported), and any pin the worker contradicts."""
+        facts = network.facts
+        subnet = network.subnet or (", ".join(facts.subnets) if facts else "") or "not reported yet"
+        gateway = network.gateway or (facts.gateway if facts else "") or "?"
+        pinned = " (pinned)" if network.subnet or network.gateway else ""
+        disagreements = network.pin_disagreements()
+        warning = f" ⚠ {'; '.join(disagreements)}" if disagreements else ""
+        return f"{subnet} via {gateway}{pinned}{warning}"
+
+    @admin.display(description="what the worker sees")
+    def facts_from_inside(self, network: Network) -> str:
+        facts = network.facts
+        if facts is None:
+            return (
+                "No report yet: the worker on this network reports with its heartbeat. Until then a "
+                "probe uses the facts of the process that runs it."
+            )
+        hosts = ", ".join(f"{name} {' '.join(addresses)}" for name, addresses in facts.hosts.items())
+        lines = [
+            f"Reported {network.facts_seen_at:%Y-%m-%d %H:%M:%S} UTC by {facts.hostname or 'the worker'}, "
+            f"{'in a container' if facts.in_container else 'on the host'} ({facts.location_reason}).",
+            "Addresses: "
+            + (", ".join(f"{a.address} on {a.interface} ({a.subnet})" for a in facts.addresses) or "none"),
+            f"Default gateway: {facts.gateway or 'none'}.",
+            f"Resolvers: {', '.join(facts.resolvers) or 'none'}; search domains: "
+            f"{', '.join(facts.search_domains) or 'none'}.",
+            f"Hosts file: {hosts or 'no names besides localhost'}"
+            + ("" if facts.host_gateway_names else " (no host.docker.internal)."),
+        ]
+        lines += [f"Disagrees with a pin: {d}." for d in network.pin_disagreements()]
+        return "\n".join(lines)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Network | None = None) -> tuple[str, ...]:
         # The name is the queue's name: renaming would orphan the worker and beat entries.

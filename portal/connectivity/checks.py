@@ -7,8 +7,8 @@ so everything probed goes out from inside that Docker network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.connectivity.alerts import alert_raise
-from portal.connectivity.alternatives import CREDENTIALS_NOT_TRIED, candidate_addresses, probe_alternatives
+from portal.connectivity.alternatives import candidate_addresses, finding_sentence
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
-from portal.connectivity.location import this_process
+from portal.connectivity.knowledge import NetworkKnowledge, network_knowledge
 from portal.connectivity.models import (
     Alert,
     CheckResult,
@@ -31,8 +31,8 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
-from portal.connectivity.sweep import run_sweep
-from portal.core import heartbeats
+from portal.connectivity.sweep import run_sweep_with_finder
+from portal.connectivity.workers import worker_report
 from portal.core.results import result_of
 
 # A wrong guess among the alternatives should not cost a slow health check's full timeout.
@@ -67,22 +67,9 @@ class SweepReport:
 
 
 def network_context(*, network: Network, expect: str = Expectation.REACHABLE) -> NetworkContext:
-    return NetworkContext(
-        network=network.name,
-        subnet=network.subnet_network,
-        gateway=network.gateway or None,
-        in_container=network.worker_in_container,
-        expect_reachable=expect == Expectation.REACHABLE,
-        host_addresses=tuple(network.host_address_list),
-    )
-
-
-def worker_location_record(*, network: Network) -> None:
-    """Show in the admin where the worker sweeping `network` finds itself (written on change)."""
-    seen = this_process().sentence[:300]
-    if network.worker_location_seen != seen:
-        Network.objects.filter(pk=network.pk).update(worker_location_seen=seen)
-        network.worker_location_seen = seen
+    """Where a probe from `network` runs, knowing every network (knowledge.network_knowledge)."""
+    context = network_knowledge(network=network).context
+    return replace(context, expect_reachable=expect == Expectation.REACHABLE)
 
 
 def network_sweep(*, network: Network, hostname: str = "", now: datetime | None = None) -> SweepReport:
@@ -93,8 +80,7 @@ def network_sweep(*, network: Network, hostname: str = "", now: datetime | None 
     """
     now = now or timezone.now()
     started = timezone.now()
-    heartbeats.heartbeat_record(queue=network.queue, hostname=hostname)  # a sweep proves a worker
-    worker_location_record(network=network)
+    worker_report(network=network, hostname=hostname)  # a sweep proves a worker, and says what it sees
     with transaction.atomic():
         due = list(
             TargetNetwork.objects.select_for_update(skip_locked=True, of=("self",))
@@ -123,7 +109,8 @@ def target_check_now(*, target: Target, network: Network) -> CheckReport:
 
 
 def placements_check(*, placements: Sequence[TargetNetwork], network: Network) -> list[CheckReport]:
-    """Probe all `placements` concurrently, then the alternatives of the failures, and record."""
+    """Probe all `placements` concurrently, each failure's alternatives as soon as it fails
+    (one deadline for them all: sweep.run_sweep_with_finder), then record."""
     specs: list[ProbeSpec | None] = []
     bad_addresses: dict[int, str] = {}
     for placement in placements:
@@ -132,75 +119,67 @@ def placements_check(*, placements: Sequence[TargetNetwork], network: Network) -
         except ValueError as exc:
             specs.append(None)
             bad_addresses[placement.pk] = str(exc)
-    runnable = [s for s in specs if s is not None]
-    outcomes_iter = iter(run_sweep(runnable))
-    outcomes = [next(outcomes_iter) if s is not None else None for s in specs]
+    runnable = [(p, s) for p, s in zip(placements, specs, strict=True) if s is not None]
+    knowledge = network_knowledge(network=network)
+    diagnoses: dict[int, Diagnosis] = {}
 
-    contexts = [network_context(network=network, expect=p.expect) for p in placements]
-    diagnoses: list[Diagnosis | None] = [
-        diagnose(s, o, c) if s is not None and o is not None else None
-        for s, o, c in zip(specs, outcomes, contexts, strict=True)
-    ]
-    alternatives = _alternatives_for_failures(placements, specs, diagnoses, contexts, network)
+    def candidates_for(index: int, outcome: ProbeOutcome) -> list[ProbeSpec]:
+        placement, spec = runnable[index]
+        context = replace(knowledge.context, expect_reachable=placement.expect == Expectation.REACHABLE)
+        diagnosis = diagnoses[placement.pk] = diagnose(spec, outcome, context)
+        if diagnosis.healthy or placement.expect != Expectation.REACHABLE:
+            return []
+        return _candidates(placement, spec, knowledge, network)
+
+    outcomes, tried = run_sweep_with_finder([s for _, s in runnable], candidates_for)
+    found = {p.pk: (o, t) for (p, _), o, t in zip(runnable, outcomes, tried, strict=True)}
 
     now = timezone.now()
     reports = []
-    for placement, spec, outcome, diagnosis, tried in zip(
-        placements, specs, outcomes, diagnoses, alternatives, strict=True
-    ):
-        if spec is None or outcome is None or diagnosis is None:
-            outcome = ProbeOutcome(
-                ok=False,
-                target=placement.target.address,
-                latency_ms=0.0,
-                error_kind=ErrorKind.OTHER,
-                detail=bad_addresses.get(placement.pk, "not probed"),
-            )
-            diagnosis = Diagnosis(
-                DiagnosisKind.UNKNOWN,
-                f"The address of {placement.target} cannot be probed: {outcome.detail}",
-                "Fix the target's address in the admin.",
-            )
+    for placement in placements:
+        outcome, alternatives = found.get(placement.pk, (None, []))
+        diagnosis = diagnoses.get(placement.pk)
+        if outcome is None or diagnosis is None:
+            outcome, diagnosis = _not_probed(placement, bad_addresses.get(placement.pk, "not probed"))
         reports.append(
             check_record(
-                placement=placement, outcome=outcome, diagnosis=diagnosis, alternatives=tried, now=now
+                placement=placement, outcome=outcome, diagnosis=diagnosis, alternatives=alternatives, now=now
             )
         )
     return reports
 
 
-def _alternatives_for_failures(
-    placements: Sequence[TargetNetwork],
-    specs: Sequence[ProbeSpec | None],
-    diagnoses: Sequence[Diagnosis | None],
-    contexts: Sequence[NetworkContext],
-    network: Network,
-) -> list[list[tuple[ProbeSpec, ProbeOutcome]]]:
-    """Every failing target's candidate addresses, probed in ONE concurrent sweep."""
-    from dataclasses import replace
+def _candidates(
+    placement: TargetNetwork, spec: ProbeSpec, knowledge: NetworkKnowledge, network: Network
+) -> list[ProbeSpec]:
+    candidates = candidate_addresses(
+        spec,
+        knowledge.context,
+        network.alternative_host_list,
+        service_names=placement.target.service_name_list,
+        guess=network.guess_alternatives,
+        neighbours=[(n.host, n.port) for n in knowledge.neighbours_of(placement.target.name)],
+        reported_names=knowledge.reported_names,
+        reported_addresses=knowledge.reported_addresses,
+    )
+    timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
+    return [replace(c, timeout=timeout) for c in candidates]
 
-    groups: list[list[ProbeSpec]] = []
-    for placement, spec, diagnosis, context in zip(placements, specs, diagnoses, contexts, strict=True):
-        if (
-            spec is None
-            or diagnosis is None
-            or diagnosis.healthy
-            or placement.expect != Expectation.REACHABLE
-        ):
-            groups.append([])
-            continue
-        candidates = candidate_addresses(
-            spec,
-            context,
-            network.alternative_host_list,
-            service_names=placement.target.service_name_list,
-            guess=network.guess_alternatives,
-        )
-        timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
-        groups.append([replace(c, timeout=timeout) for c in candidates])
-    flat = [c for group in groups for c in group]
-    outcomes = iter(probe_alternatives(flat))
-    return [[(c, next(outcomes)) for c in group] for group in groups]
+
+def _not_probed(placement: TargetNetwork, reason: str) -> tuple[ProbeOutcome, Diagnosis]:
+    outcome = ProbeOutcome(
+        ok=False,
+        target=placement.target.address,
+        latency_ms=0.0,
+        error_kind=ErrorKind.OTHER,
+        detail=reason,
+    )
+    diagnosis = Diagnosis(
+        DiagnosisKind.UNKNOWN,
+        f"The address of {placement.target} cannot be probed: {outcome.detail}",
+        "Fix the target's address in the admin.",
+    )
+    return outcome, diagnosis
 
 
 def check_record(
@@ -208,7 +187,7 @@ def check_record(
     placement: TargetNetwork,
     outcome: ProbeOutcome,
     diagnosis: Diagnosis,
-    alternatives: Iterable[tuple[ProbeSpec, ProbeOutcome]] = (),
+    alternatives: Sequence[tuple[ProbeSpec, ProbeOutcome]] = (),
     now: datetime | None = None,
 ) -> CheckReport:
     """Store one check, fold it into the hourly rollup, move the state, alert on a change."""
@@ -226,10 +205,7 @@ def check_record(
     ]
     answered = next((t for t in tried if t["ok"]), None)
     working = str(answered["address"]) if answered else ""
-    fix = diagnosis.fix
-    if answered:
-        untried = " (credentials not tried)" if CREDENTIALS_NOT_TRIED in str(answered["detail"]) else ""
-        fix = f"{fix} From {placement.network.name}, {working} answers{untried}.".strip()
+    fix = f"{diagnosis.fix} {finding_sentence(placement.network.name, alternatives)}".strip()
     latency = round(outcome.latency_ms, 1) if outcome.ok else None
 
     with transaction.atomic():

@@ -14,10 +14,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from portal.connectivity.facts import NetworkFacts
 from portal.connectivity.location import this_process
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
 from portal.core.queues import network_queue_name
 from portal.crypto import EncryptedTextField
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _split_list(text: str) -> list[str]:
@@ -47,11 +50,23 @@ class Network(models.Model):
     subnet = models.CharField(
         max_length=64,
         blank=True,
-        help_text="The network's address range when known (`docker network inspect`), e.g. 172.20.0.0/16.",
+        help_text="Leave empty: the network's worker reports the subnets it sees. Pin a range "
+        "(e.g. 172.20.0.0/16) only when that report is wrong; a pinned value wins.",
     )
     gateway = models.GenericIPAddressField(
-        null=True, blank=True, help_text="The network's gateway: the Docker host as seen from containers."
+        null=True,
+        blank=True,
+        help_text="Leave empty: the worker reports its default gateway (the Docker host as seen from "
+        "containers). A pinned gateway wins and must lie inside the subnet.",
     )
+    facts_seen = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="What the network's worker last reported from inside: addresses and subnets, "
+        "gateway, resolvers, search domains, hosts-file names, container or host.",
+    )
+    facts_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     description = models.TextField(blank=True)
     host_addresses = models.TextField(
         blank=True,
@@ -115,9 +130,16 @@ class Network(models.Model):
         errors = {}
         if self.subnet:
             try:
+                if "/" not in self.subnet:
+                    raise ValueError("no prefix length")
                 self.subnet = str(ipaddress.ip_network(self.subnet.strip(), strict=False))
             except ValueError:
-                errors["subnet"] = f"{self.subnet!r} is not an address range such as 172.20.0.0/16."
+                errors["subnet"] = (
+                    f"{self.subnet!r} is not an address range in CIDR form, such as 172.20.0.0/16."
+                )
+        gateway_error = self._gateway_pin_error()
+        if gateway_error and "subnet" not in errors:
+            errors["gateway"] = gateway_error
         bad = [a for a in self.host_address_list if not _is_ip(a)]
         if bad:
             errors["host_addresses"] = f"Not IP addresses: {', '.join(bad)}."
@@ -130,15 +152,58 @@ class Network(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def worker_in_container(self) -> bool:
-        """Where the worker runs, as the process asking sees it unless an admin set it."""
-        if self.worker_location == WorkerLocationChoice.DETECT:
-            return this_process().in_container
-        return self.worker_location == WorkerLocationChoice.CONTAINER
+    def _gateway_pin_error(self) -> str:
+        """A pinned gateway outside the subnet (pinned, else the worker's) is a typo: refuse it."""
+        if not self.gateway:
+            return ""
+        try:
+            gateway = ipaddress.ip_address(str(self.gateway))
+        except ValueError:
+            return f"{self.gateway!r} is not an IP address."
+        subnets = [self.subnet_network] if self.subnet_network else list(self.seen_subnets)
+        if subnets and not any(gateway in s for s in subnets if gateway.version == s.version):
+            where = ", ".join(str(s) for s in subnets)
+            return f"The gateway {gateway} lies outside the subnet {where}: a gateway is an address in it."
+        return ""
 
     @property
-    def subnet_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    def facts(self) -> NetworkFacts | None:
+        """What the worker reported, or None before its first report."""
+        return NetworkFacts.from_dict(self.facts_seen) if self.facts_seen else None
+
+    @property
+    def seen_subnets(self) -> tuple[IPNetwork, ...]:
+        facts = self.facts
+        return tuple(ipaddress.ip_network(s) for s in facts.subnets) if facts else ()
+
+    @property
+    def worker_in_container(self) -> bool:
+        """Where the worker runs: an admin's pin, else the worker's report, else this process."""
+        if self.worker_location != WorkerLocationChoice.DETECT:
+            return self.worker_location == WorkerLocationChoice.CONTAINER
+        facts = self.facts
+        return facts.in_container if facts else this_process().in_container
+
+    def pin_disagreements(self) -> list[str]:
+        """Pinned values the worker's own view contradicts: shown on the row and in diagnoses."""
+        facts = self.facts
+        if facts is None:
+            return []
+        found = []
+        pinned = self.subnet_network
+        if pinned and facts.subnets and not any(pinned.overlaps(s) for s in self.seen_subnets):
+            found.append(f"pinned subnet {pinned}, the worker sees {', '.join(facts.subnets)}")
+        if self.gateway and facts.gateway and str(self.gateway) != facts.gateway:
+            found.append(f"pinned gateway {self.gateway}, the worker sees {facts.gateway}")
+        if self.worker_location != WorkerLocationChoice.DETECT and (
+            (self.worker_location == WorkerLocationChoice.CONTAINER) != facts.in_container
+        ):
+            seen = "in a container" if facts.in_container else "on the host"
+            found.append(f"pinned {self.get_worker_location_display()}, the worker finds itself {seen}")
+        return found
+
+    @property
+    def subnet_network(self) -> IPNetwork | None:
         try:
             return ipaddress.ip_network(self.subnet, strict=False) if self.subnet else None
         except ValueError:

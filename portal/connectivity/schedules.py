@@ -6,7 +6,8 @@ from portal.connectivity.models import Network
 from portal.core import schedules
 
 SWEEP_TASK = "connectivity.network_sweep"
-HEARTBEAT_TASK = "portal.worker_heartbeat"
+# The network's own heartbeat: the kit's heartbeat plus what the worker sees (workers.worker_report).
+HEARTBEAT_TASK = "connectivity.network_heartbeat"
 HEARTBEAT_EVERY_SECONDS = 60
 
 
@@ -37,7 +38,7 @@ def network_schedule_ensure(*, network: Network) -> list[str]:
         task=HEARTBEAT_TASK,
         every_seconds=HEARTBEAT_EVERY_SECONDS,
         queue=network.queue,
-        kwargs={"queue": network.queue},
+        kwargs={"network_id": network.pk},
     ):
         created.append(heartbeat_task_name(network.queue))
     return created

@@ -26,6 +26,14 @@ def network_sweep(network_id: int) -> None:
     checks.network_sweep(network=network, hostname=_hostname())
 
 
+@shared_task(name="connectivity.network_heartbeat", ignore_result=True)
+def network_heartbeat(network_id: int) -> None:
+    """Routed to the network's queue: the worker inside the network reports it lives, and what it sees."""
+    network = Network.objects.filter(pk=network_id).first()
+    if network is not None:
+        workers.worker_report(network=network, hostname=_hostname())
+
+
 @shared_task(name="connectivity.target_check")
 def target_check(target_id: int, network_id: int) -> dict[str, Any]:
     target = Target.objects.get(pk=target_id)

@@ -1,4 +1,5 @@
-"""Is a worker consuming each network's queue? Its status, and the alert when it goes silent."""
+"""A network's worker: its heartbeat and what it reports seeing from inside the network, whether
+one is consuming the queue, and the alert when it goes silent."""
 
 from __future__ import annotations
 
@@ -11,11 +12,30 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from portal.connectivity.alerts import alert_raise
-from portal.connectivity.models import (
-    Alert,
-    Network,
-)
+from portal.connectivity.facts import NetworkFacts, this_process_facts
+from portal.connectivity.models import Alert, Network
+from portal.core import heartbeats
 from portal.models import WorkerHeartbeat
+
+
+def worker_report(*, network: Network, hostname: str) -> None:
+    """The worker on `network` is alive, and this is what it sees: run by the network's
+    heartbeat and at the start of each sweep, in the worker that consumes its queue."""
+    heartbeats.heartbeat_record(queue=network.queue, hostname=hostname)
+    network_facts_record(network=network, facts=this_process_facts())
+
+
+def network_facts_record(*, network: Network, facts: NetworkFacts, now: datetime | None = None) -> None:
+    """Store the worker's view on the network's row; the admin and every diagnosis read it."""
+    seen = facts.to_dict()
+    location = f"{'in a container' if facts.in_container else 'on the host'}: {facts.location_reason}"
+    network.facts_seen, network.facts_seen_at = seen, now or timezone.now()
+    network.worker_location_seen = location[:300]
+    Network.objects.filter(pk=network.pk).update(
+        facts_seen=seen,
+        facts_seen_at=network.facts_seen_at,
+        worker_location_seen=network.worker_location_seen,
+    )
 
 
 @dataclass(frozen=True)

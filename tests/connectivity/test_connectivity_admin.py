@@ -40,7 +40,7 @@ def test_it_adds_a_network_with_its_queue_and_beat_entries(admin_client: Client)
     assert network.queue == "net.backend-qa"
     assert set(PeriodicTask.objects.filter(queue="net.backend-qa").values_list("task", flat=True)) == {
         "connectivity.network_sweep",
-        "portal.worker_heartbeat",
+        "connectivity.network_heartbeat",
     }
 
 
