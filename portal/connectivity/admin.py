@@ -102,7 +102,9 @@ class NetworkAdmin(admin.ModelAdmin):
         hosts = ", ".join(f"{name} {' '.join(addresses)}" for name, addresses in facts.hosts.items())
         lines = [
             f"Reported {network.facts_seen_at:%Y-%m-%d %H:%M:%S} UTC by {facts.hostname or 'the worker'}, "
-            f"{'in a container' if facts.in_container else 'on the host'} ({facts.location_reason}).",
+            f"{'in a container' if facts.in_container else 'on the host'} ({facts.location_reason}"
+            + (f"; markers: {', '.join(facts.container_markers)}" if facts.container_markers else "")
+            + ").",
             "Addresses: "
             + (", ".join(f"{a.address} on {a.interface} ({a.subnet})" for a in facts.addresses) or "none"),
             f"Default gateway: {facts.gateway or 'none'}.",

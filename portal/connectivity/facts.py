@@ -52,6 +52,7 @@ class NetworkFacts:
     hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> addresses
     in_container: bool = False
     location_reason: str = ""
+    container_markers: tuple[str, ...] = ()  # /.dockerenv, /run/.containerenv, a runtime's cgroup
     hostname: str = ""
 
     @property
@@ -99,6 +100,7 @@ class NetworkFacts:
             hosts=hosts,
             in_container=bool(data.get("in_container")),
             location_reason=str(data.get("location_reason") or ""),
+            container_markers=tuple(str(m) for m in data.get("container_markers") or ()),
             hostname=str(data.get("hostname") or ""),
         )
 
@@ -115,7 +117,8 @@ class NetworkFacts:
     def gather(cls, root: Path = Path("/")) -> NetworkFacts:
         """Read this process's view (`root` lets a test point at a tree of its own)."""
         routes = _routes(root / "proc/net/route")
-        location = decide(LocationFacts.gather())
+        seen = LocationFacts.gather()
+        location = decide(seen)
         resolvers, search = _resolv_conf(root / "etc/resolv.conf")
         return cls(
             addresses=tuple(
@@ -130,6 +133,7 @@ class NetworkFacts:
             hosts=_hosts_names(root / "etc/hosts"),
             in_container=location.in_container,
             location_reason=location.reason,
+            container_markers=seen.container_files + seen.container_cgroups,
             hostname=socket.gethostname(),
         )
 

@@ -56,14 +56,14 @@ def network_knowledge(*, network: Network, networks: Sequence[Network] | None = 
     facts_from = "report"
     if facts is None:
         facts, facts_from = this_process_facts(), "this process"
-    others = tuple(_known(other, placed[other.pk]) for other in networks if other.pk != network.pk)
+    others = tuple(_known(other) for other in networks if other.pk != network.pk)
     context = NetworkContext(
         network=network.name,
         subnet=network.subnet_network or _first_subnet(facts),
         gateway=str(network.gateway) if network.gateway else facts.gateway,
         in_container=network.worker_in_container,  # a pin, else the report, else this process
         host_addresses=tuple(network.host_address_list),
-        holders=_holders(network, facts, placed[network.pk]),
+        holders=_holders(network, facts),
         others=others,
         notes=tuple(network.pin_disagreements()),
         hosts_file=dict(facts.hosts),
@@ -117,33 +117,26 @@ def _host_port(address: str) -> tuple[str, int | None]:
         return "", None
 
 
-def _known(network: Network, placed: list[tuple[str, str, int | None]]) -> KnownNetwork:
+def _known(network: Network) -> KnownNetwork:
     facts = network.facts
     subnets: tuple[IPNetwork, ...] = (network.subnet_network,) if network.subnet_network else ()
     if facts is not None:
         subnets += tuple(s for s in network.seen_subnets if s not in subnets)
-    return KnownNetwork(
-        name=network.name,
-        subnets=subnets,
-        holders=_holders(network, facts, placed) if facts else _target_holders(placed),
-    )
+    return KnownNetwork(name=network.name, subnets=subnets, holders=_holders(network, facts) if facts else {})
 
 
-def _holders(
-    network: Network, facts: NetworkFacts, placed: list[tuple[str, str, int | None]]
-) -> dict[str, str]:
-    """Address -> who holds it on `network`: its worker, its hosts-file names, targets by address."""
-    holders = _target_holders(placed)
+def _holders(network: Network, facts: NetworkFacts) -> dict[str, str]:
+    """Address -> who holds it on `network`: the names in its worker's hosts file, the worker.
+
+    A target given by address is not a holder: it says where someone expects a service,
+    which is what the diagnosis is checking."""
+    holders: dict[str, str] = {}
     for name, addresses in facts.hosts.items():
         for address in addresses:
             holders.setdefault(address, name)
     for address in facts.own_addresses:
         holders[address] = f"the worker on {network.name}"
     return holders
-
-
-def _target_holders(placed: list[tuple[str, str, int | None]]) -> dict[str, str]:
-    return {host: name for name, host, _ in placed if _ip(host) is not None}
 
 
 def _first_subnet(facts: NetworkFacts) -> IPNetwork | None:

@@ -33,10 +33,16 @@ class DiagnoserBase:
         return Diagnosis(kind, summary, fix)
 
     def holder(self) -> str:
-        """Who is known to hold the target's address on any network, or ""."""
+        """Who is known to hold the target's address: on the network whose subnet it is in
+        first, then on any network; "" when nobody is known to."""
         address = self.ip or ""
-        found = self.context.holders.get(address)
-        return found or next((o.holders[address] for o in self.context.others if address in o.holders), "")
+        other = self.context.network_holding(address)
+        networks = [
+            *([other.holders] if other else []),
+            self.context.holders,
+            *(o.holders for o in self.context.others),
+        ]
+        return next((holders[address] for holders in networks if address in holders), "")
 
     def is_loopback(self) -> bool:
         if self.host.lower() in _LOOPBACK_NAMES:
