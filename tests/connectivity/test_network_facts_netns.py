@@ -20,7 +20,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu import Connection
 
 from portal.celery import app
-from portal.connectivity.models import CheckResult, Network, TargetNetwork
+from portal.connectivity.models import CheckResult, Network, Target, TargetNetwork
 from portal.connectivity.schedules import heartbeat_task_name, sweep_task_name
 from tests.connectivity.factories import make_target
 from tests.connectivity.test_connectivity_netns import (  # noqa: F401  (socket_broker: a fixture)
@@ -145,7 +145,7 @@ def test_workers_report_their_networks_and_the_diagnosis_uses_every_network(
     assert dev.facts.hosts["litellm-old"] == (lab.unused_address("backend-dev"),)  # type: ignore[union-attr]
     assert "litellm-prod" in prod.facts.hosts and "llm-gateway" not in prod.facts.hosts  # type: ignore[union-attr]
 
-    def result(target: object) -> CheckResult:
+    def result(target: Target) -> CheckResult:
         return CheckResult.objects.get(target=target, network=dev)
 
     assert result(by_name).ok
