@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.connectivity.alerts import alert_raise
-from portal.connectivity.alternatives import candidate_addresses, finding_sentence
-from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
-from portal.connectivity.knowledge import NetworkKnowledge, network_knowledge
+from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext
+from portal.connectivity.explain import Explained, Probe, explain_all
+from portal.connectivity.knowledge import network_knowledge
 from portal.connectivity.models import (
     Alert,
     CheckResult,
@@ -30,13 +30,9 @@ from portal.connectivity.models import (
     Target,
     TargetNetwork,
 )
-from portal.connectivity.probes import ErrorKind, ProbeOutcome, ProbeSpec
-from portal.connectivity.sweep import run_sweep_with_finder
+from portal.connectivity.probes import ErrorKind, ProbeOutcome
 from portal.connectivity.workers import worker_report
 from portal.core.results import result_of
-
-# A wrong guess among the alternatives should not cost a slow health check's full timeout.
-ALTERNATIVE_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -66,9 +62,11 @@ class SweepReport:
     checks: list[CheckReport] = field(default_factory=list)
 
 
-def network_context(*, network: Network, expect: str = Expectation.REACHABLE) -> NetworkContext:
+def network_context(
+    *, network: Network, expect: str = Expectation.REACHABLE, here: bool = False
+) -> NetworkContext:
     """Where a probe from `network` runs, knowing every network (knowledge.network_knowledge)."""
-    context = network_knowledge(network=network).context
+    context = network_knowledge(network=network, here=here).context
     return replace(context, expect_reachable=expect == Expectation.REACHABLE)
 
 
@@ -100,70 +98,49 @@ def network_sweep(*, network: Network, hostname: str = "", now: datetime | None 
     return report
 
 
-def target_check_now(*, target: Target, network: Network) -> CheckReport:
-    """ "Check now": one target from one network, whatever its schedule."""
+def target_check_now(*, target: Target, network: Network, here: bool = False) -> CheckReport:
+    """ "Check now": one target from one network, whatever its schedule (`here`: run by a
+    process that is not the network's worker, see explain.explain_all)."""
     placement = TargetNetwork.objects.select_related("target").get(target=target, network=network)
     placement.next_check_at = timezone.now() + timedelta(seconds=target.interval_seconds)
     placement.save(update_fields=["next_check_at"])
-    return placements_check(placements=[placement], network=network)[0]
+    return placements_check(placements=[placement], network=network, here=here)[0]
 
 
-def placements_check(*, placements: Sequence[TargetNetwork], network: Network) -> list[CheckReport]:
-    """Probe all `placements` concurrently, each failure's alternatives as soon as it fails
-    (one deadline for them all: sweep.run_sweep_with_finder), then record."""
-    specs: list[ProbeSpec | None] = []
+def placements_check(
+    *, placements: Sequence[TargetNetwork], network: Network, here: bool = False
+) -> list[CheckReport]:
+    """Probe, diagnose and find for all `placements` at once (explain.explain_all), then record."""
+    probes: list[Probe] = []
+    probed: list[TargetNetwork] = []
     bad_addresses: dict[int, str] = {}
     for placement in placements:
         try:
-            specs.append(placement.target.probe_spec())
+            spec = placement.target.probe_spec()
         except ValueError as exc:
-            specs.append(None)
             bad_addresses[placement.pk] = str(exc)
-    runnable = [(p, s) for p, s in zip(placements, specs, strict=True) if s is not None]
-    knowledge = network_knowledge(network=network)
-    diagnoses: dict[int, Diagnosis] = {}
-
-    def candidates_for(index: int, outcome: ProbeOutcome) -> list[ProbeSpec]:
-        placement, spec = runnable[index]
-        context = replace(knowledge.context, expect_reachable=placement.expect == Expectation.REACHABLE)
-        diagnosis = diagnoses[placement.pk] = diagnose(spec, outcome, context)
-        if diagnosis.healthy or placement.expect != Expectation.REACHABLE:
-            return []
-        return _candidates(placement, spec, knowledge, network)
-
-    outcomes, tried = run_sweep_with_finder([s for _, s in runnable], candidates_for)
-    found = {p.pk: (o, t) for (p, _), o, t in zip(runnable, outcomes, tried, strict=True)}
-
+            continue
+        probed.append(placement)
+        probes.append(
+            Probe(
+                spec,
+                expect_reachable=placement.expect == Expectation.REACHABLE,
+                service_names=tuple(placement.target.service_name_list),
+                name=placement.target.name,
+            )
+        )
+    explained = dict(
+        zip([p.pk for p in probed], explain_all(probes, network=network, here=here), strict=True)
+    )
     now = timezone.now()
     reports = []
     for placement in placements:
-        outcome, alternatives = found.get(placement.pk, (None, []))
-        diagnosis = diagnoses.get(placement.pk)
-        if outcome is None or diagnosis is None:
+        found = explained.get(placement.pk)
+        if found is None:
             outcome, diagnosis = _not_probed(placement, bad_addresses.get(placement.pk, "not probed"))
-        reports.append(
-            check_record(
-                placement=placement, outcome=outcome, diagnosis=diagnosis, alternatives=alternatives, now=now
-            )
-        )
+            found = Explained(network.name, outcome, diagnosis)
+        reports.append(check_record(placement=placement, explained=found, now=now))
     return reports
-
-
-def _candidates(
-    placement: TargetNetwork, spec: ProbeSpec, knowledge: NetworkKnowledge, network: Network
-) -> list[ProbeSpec]:
-    candidates = candidate_addresses(
-        spec,
-        knowledge.context,
-        network.alternative_host_list,
-        service_names=placement.target.service_name_list,
-        guess=network.guess_alternatives,
-        neighbours=[(n.host, n.port) for n in knowledge.neighbours_of(placement.target.name)],
-        reported_names=knowledge.reported_names,
-        reported_addresses=knowledge.reported_addresses,
-    )
-    timeout = min(spec.timeout, ALTERNATIVE_TIMEOUT_SECONDS)
-    return [replace(c, timeout=timeout) for c in candidates]
 
 
 def _not_probed(placement: TargetNetwork, reason: str) -> tuple[ProbeOutcome, Diagnosis]:
@@ -183,15 +160,11 @@ def _not_probed(placement: TargetNetwork, reason: str) -> tuple[ProbeOutcome, Di
 
 
 def check_record(
-    *,
-    placement: TargetNetwork,
-    outcome: ProbeOutcome,
-    diagnosis: Diagnosis,
-    alternatives: Sequence[tuple[ProbeSpec, ProbeOutcome]] = (),
-    now: datetime | None = None,
+    *, placement: TargetNetwork, explained: Explained, now: datetime | None = None
 ) -> CheckReport:
     """Store one check, fold it into the hourly rollup, move the state, alert on a change."""
     now = now or timezone.now()
+    outcome, diagnosis = explained.outcome, explained.diagnosis
     ok = diagnosis.healthy
     tried = [
         {
@@ -201,11 +174,11 @@ def check_record(
             "error_kind": alt.error_kind.value if alt.error_kind else "",
             "detail": alt.detail[:300],
         }
-        for spec, alt in alternatives
+        for spec, alt in explained.tried
     ]
     answered = next((t for t in tried if t["ok"]), None)
     working = str(answered["address"]) if answered else ""
-    fix = f"{diagnosis.fix} {finding_sentence(placement.network.name, alternatives)}".strip()
+    fix = explained.fix
     latency = round(outcome.latency_ms, 1) if outcome.ok else None
 
     with transaction.atomic():

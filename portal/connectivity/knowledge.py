@@ -18,14 +18,14 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from portal.connectivity.diagnosis import IPNetwork, KnownNetwork, NetworkContext
+from portal.connectivity.diagnosis.context import ip
 from portal.connectivity.facts import NetworkFacts, this_process_facts
-from portal.connectivity.models import Network, TargetNetwork
+from portal.connectivity.models import Network, TargetNetwork, WorkerLocationChoice
+from portal.connectivity.probes import ProbeSpec
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-_DEFAULT_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "redis": 6379}
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,14 @@ class NetworkKnowledge:
         return tuple(n for n in self.neighbours if n.name != target_name)
 
 
-def network_knowledge(*, network: Network, networks: Sequence[Network] | None = None) -> NetworkKnowledge:
+def network_knowledge(
+    *, network: Network, networks: Sequence[Network] | None = None, here: bool = False
+) -> NetworkKnowledge:
+    """`here`: the probing process is not the network's worker (a synchronous check from the
+    web process): its own facts describe where the packets start, not the worker's report."""
     networks = list(networks) if networks is not None else list(Network.objects.all())
     placed = _placed_targets([n.pk for n in networks])
-    facts = network.facts
+    facts = None if here else network.facts
     facts_from = "report"
     if facts is None:
         facts, facts_from = this_process_facts(), "this process"
@@ -61,7 +65,7 @@ def network_knowledge(*, network: Network, networks: Sequence[Network] | None = 
         network=network.name,
         subnet=network.subnet_network or _first_subnet(facts),
         gateway=str(network.gateway) if network.gateway else facts.gateway,
-        in_container=network.worker_in_container,  # a pin, else the report, else this process
+        in_container=_in_container(network, facts),
         host_addresses=tuple(network.host_address_list),
         holders=_holders(network, facts),
         others=others,
@@ -71,7 +75,7 @@ def network_knowledge(*, network: Network, networks: Sequence[Network] | None = 
     neighbours = tuple(
         Neighbour(name, host, port)
         for name, host, port in placed[network.pk]
-        if host and _ip(host) is None and host.lower() not in _LOOPBACK_NAMES
+        if host and ip(host) is None and host.lower() not in _LOOPBACK_NAMES
     )
     names_by_port: dict[int, list[str]] = defaultdict(list)
     for neighbour in neighbours:
@@ -111,10 +115,10 @@ def _placed_targets(network_ids: list[int]) -> dict[int, list[tuple[str, str, in
 
 def _host_port(address: str) -> tuple[str, int | None]:
     try:
-        parts = urlsplit(address)
-        return (parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
+        spec = ProbeSpec.from_url(address)
+    except ValueError:  # the admin refuses such an address; an old row may still hold one
         return "", None
+    return spec.target_host, spec.target_port
 
 
 def _known(network: Network) -> KnownNetwork:
@@ -144,8 +148,8 @@ def _first_subnet(facts: NetworkFacts) -> IPNetwork | None:
     return next((s for s in subnets if s.version == 4), subnets[0] if subnets else None)
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+def _in_container(network: Network, facts: NetworkFacts) -> bool:
+    """A pin, else the facts in use (the report, or this process's)."""
+    if network.worker_location != WorkerLocationChoice.DETECT:
+        return network.worker_location == WorkerLocationChoice.CONTAINER
+    return facts.in_container

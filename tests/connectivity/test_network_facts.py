@@ -4,6 +4,7 @@ diagnosis then knows about every network."""
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from portal.connectivity.checks import network_context
 from portal.connectivity.diagnosis import DiagnosisKind, diagnose
+from portal.connectivity.explain import explain
 from portal.connectivity.facts import InterfaceAddress, NetworkFacts, this_process_facts
 from portal.connectivity.knowledge import network_knowledge
 from portal.connectivity.models import Network
@@ -252,3 +254,41 @@ def test_the_report_is_written_on_the_row_with_its_time() -> None:
         == "in a container: eth0 is one end of a veth pair, as a container's network is"
     )
     assert network.worker_in_container  # detect: the worker's report
+
+
+@pytest.mark.django_db
+def test_a_check_run_here_uses_this_processs_facts_even_after_a_report() -> None:
+    network = reported_network(reported("10.1.2.0/24", "10.1.2.1"))
+    own = this_process_facts()
+
+    from_the_worker = network_knowledge(network=network).context
+    from_here = network_knowledge(network=network, here=True).context
+
+    assert (from_the_worker.gateway, from_the_worker.in_container) == ("10.1.2.1", True)
+    assert (from_here.gateway, from_here.in_container) == (own.gateway, own.in_container)
+
+
+@pytest.mark.django_db
+def test_explain_probes_diagnoses_and_finds_without_the_credentials(
+    http_server: Any, refused_port: int
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    network = make_network()  # on the host, no guesses: only the names given are tried
+    spec = ProbeSpec.from_url(f"http://127.0.0.1:{refused_port}/health", password="the-master-key")
+
+    refused = explain(spec, network=network, service_names=["localhost"])
+    found = explain(
+        replace(spec, url=f"http://127.0.0.2:{server.port}/health"),
+        network=network,
+        service_names=["127.0.0.1"],
+    )
+
+    assert (refused.outcome.error_kind, refused.diagnosis.kind) == (
+        ErrorKind.REFUSED,
+        DiagnosisKind.HOST_PORT_CLOSED,
+    )
+    assert [c.target for c, _ in refused.tried] == [f"http://localhost:{refused_port}/health"]
+    assert {c.password for c, _ in [*refused.tried, *found.tried]} == {None}
+    assert found.finding == f"From {network.name}, http://127.0.0.1:{server.port}/health answers."
+    assert found.fix.endswith(found.finding)
+    assert refused.finding == ""  # localhost refuses that port too: nothing found
