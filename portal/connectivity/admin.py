@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, reverse
 
-from portal.connectivity import services
+from portal.connectivity import workers
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     Alert,
@@ -40,11 +40,18 @@ CHECK_NOW_WAIT_SECONDS = 10.0
 
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
-    list_display = ("name", "queue", "subnet", "gateway", "worker")
-    readonly_fields = ("queue", "worker_location_seen", "worker_silent_since", "created_at")
+    list_display = ("name", "queue", "seen_from_inside", "worker")
+    readonly_fields = (
+        "queue",
+        "facts_from_inside",
+        "worker_location_seen",
+        "worker_silent_since",
+        "created_at",
+    )
     fields = (
         "name",
         "queue",
+        "facts_from_inside",
         "subnet",
         "gateway",
         "description",
@@ -61,17 +68,53 @@ class NetworkAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Network]:
         # Per-request data rides on the rows: the admin instance is shared by every request
         # (and thread) of the process, so nothing of one request may be kept on it.
-        return super().get_queryset(request).annotate(worker_seen_at=services.last_heartbeat_of_queue())
+        return super().get_queryset(request).annotate(worker_seen_at=workers.last_heartbeat_of_queue())
 
     @admin.display(description="worker")
     def worker(self, network: Network) -> str:
         if hasattr(network, "worker_seen_at"):
-            status = services.worker_status(network=network, last_seen=network.worker_seen_at)
+            status = workers.worker_status(network=network, last_seen=network.worker_seen_at)
         else:  # a row the admin did not load through get_queryset
-            status = services.worker_statuses(networks=[network])[network.pk]
+            status = workers.worker_statuses(networks=[network])[network.pk]
         if status.stale:
             return status.sentence
         return f"seen {status.last_seen:%H:%M:%S} UTC" if status.last_seen else "seen"
+
+    @admin.display(description="seen from inside")
+    def seen_from_inside(self, network: Network) -> str:
+        """Subnet and gateway in use (pinned or reported), and any pin the worker contradicts."""
+        facts = network.facts
+        subnet = network.subnet or (", ".join(facts.subnets) if facts else "") or "not reported yet"
+        gateway = network.gateway or (facts.gateway if facts else "") or "?"
+        pinned = " (pinned)" if network.subnet or network.gateway else ""
+        disagreements = network.pin_disagreements()
+        warning = f" ⚠ {'; '.join(disagreements)}" if disagreements else ""
+        return f"{subnet} via {gateway}{pinned}{warning}"
+
+    @admin.display(description="what the worker sees")
+    def facts_from_inside(self, network: Network) -> str:
+        facts = network.facts
+        if facts is None:
+            return (
+                "No report yet: the worker on this network reports with its heartbeat. Until then a "
+                "probe uses the facts of the process that runs it."
+            )
+        hosts = ", ".join(f"{name} {' '.join(addresses)}" for name, addresses in facts.hosts.items())
+        lines = [
+            f"Reported {network.facts_seen_at:%Y-%m-%d %H:%M:%S} UTC by {facts.hostname or 'the worker'}, "
+            f"{'in a container' if facts.in_container else 'on the host'} ({facts.location_reason}"
+            + (f"; markers: {', '.join(facts.container_markers)}" if facts.container_markers else "")
+            + ").",
+            "Addresses: "
+            + (", ".join(f"{a.address} on {a.interface} ({a.subnet})" for a in facts.addresses) or "none"),
+            f"Default gateway: {facts.gateway or 'none'}.",
+            f"Resolvers: {', '.join(facts.resolvers) or 'none'}; search domains: "
+            f"{', '.join(facts.search_domains) or 'none'}.",
+            f"Hosts file: {hosts or 'no names besides localhost'}"
+            + ("" if facts.host_gateway_names else " (no host.docker.internal)."),
+        ]
+        lines += [f"Disagrees with a pin: {d}." for d in network.pin_disagreements()]
+        return "\n".join(lines)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Network | None = None) -> tuple[str, ...]:
         # The name is the queue's name: renaming would orphan the worker and beat entries.

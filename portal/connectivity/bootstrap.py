@@ -15,12 +15,12 @@ from portal.core.bootstrap import bootstrap_step
 
 @bootstrap_step
 def connectivity_schedules(environ: Mapping[str, str]) -> list[str]:
-    from portal.connectivity import services
+    from portal.connectivity import schedules
     from portal.connectivity.models import Network
 
     created: list[str] = []
     for network in Network.objects.all():
-        created += services.network_schedule_ensure(network=network)
+        created += schedules.network_schedule_ensure(network=network)
     return [f"beat entry '{name}' created" for name in created] or ["connectivity beat entries already there"]
 
 

@@ -15,7 +15,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from portal.connectivity.models import Expectation, HourlyRollup, Network, State, TargetNetwork
-from portal.connectivity.services import WorkerStatus, worker_statuses
+from portal.connectivity.workers import WorkerStatus, worker_statuses
 
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 24

@@ -16,7 +16,7 @@ def network_saved(
 ) -> None:
     if raw:  # loaddata: the fixture brings its own beat entries, if any
         return
-    from portal.connectivity.services import network_schedule_ensure, network_sweep_interval_sync
+    from portal.connectivity.schedules import network_schedule_ensure, network_sweep_interval_sync
 
     network_schedule_ensure(network=instance)
     if not created:
@@ -25,6 +25,6 @@ def network_saved(
 
 @receiver(post_delete, sender=Network, dispatch_uid="connectivity_network_schedules_gone")
 def network_deleted(sender: type[Network], instance: Network, **kwargs: Any) -> None:
-    from portal.connectivity.services import network_schedule_remove
+    from portal.connectivity.schedules import network_schedule_remove
 
     network_schedule_remove(network=instance)

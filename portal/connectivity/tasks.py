@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import current_task, shared_task
 
-from portal.connectivity import services
+from portal.connectivity import alerts, checks, retention, workers
 from portal.connectivity.models import Network, Target
 
 
@@ -23,27 +23,35 @@ def network_sweep(network_id: int) -> None:
     network = Network.objects.filter(pk=network_id).first()
     if network is None:  # deleted since the beat entry fired
         return
-    services.network_sweep(network=network, hostname=_hostname())
+    checks.network_sweep(network=network, hostname=_hostname())
+
+
+@shared_task(name="connectivity.network_heartbeat", ignore_result=True)
+def network_heartbeat(network_id: int) -> None:
+    """Routed to the network's queue: the worker inside the network reports it lives, and what it sees."""
+    network = Network.objects.filter(pk=network_id).first()
+    if network is not None:
+        workers.worker_report(network=network, hostname=_hostname())
 
 
 @shared_task(name="connectivity.target_check")
 def target_check(target_id: int, network_id: int) -> dict[str, Any]:
     target = Target.objects.get(pk=target_id)
     network = Network.objects.get(pk=network_id)
-    return services.target_check_now(target=target, network=network).as_task_result()
+    return checks.target_check_now(target=target, network=network).as_task_result()
 
 
 @shared_task(name="connectivity.workers_check", ignore_result=True)
 def workers_check() -> None:
-    services.network_workers_check()
-    services.alerts_deliver()
+    workers.network_workers_check()
+    alerts.alerts_deliver()
 
 
 @shared_task(name="connectivity.alerts_deliver", ignore_result=True)
 def alerts_deliver() -> None:
-    services.alerts_deliver()
+    alerts.alerts_deliver()
 
 
 @shared_task(name="connectivity.results_prune", ignore_result=True)
 def results_prune(days: int | None = None) -> None:
-    services.check_results_prune(days=days)
+    retention.check_results_prune(days=days)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from portal.connectivity import services
+from portal.connectivity import checks
 from portal.connectivity.models import AlertChannel, CheckResult, Network, State, Target, TargetNetwork
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network, make_target, placement
@@ -40,7 +40,7 @@ def test_it_adds_a_network_with_its_queue_and_beat_entries(admin_client: Client)
     assert network.queue == "net.backend-qa"
     assert set(PeriodicTask.objects.filter(queue="net.backend-qa").values_list("task", flat=True)) == {
         "connectivity.network_sweep",
-        "portal.worker_heartbeat",
+        "connectivity.network_heartbeat",
     }
 
 
@@ -155,7 +155,7 @@ def make_history(rows: int) -> tuple[Network, Target]:
         for i in range(rows)
     )
     for i in range(rows):
-        services.rollup_add(
+        checks.rollup_add(
             target_id=target.pk,
             network_id=network.pk,
             at=now - timedelta(minutes=i),
@@ -250,7 +250,7 @@ def test_it_renders_the_dashboard_and_history_with_queries_independent_of_the_hi
         for i in range(500)
     )
     for _ in range(50):
-        services.rollup_add(
+        checks.rollup_add(
             target_id=target.pk, network_id=network.pk, at=timezone.now(), ok=False, latency_ms=None
         )
     assert counts() == small

@@ -45,15 +45,16 @@ def test_it_seeds_a_sweep_and_a_heartbeat_beat_entry_on_each_network_queue() -> 
         assert (sweep.task, sweep.queue) == ("connectivity.network_sweep", f"net.{name}")
         assert json.loads(sweep.kwargs) == {"network_id": network.pk}
         heartbeat = PeriodicTask.objects.get(name=f"heartbeat: net.{name}")
-        assert (heartbeat.task, heartbeat.queue) == ("portal.worker_heartbeat", f"net.{name}")
-        assert json.loads(heartbeat.kwargs) == {"queue": f"net.{name}"}
+        # The network's own heartbeat: the worker reports what it sees along with it.
+        assert (heartbeat.task, heartbeat.queue) == ("connectivity.network_heartbeat", f"net.{name}")
+        assert json.loads(heartbeat.kwargs) == {"network_id": network.pk}
     assert PeriodicTask.objects.get(task="connectivity.workers_check").queue == "default"
     assert PeriodicTask.objects.get(task="connectivity.results_prune").queue == "default"
 
 
 def test_an_admin_set_worker_location_wins_over_what_the_process_sees() -> None:
+    from portal.connectivity.checks import network_context
     from portal.connectivity.location import this_process
-    from portal.connectivity.services import network_context
 
     detected = make_network(worker_location="detect")
     on_host = make_network(worker_location="host")

@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from portal.connectivity import services
+from portal.connectivity import checks, retention
 from portal.connectivity.models import CheckResult, HourlyRollup
 from tests.connectivity.factories import make_network, make_target
 
@@ -26,7 +26,7 @@ def add_results(days_ago: list[float]) -> None:
         for d in days_ago
     )
     for d in days_ago:
-        services.rollup_add(
+        checks.rollup_add(
             target_id=target.pk, network_id=network.pk, at=now - timedelta(days=d), ok=True, latency_ms=1.0
         )
 
@@ -35,7 +35,7 @@ def add_results(days_ago: list[float]) -> None:
 def test_it_prunes_results_older_than_the_configured_days() -> None:
     add_results([0.1, 6.5, 7.5, 30])
 
-    assert services.check_results_prune() == 2
+    assert retention.check_results_prune() == 2
 
     remaining = sorted(
         round((timezone.now() - c).total_seconds() / 86400, 1)
@@ -46,21 +46,21 @@ def test_it_prunes_results_older_than_the_configured_days() -> None:
 
 def test_it_takes_the_days_from_the_beat_entry_over_the_setting() -> None:
     add_results([1.5, 3])
-    assert services.check_results_prune(days=2) == 1
+    assert retention.check_results_prune(days=2) == 1
 
 
 def test_it_prunes_in_batches() -> None:
     add_results([10] * 25)
-    assert services.check_results_prune(days=1, batch=10) == 25
+    assert retention.check_results_prune(days=1, batch=10) == 25
     assert not CheckResult.objects.exists()
 
 
 def test_it_keeps_a_week_of_rollups_for_the_7_day_uptime() -> None:
     add_results([1, 6, 30])
-    services.check_results_prune(days=1)
+    retention.check_results_prune(days=1)
     assert HourlyRollup.objects.count() == 2
 
 
 def test_it_refuses_to_prune_everything() -> None:
     with pytest.raises(ValueError, match="at least one day"):
-        services.check_results_prune(days=0)
+        retention.check_results_prune(days=0)

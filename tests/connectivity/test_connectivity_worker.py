@@ -15,8 +15,9 @@ from django_celery_beat.models import PeriodicTask
 
 from portal.celery import app
 from portal.connectivity import admin as connectivity_admin
+from portal.connectivity.facts import NetworkFacts
 from portal.connectivity.models import CheckResult, Network, State
-from portal.connectivity.services import heartbeat_task_name, sweep_task_name
+from portal.connectivity.schedules import heartbeat_task_name, sweep_task_name
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network, make_target, placement
 from tests.lab_server import LabHTTPServer
@@ -77,6 +78,11 @@ def test_it_records_the_networks_heartbeat_from_its_beat_entry(
 ) -> None:
     fire_beat_entry(heartbeat_task_name(network.queue))
     wait_for(lambda: WorkerHeartbeat.objects.filter(queue=network.queue).exists(), network_worker)
+    # With it, the worker's report of what it sees (here: this machine's own network).
+    wait_for(lambda: Network.objects.get(pk=network.pk).facts_seen_at is not None, network_worker)
+    reported = Network.objects.get(pk=network.pk).facts
+    assert reported is not None and reported.hostname and reported.location_reason
+    assert reported.subnets == NetworkFacts.gather().subnets
 
 
 def test_it_checks_now_from_the_admin_through_the_networks_worker(

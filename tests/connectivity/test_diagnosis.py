@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext, diagnose
+from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, KnownNetwork, NetworkContext, diagnose
 from portal.connectivity.probes import ErrorKind, Phase, ProbeOutcome, ProbeSpec, spec_from_preset
 
 DEV = NetworkContext(
@@ -158,6 +158,47 @@ CASES = {
         ),
         DiagnosisKind.REFUSED,
         ("nothing listens on port 4000",),
+    ),
+    "an address on another Docker network": Case(
+        http("http://10.202.0.7:4000/health/liveliness"),
+        failed(
+            http("http://10.202.0.7:4000/health/liveliness"),
+            ErrorKind.TIMEOUT,
+            Phase.CONNECT,
+            "Connection timed out after 3.0 s to 10.202.0.7:4000",
+        ),
+        DiagnosisKind.OTHER_NETWORK_ADDRESS,
+        (
+            "That address is on backend-prod",
+            "10.202.0.7 (litellm-prod)",
+            "Join the network",
+            "docker network connect backend-prod",
+        ),
+        replace(
+            DEV,
+            others=(
+                KnownNetwork(
+                    "backend-prod", (ipaddress.ip_network("10.202.0.0/24"),), {"10.202.0.7": "litellm-prod"}
+                ),
+            ),
+        ),
+    ),
+    "a name that points at an address nobody holds": Case(
+        http("http://litellm-old:4000/health/liveliness"),
+        failed(
+            http("http://litellm-old:4000/health/liveliness"),
+            ErrorKind.UNREACHABLE,
+            Phase.CONNECT,
+            "No route to litellm-old:4000 (10.201.0.99) (No route to host)",
+            resolved_addresses=("10.201.0.99",),
+        ),
+        DiagnosisKind.DEAD_NAME,
+        (
+            "This name points at an address nobody holds: litellm-old resolves to 10.201.0.99",
+            "the hosts file of the worker names it",
+            "stopped container",
+        ),
+        replace(DEV, hosts_file={"litellm-old": ("10.201.0.99",)}),
     ),
     "address nobody holds in the subnet": Case(
         http("http://10.201.0.99:4000/health"),

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.connectivity import services
+from portal.connectivity import checks
 from portal.connectivity.models import Alert, CheckResult, Expectation, HourlyRollup, State, Target
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network, make_target, placement
@@ -37,7 +37,7 @@ def test_it_records_one_result_per_due_target_with_its_diagnosis(
     refused = make_target(f"tcp://127.0.0.1:{refused_port}", network, failure_threshold=1)
     wrong_path = make_target(f"http://127.0.0.1:{server.port}/api/health", network, failure_threshold=1)
 
-    report = services.network_sweep(network=network, hostname="w1")
+    report = checks.network_sweep(network=network, hostname="w1")
 
     assert (report.checked, report.failed) == (3, 2)
     ok = CheckResult.objects.get(target=up)
@@ -65,9 +65,9 @@ def test_it_checks_each_target_at_its_own_interval(http_server: Callable[..., La
     every_ten = make_target(f"http://127.0.0.1:{server.port}/health", network, interval_seconds=600)
     now = timezone.now()
 
-    assert services.network_sweep(network=network, now=now).checked == 2
-    assert services.network_sweep(network=network, now=now + timedelta(seconds=5)).checked == 0
-    later = services.network_sweep(network=network, now=now + timedelta(seconds=61))
+    assert checks.network_sweep(network=network, now=now).checked == 2
+    assert checks.network_sweep(network=network, now=now + timedelta(seconds=5)).checked == 0
+    later = checks.network_sweep(network=network, now=now + timedelta(seconds=61))
 
     assert [c.target for c in later.checks] == [every_minute.name]
     assert CheckResult.objects.filter(target=every_ten).count() == 1
@@ -79,7 +79,7 @@ def test_it_skips_disabled_targets_and_other_networks(http_server: Callable[...,
     make_target(f"http://127.0.0.1:{server.port}/health", network, enabled=False)
     make_target(f"http://127.0.0.1:{server.port}/health", other)
 
-    assert services.network_sweep(network=network).checked == 0
+    assert checks.network_sweep(network=network).checked == 0
 
 
 def test_it_lasts_about_as_long_as_its_slowest_probe(silent_port: int) -> None:
@@ -88,7 +88,7 @@ def test_it_lasts_about_as_long_as_its_slowest_probe(silent_port: int) -> None:
         make_target(f"http://127.0.0.1:{silent_port}/health", network, timeout_seconds=1.0)
 
     started = time.monotonic()
-    report = services.network_sweep(network=network)
+    report = checks.network_sweep(network=network)
     elapsed = time.monotonic() - started
 
     assert report.checked == 6 and report.failed == 6
@@ -105,13 +105,13 @@ def test_it_turns_down_only_after_the_failure_threshold_and_alerts_once_per_chan
     target = make_target(f"http://127.0.0.1:{refused_port}/health", network, failure_threshold=2)
     state = placement(target, network)
 
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
     state.refresh_from_db()
     assert (state.state, state.consecutive_failures) == (State.UNKNOWN, 1)
     assert not Alert.objects.filter(target=target).exists()
 
-    services.target_check_now(target=target, network=network)
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
     state.refresh_from_db()
     assert (state.state, state.consecutive_failures) == (State.DOWN, 3)
     down_since = state.since
@@ -120,7 +120,7 @@ def test_it_turns_down_only_after_the_failure_threshold_and_alerts_once_per_chan
 
     Target.objects.filter(pk=target.pk).update(address=f"http://127.0.0.1:{server.port}/health")
     target.refresh_from_db()
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
     state.refresh_from_db()
     assert state.since is not None and down_since is not None and state.since > down_since
     assert state.state == State.UP and state.consecutive_failures == 0
@@ -133,11 +133,11 @@ def test_it_does_not_flap_on_a_single_failure(
     server = http_server({"/health": (200, "OK")})
     network = make_network()
     target = make_target(f"http://127.0.0.1:{server.port}/health", network, failure_threshold=2)
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
 
     Target.objects.filter(pk=target.pk).update(address=f"http://127.0.0.1:{refused_port}/health")
     target.refresh_from_db()
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
 
     assert placement(target, network).state == State.UP
     assert not Alert.objects.filter(target=target).exists()
@@ -149,7 +149,7 @@ def test_it_finds_the_address_that_answers_from_the_same_network(
     network = make_network(alternative_hosts="127.0.0.3")
     target = make_target(f"http://127.0.0.2:{server_on_127_0_0_3.port}/health", network, failure_threshold=1)
 
-    services.network_sweep(network=network)
+    checks.network_sweep(network=network)
 
     result = CheckResult.objects.get(target=target)
     answered = [a["address"] for a in result.alternatives if a["ok"]]
@@ -162,7 +162,7 @@ def test_it_passes_an_isolation_check_when_nothing_answers(refused_port: int) ->
     network = make_network()
     target = make_target(f"tcp://127.0.0.1:{refused_port}", network, expect=Expectation.UNREACHABLE)
 
-    services.network_sweep(network=network)
+    checks.network_sweep(network=network)
 
     result = CheckResult.objects.get(target=target)
     assert result.ok and not result.answered and result.alternatives == []
@@ -176,7 +176,7 @@ def test_it_alerts_when_a_network_reaches_what_it_must_not(http_server: Callable
         f"http://127.0.0.1:{server.port}/health", network, expect=Expectation.UNREACHABLE, failure_threshold=1
     )
 
-    services.network_sweep(network=network)
+    checks.network_sweep(network=network)
 
     result = CheckResult.objects.get(target=target)
     assert result.answered and not result.ok and result.diagnosis_kind == "not_isolated"
@@ -189,7 +189,7 @@ def test_it_records_a_target_whose_address_cannot_be_probed_instead_of_failing()
     target = make_target("tcp://db:5432", network, failure_threshold=1)
     Target.objects.filter(pk=target.pk).update(address="ftp://files:21")
 
-    report = services.network_sweep(network=network)
+    report = checks.network_sweep(network=network)
 
     assert report.failed == 1
     result = CheckResult.objects.get(target=target)
@@ -198,7 +198,7 @@ def test_it_records_a_target_whose_address_cannot_be_probed_instead_of_failing()
 
 def test_it_leaves_a_heartbeat_for_the_network_queue(http_server: Callable[..., LabHTTPServer]) -> None:
     network = make_network()
-    services.network_sweep(network=network, hostname="worker@dev")
+    checks.network_sweep(network=network, hostname="worker@dev")
     assert WorkerHeartbeat.objects.get(queue=network.queue).hostname == "worker@dev"
 
 
@@ -208,10 +208,10 @@ def test_it_folds_each_check_into_its_hourly_rollup(
     server = http_server({"/health": (200, "OK")})
     network = make_network()
     target = make_target(f"http://127.0.0.1:{server.port}/health", network)
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
     Target.objects.filter(pk=target.pk).update(address=f"http://127.0.0.1:{refused_port}/health")
     target.refresh_from_db()
-    services.target_check_now(target=target, network=network)
+    checks.target_check_now(target=target, network=network)
 
     [rollup] = HourlyRollup.objects.filter(target=target, network=network)
     assert (rollup.checks, rollup.failures, rollup.latency_count) == (2, 1, 1)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
-from portal.connectivity.probes import ProbeKind, ProbeSpec, run_probe
-from portal.connectivity.sweep import run_sweep
+from portal.connectivity.probes import ProbeKind, ProbeOutcome, ProbeSpec, run_probe
+from portal.connectivity.sweep import FINDER_DEADLINE_FACTOR, run_sweep, run_sweep_with_finder
 from tests.lab_server import LabHTTPServer
 
 
@@ -58,3 +59,49 @@ def test_it_sweeps_a_single_target(refused_port: int) -> None:
     spec = ProbeSpec(kind=ProbeKind.TCP, host="127.0.0.1", port=refused_port)
 
     assert run_sweep([spec])[0].error_kind == run_probe(spec).error_kind
+
+
+# -- with the finder: one deadline for the probes and their alternatives -------------------
+
+
+def test_the_finder_shares_the_sweeps_deadline(silent_port: int) -> None:
+    # Ten silent targets whose ten alternatives are silent too: alone, each alternative would
+    # cost its own 2 s; under the sweep's one deadline they end with it.
+    specs = [http(silent_port, timeout=0.5)] * 10
+
+    started = time.monotonic()
+    outcomes, tried = run_sweep_with_finder(
+        specs,
+        lambda index, outcome: [
+            replace(http(silent_port, timeout=2.0), url=f"http://localhost:{silent_port}/health")
+        ],
+    )
+    wall = time.monotonic() - started
+
+    assert [len(t) for t in tried] == [1] * 10
+    assert not any(o.ok for o in outcomes) and not any(alt.ok for t in tried for _, alt in t)
+    assert wall < 0.5 * FINDER_DEADLINE_FACTOR + 0.15, wall
+
+
+def test_the_finder_starts_as_soon_as_a_probe_fails(
+    http_server: Callable[..., LabHTTPServer], silent_port: int, refused_port: int
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    specs = [http(silent_port, timeout=1.0), http(refused_port, timeout=1.0)]
+    asked: list[tuple[int, float]] = []
+    started = time.monotonic()
+
+    def candidates_for(index: int, outcome: ProbeOutcome) -> list[ProbeSpec]:
+        asked.append((index, time.monotonic() - started))
+        return [] if outcome.ok else [http(server.port)]
+
+    outcomes, tried = run_sweep_with_finder(specs, candidates_for)
+
+    # The refused one's alternative ran while the silent one was still waiting.
+    assert asked[0][0] == 1 and asked[0][1] < 0.3
+    assert [alt.ok for _, alt in tried[1]] == [True]
+    assert [o.ok for o in outcomes] == [False, False]
+
+
+def test_the_finder_sweeps_nothing_at_once() -> None:
+    assert run_sweep_with_finder([], lambda index, outcome: []) == ([], [])

@@ -22,7 +22,7 @@ from kombu import Connection
 from portal.celery import app
 from portal.connectivity.location import LocationFacts, decide
 from portal.connectivity.models import CheckResult, Network
-from portal.connectivity.services import SWEEP_TASK
+from portal.connectivity.schedules import SWEEP_TASK
 from tests.connectivity.factories import make_target
 from tests.connectivity.test_connectivity_netns import (  # noqa: F401  (socket_broker: a fixture)
     database_url_over_socket,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from portal.accounts.models import User
-from portal.connectivity import services
+from portal.connectivity import checks
 from tests.connectivity.factories import make_network, make_target
 from tests.e2e.conftest import admin_log_in
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def test_it_shows_a_down_target_with_its_fix(page: Any, transactional_db: None, unused_tcp_port: int) -> None:
     network = make_network("lab-e2e", worker_location="host", guess_alternatives=False)
     make_target(f"tcp://127.0.0.1:{unused_tcp_port}", network, name="refused-port", failure_threshold=1)
-    report = services.network_sweep(network=network)
+    report = checks.network_sweep(network=network)
     assert report is not None
     User.objects.create_superuser(email="ops@example.com", password="a long admin passphrase")
     admin_log_in(page, "ops@example.com", "a long admin passphrase")

@@ -18,7 +18,7 @@ from django.urls import reverse
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer
 from portal.access.models import Pairing
-from portal.connectivity import services
+from portal.connectivity import checks
 from portal.connectivity.models import CheckResult, Target, TargetNetwork
 from tests.connectivity.factories import make_network, make_target
 from tests.security.recording_servers import RecordingPostgres, RecordingRedis
@@ -56,7 +56,7 @@ def test_a_failing_targets_password_never_goes_to_an_alternative_host(
     database = "portal" if kind == "postgres" else "0"
     target = make_target(f"{kind}://portal@127.0.0.2:{attacker.port}/{database}", network, password=SECRET)
 
-    report = services.target_check_now(target=target, network=network)
+    report = checks.target_check_now(target=target, network=network)
 
     assert attacker.received, "the alternative was probed"
     assert not attacker.sent(SECRET)
@@ -167,7 +167,7 @@ def test_a_moved_target_asks_for_its_password_again_and_never_sends_the_old_one(
 
     network = make_network()
     TargetNetwork.objects.create(target=guarded_target, network=network)
-    services.target_check_now(target=guarded_target, network=network)
+    checks.target_check_now(target=guarded_target, network=network)
     assert recording_postgres.received and not recording_postgres.sent(SECRET)
 
 

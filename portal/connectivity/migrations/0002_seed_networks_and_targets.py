@@ -86,7 +86,7 @@ def seed(apps: Any, schema_editor: Any) -> None:
             name=name, defaults={"queue": f"net.{name}", "description": description}
         )
         networks.append(network)
-        # The same entries portal.connectivity.services.network_schedule_ensure makes.
+        # The same entries portal.connectivity.schedules.network_schedule_ensure makes.
         beat_entry(
             f"connectivity sweep: {name}",
             "connectivity.network_sweep",

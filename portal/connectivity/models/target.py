@@ -1,164 +1,16 @@
-"""Connectivity tables: networks, targets, where each target is checked from, the history.
-
-A probe's result depends on where it runs, so a target is checked once per network it is
-placed on (`TargetNetwork`), by the worker attached to that network. That row also holds the
-current state and its "since", so the dashboard reads one row per cell and never the history.
-"""
+"""A target (a service to check, given as a URL), where it is checked from, and what was seen."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from portal.connectivity.location import this_process
+from portal.connectivity.models.network import Network, split_list
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
-from portal.core.queues import network_queue_name
 from portal.crypto import EncryptedTextField
-
-
-def _split_list(text: str) -> list[str]:
-    return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
-
-
-class WorkerLocationChoice(models.TextChoices):
-    DETECT = "detect", "detected by the worker"
-    HOST = "host", "on the host"
-    CONTAINER = "container", "in a container attached to the network"
-
-
-class Network(models.Model):
-    """A Docker network (`backend-dev`), probed by the worker that consumes its queue."""
-
-    name = models.CharField(
-        max_length=80,
-        unique=True,
-        help_text="The Docker network's name, as in `docker network create backend-dev`.",
-    )
-    queue = models.CharField(
-        max_length=100,
-        unique=True,
-        editable=False,
-        help_text="The Celery queue consumed only by the worker attached to this network.",
-    )
-    subnet = models.CharField(
-        max_length=64,
-        blank=True,
-        help_text="The network's address range when known (`docker network inspect`), e.g. 172.20.0.0/16.",
-    )
-    gateway = models.GenericIPAddressField(
-        null=True, blank=True, help_text="The network's gateway: the Docker host as seen from containers."
-    )
-    description = models.TextField(blank=True)
-    host_addresses = models.TextField(
-        blank=True,
-        help_text="The Docker host's own addresses (e.g. its LAN address 192.168.1.131), one per line: "
-        "diagnosis tells host services from LAN addresses with them, and they are tried as alternatives.",
-    )
-    alternative_hosts = models.TextField(
-        blank=True,
-        help_text="More host names or addresses to try when a target fails, one per line.",
-    )
-    worker_location = models.CharField(
-        max_length=16,
-        choices=WorkerLocationChoice.choices,
-        default=WorkerLocationChoice.DETECT,
-        help_text="Where this network's worker runs, which decides what `localhost` means in a "
-        "diagnosis. Detected by the worker from what it sees (its interfaces, /.dockerenv, its "
-        "cgroup, its hosts file); set it only when the detection is wrong.",
-    )
-    worker_location_seen = models.CharField(
-        max_length=300,
-        blank=True,
-        editable=False,
-        help_text="What the worker that last swept this network found, and why.",
-    )
-    guess_alternatives = models.BooleanField(
-        default=True,
-        help_text="When a target fails, also try the usual candidates: the service's well-known names, "
-        "host.docker.internal and the gateway. The host addresses, alternative hosts and a target's "
-        "own service names are always tried.",
-    )
-    sweep_every_seconds = models.PositiveIntegerField(
-        default=30,
-        validators=[MinValueValidator(5)],
-        help_text="How often the sweep wakes up; each target keeps its own interval.",
-    )
-    heartbeat_stale_after_seconds = models.PositiveIntegerField(
-        default=180,
-        validators=[MinValueValidator(30)],
-        help_text="After this long without a heartbeat the network's worker counts as gone.",
-    )
-    worker_silent_since = models.DateTimeField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="Set while the network's worker is silent (its last heartbeat), so it alerts once.",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self.queue:
-            self.queue = network_queue_name(self.name)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def clean(self) -> None:
-        errors = {}
-        if self.subnet:
-            try:
-                self.subnet = str(ipaddress.ip_network(self.subnet.strip(), strict=False))
-            except ValueError:
-                errors["subnet"] = f"{self.subnet!r} is not an address range such as 172.20.0.0/16."
-        bad = [a for a in self.host_address_list if not _is_ip(a)]
-        if bad:
-            errors["host_addresses"] = f"Not IP addresses: {', '.join(bad)}."
-        if (
-            self.pk is None
-            and self.name
-            and Network.objects.filter(queue=network_queue_name(self.name)).exists()
-        ):
-            errors["name"] = "Another network already uses this name's queue."
-        if errors:
-            raise ValidationError(errors)
-
-    @property
-    def worker_in_container(self) -> bool:
-        """Where the worker runs, as the process asking sees it unless an admin set it."""
-        if self.worker_location == WorkerLocationChoice.DETECT:
-            return this_process().in_container
-        return self.worker_location == WorkerLocationChoice.CONTAINER
-
-    @property
-    def subnet_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-        try:
-            return ipaddress.ip_network(self.subnet, strict=False) if self.subnet else None
-        except ValueError:
-            return None
-
-    @property
-    def host_address_list(self) -> list[str]:
-        return _split_list(self.host_addresses)
-
-    @property
-    def alternative_host_list(self) -> list[str]:
-        return _split_list(self.alternative_hosts)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class Target(models.Model):
@@ -243,13 +95,13 @@ class Target(models.Model):
     @property
     def expected_statuses(self) -> tuple[int, ...]:
         try:
-            return tuple(int(s) for s in _split_list(self.expected_status))
+            return tuple(int(s) for s in split_list(self.expected_status))
         except ValueError:
             raise ValueError(f"expected status {self.expected_status!r} is not a list of numbers") from None
 
     @property
     def service_name_list(self) -> list[str]:
-        return _split_list(self.service_names)
+        return split_list(self.service_names)
 
     def probe_spec(self, *, with_password: bool = True) -> ProbeSpec:
         """The core's spec for this target. Raises ValueError on an address it cannot use."""
@@ -374,80 +226,3 @@ class HourlyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target_id}@{self.network_id} {self.hour:%Y-%m-%d %H}h"
-
-
-class AlertChannel(models.Model):
-    """Where alerts go: an email list (Django's email backend) or a JSON webhook (Slack `text`)."""
-
-    class Kind(models.TextChoices):
-        EMAIL = "email", "email"
-        WEBHOOK = "webhook", "webhook (JSON, Slack-compatible)"
-
-    name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    email_to = models.CharField(max_length=500, blank=True, help_text="Addresses, comma-separated.")
-    # A Slack incoming-webhook URL is itself the credential: encrypted, never shown again.
-    webhook_url = EncryptedTextField(help_text="Stored encrypted.")
-    enabled = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def recipients(self) -> list[str]:
-        return _split_list(self.email_to)
-
-    def clean(self) -> None:
-        if self.kind == self.Kind.EMAIL and not self.recipients:
-            raise ValidationError({"email_to": "An email channel needs at least one address."})
-
-
-class Alert(models.Model):
-    """One change worth telling people about. Created once per change; delivered per channel."""
-
-    class Kind(models.TextChoices):
-        DOWN = "down", "down"
-        UP = "up", "back up"
-        WORKER_SILENT = "worker_silent", "worker silent"
-        WORKER_BACK = "worker_back", "worker back"
-
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="alerts")
-    target = models.ForeignKey(Target, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
-    message = models.TextField()
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["-created_at"], name="conn_alert_recent")]
-
-    def __str__(self) -> str:
-        return self.message[:80]
-
-
-class AlertDelivery(models.Model):
-    """An alert to one channel: delivered once, retried a few times when the channel fails."""
-
-    MAX_ATTEMPTS = 5
-
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["alert", "channel"], name="connectivity_alert_delivery_once")
-        ]
-        indexes = [
-            models.Index(
-                fields=["id"], name="conn_delivery_pending", condition=models.Q(delivered_at__isnull=True)
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.alert_id} -> {self.channel_id}"

@@ -1,118 +1,23 @@
-"""Diagnosis: from a probe outcome and where it ran, one sentence and the fix.
-
-Pure: no I/O. The classes follow the Docker mistakes the seeds ran into (SEEDS.md 1, 3, 5):
-`localhost` inside a container, `host.docker.internal` missing on Linux, a host service bound
-to 127.0.0.1, a LAN address that times out from a container, a service on another network,
-a CDN answering 403 for an internal call, and a wrong health path.
-"""
+"""`diagnose`: the classes of "it was not reached" (name, connect, route, loopback, isolation),
+and the dispatch to the classes of a service that answered wrongly (`answers`)."""
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from enum import StrEnum
-
-from portal.connectivity.probes import PRESETS, ErrorKind, Phase, ProbeOutcome, ProbeSpec
-
-HOST_GATEWAY_NAME = "host.docker.internal"
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-_PROXY_MARKS = ("cloudflare", "cf-ray", "attention required", "cloudfront", "akamai")
-_KIND_LABELS = {
-    "http": "HTTP",
-    "tcp": "TCP",
-    "dns": "DNS",
-    "postgres": "PostgreSQL",
-    "redis": "Redis",
-}
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True)
-class NetworkContext:
-    """Where a probe ran, and what its result should be.
-
-    `host_addresses` are the Docker host's own addresses an admin lists for this network
-    (its LAN address, say): a refusal there is a host service, a timeout there a LAN address
-    the containers cannot use. `expect_reachable=False` marks an isolation check: the target
-    must NOT answer from this network.
-    """
-
-    network: str | None = None
-    subnet: IPNetwork | None = None
-    gateway: str | None = None
-    in_container: bool = True
-    expect_reachable: bool = True
-    host_addresses: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return self.network or ("this container's network" if self.in_container else "here")
-
-
-class DiagnosisKind(StrEnum):
-    OK = "ok"
-    ISOLATED = "isolated"  # not reachable, and must not be
-    NOT_ISOLATED = "not_isolated"
-    LOOPBACK_IN_CONTAINER = "loopback_in_container"
-    HOST_GATEWAY_UNRESOLVED = "host_gateway_unresolved"
-    NAME_NOT_ON_NETWORK = "name_not_on_network"
-    NAME_UNRESOLVED = "name_unresolved"
-    DNS_TIMEOUT = "dns_timeout"
-    HOST_SERVICE_LOOPBACK_ONLY = "host_service_loopback_only"
-    SERVICE_DOWN_OR_WRONG_PORT = "service_down_or_wrong_port"
-    HOST_PORT_CLOSED = "host_port_closed"
-    REFUSED = "refused"
-    ADDRESS_NOT_IN_USE = "address_not_in_use"
-    HOST_FIREWALL = "host_firewall"
-    LAN_ADDRESS_FROM_CONTAINER = "lan_address_from_container"
-    CONNECT_TIMEOUT = "connect_timeout"
-    NO_ROUTE = "no_route"
-    TLS_NOT_ANSWERED = "tls_not_answered"
-    NO_ANSWER = "no_answer"
-    TLS_TO_PLAIN = "tls_to_plain"
-    PLAIN_TO_TLS = "plain_to_tls"
-    TLS_ERROR = "tls_error"
-    WRONG_PATH = "wrong_path"
-    BLOCKED_BY_PROXY = "blocked_by_proxy"
-    UNAUTHORIZED = "unauthorized"
-    SERVICE_FAILING = "service_failing"
-    UNEXPECTED_STATUS = "unexpected_status"
-    KEYWORD_MISSING = "keyword_missing"
-    DB_NOT_CONNECTED = "db_not_connected"
-    AUTH_FAILED = "auth_failed"
-    SERVER_ERROR = "server_error"
-    PROTOCOL_ERROR = "protocol_error"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    kind: DiagnosisKind
-    summary: str
-    fix: str
-    healthy: bool = False
-
+from portal.connectivity.diagnosis.answers import AnswerDiagnoses
+from portal.connectivity.diagnosis.base import KIND_LABELS
+from portal.connectivity.diagnosis.context import HOST_GATEWAY_NAME, NetworkContext, ip, is_lan
+from portal.connectivity.diagnosis.kinds import Diagnosis, DiagnosisKind
+from portal.connectivity.probes import ErrorKind, Phase, ProbeOutcome, ProbeSpec
 
 # Outcomes that say "nothing of the target answered": what an isolation check wants.
 _NOT_REACHED = {ErrorKind.DNS_FAILURE, ErrorKind.REFUSED, ErrorKind.UNREACHABLE}
 
 
 def diagnose(spec: ProbeSpec, outcome: ProbeOutcome, context: NetworkContext) -> Diagnosis:
-    return _Diagnoser(spec, outcome, context).run()
+    return Diagnoser(spec, outcome, context).run()
 
 
-class _Diagnoser:
-    def __init__(self, spec: ProbeSpec, outcome: ProbeOutcome, context: NetworkContext) -> None:
-        self.spec, self.outcome, self.context = spec, outcome, context
-        self.host = spec.target_host
-        self.port = spec.target_port
-        self.net = context.label
-        self.ip = _target_ip(spec, outcome)
-        self.preset = PRESETS.get(spec.preset or "")
-        self.hostport = _hostport(self.host, self.port)
-        self.detail = outcome.detail.rstrip(". ")  # embedded in sentences that add their own
-
+class Diagnoser(AnswerDiagnoses):
     def run(self) -> Diagnosis:
         outcome, context = self.outcome, self.context
         if outcome.ok:
@@ -176,7 +81,7 @@ class _Diagnoser:
             case ErrorKind.SERVER_ERROR:
                 return self.server_error()
             case ErrorKind.PROTOCOL_ERROR:
-                kind_label = _KIND_LABELS[self.spec.kind.value]
+                kind_label = KIND_LABELS[self.spec.kind.value]
                 return self.diagnosis(
                     DiagnosisKind.PROTOCOL_ERROR,
                     f"{self.detail} (expected {kind_label}).",
@@ -256,7 +161,7 @@ class _Diagnoser:
                 f"{self.context.gateway or ''} (Ollama: OLLAMA_HOST=0.0.0.0; LiteLLM: --host "
                 f"0.0.0.0), then check it runs: `ss -ltnp | grep :{self.port}` on the host.",
             )
-        if _ip(self.host) is None:
+        if ip(self.host) is None:
             container_port = ""
             if self.preset and self.preset.port != self.port:
                 container_port = f" ({self.preset.label} listens on {self.preset.port})"
@@ -316,6 +221,11 @@ class _Diagnoser:
                 f"networks: allow {subnet} to port {self.port}, e.g. `ufw allow from {subnet} "
                 f"to any port {self.port}`.",
             )
+        other = self.context.network_holding(self.ip)
+        if other is not None:
+            return self.other_network(other.name)
+        if self.in_subnet() and self.ip != self.context.gateway and ip(self.host) is None:
+            return self.dead_name()
         if self.in_subnet() and self.ip != self.context.gateway:
             return self.diagnosis(
                 DiagnosisKind.ADDRESS_NOT_IN_USE,
@@ -323,7 +233,7 @@ class _Diagnoser:
                 "No container holds this address now (addresses change when containers are "
                 f"recreated): use the service name instead of {self.ip}.",
             )
-        if self.context.in_container and _is_lan(self.ip):
+        if self.context.in_container and is_lan(self.ip) and not self.context.in_a_known_subnet(self.ip):
             where = (
                 f"outside {self.net} ({self.context.subnet})"
                 if self.context.subnet
@@ -351,179 +261,31 @@ class _Diagnoser:
             f"(`docker network connect`), or use an address on {self.net}.",
         )
 
-    def tls_error(self) -> Diagnosis:
-        detail = self.detail
-        lowered = detail.lower()
-        if "expired" in lowered:
-            fix = f"Renew the certificate of {self.host} (certbot, Traefik's ACME resolver)."
-        elif "hostname mismatch" in lowered or "doesn't match" in lowered:
-            fix = f"The certificate does not name {self.host}: use the name it was issued for."
-        elif "self-signed" in lowered or "self signed" in lowered or "issuer" in lowered:
-            fix = (
-                "Give the probe the CA that signed it (ca_file), or inside the Docker network "
-                f"call the service by name over plain HTTP ({self.url('http')})."
-            )
-        else:
-            fix = "Check the certificate and TLS settings of the server; the detail names it."
-        return self.diagnosis(DiagnosisKind.TLS_ERROR, f"{detail}.", fix)
-
-    def http_status(self) -> Diagnosis:
-        status = self.outcome.http_status or 0
-        target = self.spec.target
-        if status == 404:
-            return self.diagnosis(
-                DiagnosisKind.WRONG_PATH,
-                f"{self.hostport} answers, but {self.spec.path} is not there (HTTP 404).",
-                self.health_path_hint(),
-            )
-        if status in (401, 403):
-            seen = f"{self.outcome.http_server or ''} {self.outcome.body_excerpt}".lower()
-            if any(mark in seen for mark in _PROXY_MARKS):
-                name = "Cloudflare" if "cloudflare" in seen or "cf-ray" in seen else "A CDN"
-                return self.diagnosis(
-                    DiagnosisKind.BLOCKED_BY_PROXY,
-                    f"{name} answered HTTP {status} for {target}: the call goes out through "
-                    "the public address and the CDN blocks it.",
-                    "Route internal calls inside the Docker network instead of the public URL, "
-                    f"e.g. {self.internal_url()}.",
-                )
-            return self.diagnosis(
-                DiagnosisKind.UNAUTHORIZED,
-                f"{target} is reachable but refuses the request (HTTP {status}).",
-                "Either the path needs credentials (LiteLLM's /health needs the master key, "
-                "/health/liveliness does not) or a proxy in front (Traefik basic-auth or "
-                "forward-auth, a CDN) answers instead of the service: use a health path that "
-                "needs no key, or call the service by name inside the network.",
-            )
-        if status >= 500:
-            return self.diagnosis(
-                DiagnosisKind.SERVICE_FAILING,
-                f"{target} is reachable but failing (HTTP {status}).",
-                "See the service's logs. A 502, 503 or 504 from a proxy means the proxy cannot "
-                "reach its upstream: probe the upstream directly.",
-            )
-        expected = ", ".join(map(str, self.spec.expected_status)) or "2xx or 3xx"
+    def other_network(self, other: str) -> Diagnosis:
+        holder = self.holder()
+        who = f"{self.ip} ({holder})" if holder and holder != self.host else self.ip
+        via = f"{self.host} resolves to {who}, which" if ip(self.host) is None else f"{who}"
         return self.diagnosis(
-            DiagnosisKind.UNEXPECTED_STATUS,
-            f"{target} answered HTTP {status}, expected {expected}.",
-            "Check the path and the expected status of this check.",
+            DiagnosisKind.OTHER_NETWORK_ADDRESS,
+            f"That address is on {other}: {via} lies in {other}'s subnet, and Docker drops "
+            f"traffic from {self.net} to another network ({self.detail}).",
+            f"Join the network: add {other} to this service's compose `networks:` list (marked "
+            f"`external: true` when another project created it) or `docker network connect "
+            f"{other} <container>`; or use an address on {self.net}. If {self.net} must stay "
+            f"apart from {other}, the target belongs on {other}'s checks instead.",
         )
 
-    def auth_failed(self) -> Diagnosis:
-        detail = self.detail
-        if self.spec.kind.value == "redis":
-            fix = (
-                "Use the password of Redis's requirepass (or the ACL user) in REDIS_URL, e.g. "
-                f"redis://:<password>@{self.hostport}/0; NOAUTH means none was sent."
-            )
-        else:
-            fix = (
-                f"Check the user and password for {self.hostport}: POSTGRES_PASSWORD applies "
-                "only when the data volume is first created, so changing it later does not "
-                f"change the password; and pg_hba.conf must admit {self.net}'s addresses."
-            )
-        return self.diagnosis(DiagnosisKind.AUTH_FAILED, f"{detail}.", fix)
-
-    def server_error(self) -> Diagnosis:
-        if self.spec.kind.value == "redis":
-            fix = "LOADING passes once the dataset is loaded; MISCONF: Redis cannot save to disk."
-        else:
-            fix = (
-                "The server runs and answered: act on its message (create a missing database "
-                "with createdb; 'starting up' passes by itself)."
-            )
-        return self.diagnosis(DiagnosisKind.SERVER_ERROR, f"{self.detail}.", fix)
-
-    # -- facts --------------------------------------------------------------------------
-
-    def diagnosis(self, kind: DiagnosisKind, summary: str, fix: str) -> Diagnosis:
-        return Diagnosis(kind, summary, fix)
-
-    def is_loopback(self) -> bool:
-        if self.host.lower() in _LOOPBACK_NAMES:
-            return True
-        addresses = [_ip(a) for a in (self.host, *self.outcome.resolved_addresses)]
-        known = [a for a in addresses if a is not None]
-        return bool(known) and all(a.is_loopback for a in known)
-
-    def is_host_gateway(self, *, named_only: bool = False) -> bool:
-        """The target is the Docker host as seen from the network."""
-        if self.host == HOST_GATEWAY_NAME:
-            return True
-        if self.ip is None:
-            return False
-        if self.ip == self.context.gateway:
-            return True
-        return not named_only and self.ip in self.context.host_addresses
-
-    def in_subnet(self) -> bool:
-        address = _ip(self.ip or "")
-        subnet = self.context.subnet
-        return address is not None and subnet is not None and address in subnet
-
-    def service_example(self) -> str:
-        if self.preset and self.preset.service_names:
-            return self.preset.service_names[0]
-        return "<service>"
-
-    def url(self, scheme: str | None = None, *, host: str | None = None) -> str:
-        """The target with another scheme or host: the address to try instead."""
-        spec = self.spec
-        if host is not None:
-            spec = spec.with_host(host)
-        if spec.kind.value != "http":
-            return _hostport(spec.target_host, spec.target_port)
-        target = spec.target
-        if scheme and not target.startswith(f"{scheme}://"):
-            target = f"{scheme}://" + target.partition("://")[2]
-        return target
-
-    def internal_url(self) -> str:
-        """The service by name on its container port: how calls inside the network go."""
-        port = self.preset.port if self.preset else self.port
-        return f"http://{self.service_example()}:{port}{self.spec.path}"
-
-    def health_path_hint(self) -> str:
-        label = self.preset.label if self.preset else ""
-        if label == "LiteLLM":
-            return "LiteLLM's health paths are /health/liveliness (no key) and /health/readiness."
-        if label == "LibreChat":
-            return "LibreChat's health path is /health (there is no /api/health)."
-        if label == "Ollama":
-            return "Ollama answers on /api/tags (and / with 'Ollama is running')."
-        return (
-            "Check the path. Known health paths: LiteLLM /health/liveliness, LibreChat /health "
-            "(not /api/health), Ollama /api/tags."
+    def dead_name(self) -> Diagnosis:
+        source = (
+            "the hosts file of the worker names it (compose `extra_hosts`, or a file mounted over /etc/hosts)"
+            if self.host.lower() in self.context.hosts_file
+            else "a DNS record or hosts entry gives it"
         )
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-# Private LAN ranges (RFC 1918, and IPv6 unique-local): where a Docker host's own LAN
-# address lives. Not ipaddress's is_private, which also counts documentation ranges.
-_LAN_NETWORKS = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
-)
-
-
-def _is_lan(text: str | None) -> bool:
-    address = _ip(text or "")
-    return address is not None and any(address in n for n in _LAN_NETWORKS)
-
-
-def _target_ip(spec: ProbeSpec, outcome: ProbeOutcome) -> str | None:
-    if _ip(spec.target_host) is not None:
-        return spec.target_host
-    if outcome.connected_address:
-        return outcome.connected_address
-    return outcome.resolved_addresses[0] if outcome.resolved_addresses else None
-
-
-def _hostport(host: str, port: int | None) -> str:
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{port}" if port else host
+        return self.diagnosis(
+            DiagnosisKind.DEAD_NAME,
+            f"This name points at an address nobody holds: {self.host} resolves to {self.ip} on "
+            f"{self.net} ({self.context.subnet}), and nothing answers there ({self.detail}).",
+            f"A stale entry or a stopped container: {source}. Start the container that should "
+            f"hold {self.ip} (`docker compose ps`), or correct the entry; Docker's own service "
+            "names follow a container's address, fixed addresses and extra_hosts do not.",
+        )

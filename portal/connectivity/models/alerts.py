@@ -1,0 +1,87 @@
+"""Alerts: where they go (channels), each change worth telling (alerts), each delivery."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from portal.connectivity.models.network import Network, split_list
+from portal.connectivity.models.target import Target
+from portal.crypto import EncryptedTextField
+
+
+class AlertChannel(models.Model):
+    """Where alerts go: an email list (Django's email backend) or a JSON webhook (Slack `text`)."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "email"
+        WEBHOOK = "webhook", "webhook (JSON, Slack-compatible)"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    email_to = models.CharField(max_length=500, blank=True, help_text="Addresses, comma-separated.")
+    # A Slack incoming-webhook URL is itself the credential: encrypted, never shown again.
+    webhook_url = EncryptedTextField(help_text="Stored encrypted.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def recipients(self) -> list[str]:
+        return split_list(self.email_to)
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.EMAIL and not self.recipients:
+            raise ValidationError({"email_to": "An email channel needs at least one address."})
+
+
+class Alert(models.Model):
+    """One change worth telling people about. Created once per change; delivered per channel."""
+
+    class Kind(models.TextChoices):
+        DOWN = "down", "down"
+        UP = "up", "back up"
+        WORKER_SILENT = "worker_silent", "worker silent"
+        WORKER_BACK = "worker_back", "worker back"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="alerts")
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
+    message = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["-created_at"], name="conn_alert_recent")]
+
+    def __str__(self) -> str:
+        return self.message[:80]
+
+
+class AlertDelivery(models.Model):
+    """An alert to one channel: delivered once, retried a few times when the channel fails."""
+
+    MAX_ATTEMPTS = 5
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel"], name="connectivity_alert_delivery_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"], name="conn_delivery_pending", condition=models.Q(delivered_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} -> {self.channel_id}"

@@ -1,0 +1,41 @@
+"""How long check history is kept: results pruned in batches, rollups kept for the 7-day uptime."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from portal.connectivity.models import (
+    CheckResult,
+    HourlyRollup,
+)
+
+DEFAULT_KEEP_RESULTS_DAYS = 30
+
+
+def check_results_prune(*, days: int | None = None, now: datetime | None = None, batch: int = 10_000) -> int:
+    """Delete results older than `days` (setting CONNECTIVITY_KEEP_RESULTS_DAYS), in batches
+    so a first prune of millions never holds one huge transaction."""
+    days = (
+        days
+        if days is not None
+        else getattr(settings, "CONNECTIVITY_KEEP_RESULTS_DAYS", DEFAULT_KEEP_RESULTS_DAYS)
+    )
+    if days < 1:
+        raise ValueError(f"keep results for at least one day, not {days}")
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            CheckResult.objects.filter(checked_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        count, _ = CheckResult.objects.filter(id__in=ids).delete()
+        deleted += count
+    # Rollups feed the 7-day uptime: keep them at least that long.
+    HourlyRollup.objects.filter(hour__lt=now - timedelta(days=max(days, 8))).delete()
+    return deleted
