@@ -1,0 +1,60 @@
+"""Connectivity's answer to the kit's reachability question (portal/core/reachability.py):
+a server's "Test connection" gets the same probe, diagnosis and finder as connectivity's own
+checks, run by the worker on the server's network.
+
+Registered in ConnectivityConfig.ready(); the integrations ask through the kit, never by
+importing this module. The address is a health path without credentials, and the finder
+strips credentials from every alternative anyway (alternatives.candidate_addresses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from portal.connectivity.alternatives import candidate_addresses, probe_alternatives
+from portal.connectivity.diagnosis import diagnose
+from portal.connectivity.models import Network
+from portal.connectivity.probes import PRESETS, ProbeSpec, run_probe
+from portal.connectivity.services import ALTERNATIVE_TIMEOUT_SECONDS, network_context
+from portal.core.reachability import Reachability
+
+
+def address_explain(*, url: str, preset: str, network: str, timeout: float) -> Reachability:
+    """Probe `url` from here (the worker on `network`), diagnose a failure and look for an
+    address that answers instead, all within about twice `timeout`."""
+    known = PRESETS.get(preset)
+    try:
+        spec = ProbeSpec.from_url(
+            url, timeout=timeout, keyword=known.keyword if known else None, preset=preset or None
+        )
+    except ValueError as exc:
+        return Reachability(
+            False, f"{url} cannot be probed: {exc}.", "Fix the server's address.", "unknown", network=network
+        )
+    # A server's network may have no row yet (its checks create it); the defaults then apply.
+    network_row = Network.objects.filter(name=network).first() or Network(name=network)
+    context = network_context(network=network_row)
+    diagnosis = diagnose(spec, run_probe(spec), context)
+    if diagnosis.healthy:
+        return Reachability(
+            True, f"{spec.target} answers from {network}.", kind=diagnosis.kind.value, network=network
+        )
+    candidates = [
+        replace(candidate, timeout=min(timeout, ALTERNATIVE_TIMEOUT_SECONDS))
+        for candidate in candidate_addresses(
+            spec, context, network_row.alternative_host_list, guess=network_row.guess_alternatives
+        )
+    ]
+    outcomes = probe_alternatives(candidates)
+    working = next((c.target for c, o in zip(candidates, outcomes, strict=True) if o.ok), "")
+    fix = diagnosis.fix
+    if working:
+        fix = f"{fix} From {network}, {working} answers.".strip()
+    return Reachability(
+        reachable=False,
+        summary=diagnosis.summary,
+        fix=fix,
+        kind=diagnosis.kind.value,
+        working_address=working,
+        network=network,
+    )
