@@ -34,10 +34,17 @@ def address_explain(*, url: str, preset: str, network: str, timeout: float) -> R
     # A server's network may have no row yet (its checks create it); the defaults then apply.
     network_row = Network.objects.filter(name=network).first() or Network(name=network)
     context = network_context(network=network_row)
-    diagnosis = diagnose(spec, run_probe(spec), context)
-    if diagnosis.healthy:
+    outcome = run_probe(spec)
+    diagnosis = diagnose(spec, outcome, context)
+    if diagnosis.healthy or outcome.http_status is not None:
+        # Healthy, or at least there and answering: no other address to look for.
         return Reachability(
-            True, f"{spec.target} answers from {network}.", kind=diagnosis.kind.value, network=network
+            reachable=diagnosis.healthy,
+            summary=f"{spec.target} answers from {network}." if diagnosis.healthy else diagnosis.summary,
+            fix="" if diagnosis.healthy else diagnosis.fix,
+            kind=diagnosis.kind.value,
+            network=network,
+            answered=True,
         )
     candidates = [
         replace(candidate, timeout=min(timeout, ALTERNATIVE_TIMEOUT_SECONDS))

@@ -25,6 +25,7 @@ class Reachability:
     kind: str = ""  # the diagnosis class, e.g. "service_down_or_wrong_port"
     working_address: str = ""  # an alternative that answered from the same network
     network: str = ""  # where the probe ran
+    answered: bool = False  # an HTTP answer came back, healthy or not: the service is there
 
 
 # (url, preset, network) -> Reachability. `preset` names a known service's health check.
