@@ -50,7 +50,13 @@ def server_check(*, server: LiteLLMServer) -> ServerCheck:
         preset="litellm_liveliness",
         network=server.network,
     ) or _check_with_the_key(server, now)
-    server.check_status = CheckStatus.OK if check.ok else CheckStatus.FAILED
+    server.check_status = (
+        CheckStatus.OK
+        if check.ok
+        else CheckStatus.KEY_REJECTED
+        if check.credential_rejected
+        else CheckStatus.FAILED
+    )
     server.checked_at = now
     server.check_diagnosis = f"{check.diagnosis} {check.fix}".strip()
     server.save(
