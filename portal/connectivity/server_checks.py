@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from integrations.http import public_url
 from integrations.litellm.client import normalise_base_url
 from portal.connectivity.models import Network, State, Target, TargetNetwork
 from portal.connectivity.probes import PRESETS
@@ -64,11 +65,19 @@ def health_address(base_url: str, preset_name: str) -> str:
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {base_url!r}")
-    host = parts.hostname
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    root = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    root = public_url(base_url.strip()).rstrip("/")
     return f"{root}{PRESETS[preset_name].path}"
+
+
+_KEY_LABELS = {"litellm": "LiteLLM server", "librechat": "LibreChat server", "pairing": "pairing"}
+
+
+def configured_by_label(key: str) -> str:
+    """`litellm:3` as an operator reads it: the check follows that row's address and network."""
+    kind, _, pk = key.partition(":")
+    if kind not in _KEY_LABELS:
+        return "added by hand"
+    return f"{_KEY_LABELS[kind]} #{pk} (address and network follow it)"
 
 
 def litellm_key(server_pk: int) -> str:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import KeyPlan, LiteLLMServer
@@ -227,3 +229,13 @@ def test_a_sweep_checks_the_configured_servers_and_the_pairing_on_the_wire(
     ) == {State.UP}
     # Over the wire: the server's check and the pairing's, each on the keyless health path.
     assert sim_litellm.calls[("GET", "/health/liveliness")] == 2
+
+
+def test_the_targets_list_and_page_say_what_a_check_follows(admin_client: Client) -> None:
+    server = litellm_server()
+    check = check_of(f"litellm:{server.pk}")
+    listing = admin_client.get(reverse("admin:connectivity_target_changelist")).content.decode()
+    assert f"LiteLLM server #{server.pk} (address and network follow it)" in listing
+    page = admin_client.get(reverse("admin:connectivity_target_change", args=[check.pk])).content.decode()
+    assert f"LiteLLM server #{server.pk} (address and network follow it)" in page
+    assert MASTER not in listing + page
