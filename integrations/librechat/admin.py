@@ -10,13 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.html import format_html
 
+from integrations.checks import check_sentence
 from integrations.librechat import accounts, gate, servers, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
+from portal.core.admin_pages import admin_path
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait, network_queue_name, wake
 from portal.core.server_address import ServerAddressAdminMixin
@@ -91,25 +96,50 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     def gates(self, server: LibreChatServer) -> str:
         return "; ".join(gate.gates_closed(server=server)) or "open"
 
-    @admin.action(permissions=("change",), description="Check the connection (health, registration open?)")
+    @admin.action(permissions=("change",), description="Test connection (health, registration open?)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset[:WAIT_FOR_AT_MOST]:
-            done, result, _ = dispatch_and_wait(
-                server_check_task,
-                network=server.network,
-                kwargs={"server_id": server.pk},
-                wait_seconds=WAIT_SECONDS,
+            self._check(request, server)
+
+    def _check(self, request: HttpRequest, server: LibreChatServer) -> None:
+        """Test connection on the server's network queue: the diagnosis of /health from there
+        (connectivity's probe and finder), then what /api/config says about registration."""
+        done, result, _ = dispatch_and_wait(
+            server_check_task,
+            network=server.network,
+            kwargs={"server_id": server.pk},
+            wait_seconds=WAIT_SECONDS,
+        )
+        if not done:
+            self.message_user(
+                request,
+                f"{server}: no answer within {WAIT_SECONDS:g} s from a worker on network {server.network} "
+                "(is a worker attached to that network running?)",
+                messages.WARNING,
             )
-            if not done:
-                self.message_user(
-                    request,
-                    f"{server}: no answer within {WAIT_SECONDS:g} s from a worker on network {server.network} "
-                    "(is a worker attached to that network running?)",
-                    messages.WARNING,
-                )
-                continue
+        elif isinstance(result, dict):
             level = messages.SUCCESS if result.get("ok") else messages.ERROR
-            self.message_user(request, f"{server}: {result.get('diagnosis')}", level)
+            self.message_user(request, f"{server}: {check_sentence(result)}", level)
+        else:
+            self.message_user(
+                request,
+                f"{server}: the check failed without an answer; see the worker's log.",
+                messages.ERROR,
+            )
+        _log(self, request, server, "Tested the connection")
+
+    def get_urls(self) -> list[Any]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [admin_path(self, "<int:pk>/test/", self.test_view, f"{info}_test"), *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The server page's "Test connection" button: a POST by staff who may change the server."""
+        server = get_object_or_404(LibreChatServer, pk=pk)
+        if not self.has_change_permission(request, server):
+            raise PermissionDenied
+        if request.method == "POST":
+            self._check(request, server)
+        return HttpResponseRedirect(reverse("admin:librechat_librechatserver_change", args=[pk]))
 
     @admin.action(
         permissions=("change",),

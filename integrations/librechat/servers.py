@@ -14,9 +14,9 @@ removals) keeps its row and tries again later; nothing is lost.
 
 from __future__ import annotations
 
-from integrations.checks import ServerCheck
+from integrations.checks import ServerCheck, health_first
 from integrations.http import ErrorKind, VendorError, public_url
-from integrations.librechat.client import VENDOR, LibreChatClient
+from integrations.librechat.client import VENDOR, LibreChatClient, LibreChatConfig
 from integrations.librechat.client import client_for as client_at
 from integrations.librechat.models import LibreChatServer
 
@@ -59,13 +59,28 @@ def server_for_new_accounts() -> LibreChatServer | None:
 
 def server_check(*, server: LibreChatServer) -> ServerCheck:
     """/health, then /api/config: is LibreChat up, and will it take new accounts? No person's
-    credentials go out, so an unconfirmed address may be checked (that is how staff check it)."""
+    credentials go out, so an unconfirmed address may be checked (that is how staff check it).
+    /health is probed and explained from the server's network first (checks.health_first)."""
+    unreachable = health_first(
+        vendor=VENDOR,
+        health_url=public_url(server.api_url).rstrip("/") + "/health",
+        preset="librechat_health",
+        network=server.network,
+    )
+    if unreachable is not None:
+        return unreachable
     client = client_at(server.api_url)
     try:
         client.health()
         config = client.config()
     except VendorError as exc:
-        return ServerCheck(vendor=VENDOR, reachable=exc.kind in ANSWERED, ok=False, diagnosis=str(exc))
+        return ServerCheck(
+            vendor=VENDOR,
+            reachable=exc.kind in ANSWERED,
+            ok=False,
+            diagnosis=str(exc),
+            network=server.network,
+        )
     blocking = []
     if not config.registration_enabled:
         blocking.append("registration is closed (ALLOW_REGISTRATION), so new people cannot get accounts")
@@ -89,4 +104,18 @@ def server_check(*, server: LibreChatServer) -> ServerCheck:
             "password reset": "on" if config.password_reset_enabled else "off",
             "email service": "configured" if config.email_enabled else "none",
         },
+        fix=_fix_for(config),
+        network=server.network,
     )
+
+
+def _fix_for(config: LibreChatConfig) -> str:
+    settings = [
+        name
+        for name, on in (
+            ("ALLOW_REGISTRATION=true", config.registration_enabled),
+            ("ALLOW_EMAIL_LOGIN=true", config.email_login_enabled),
+        )
+        if not on
+    ]
+    return f"Set {' and '.join(settings)} in LibreChat's .env and restart it." if settings else ""

@@ -37,3 +37,19 @@ def _words(body: dict[str, Any]) -> str | None:
                 parts.append(f"{loc}: {msg}" if loc else msg)
         return "; ".join(parts)
     return None
+
+
+def master_key_rejected(status: int | None, vendor_message: str) -> bool:
+    """LiteLLM answered, and refused the key it was given as not its master key.
+
+    The contract's proxy answers 401 (403 behind some auth layers). The real proxy WITHOUT a
+    database answers 400 "No connected db." instead: a key that is not the master key can only
+    be a virtual key, and with no database there is nowhere to look it up
+    (litellm 1.106.2, proxy/auth/user_api_key_auth.py, user_api_key_auth_builder:
+    `if prisma_client is None: raise ProxyException(message="No connected db.",
+    type=ProxyErrorTypes.no_db_connection, code=400)`).
+    """
+    if status in (401, 403):
+        return True
+    lowered = vendor_message.lower()
+    return status == 400 and ("no connected db" in lowered or "no_db_connection" in lowered)

@@ -19,6 +19,7 @@ class CheckStatus(models.TextChoices):
     UNKNOWN = "unknown", "not checked yet"
     OK = "ok", "reachable"
     FAILED = "failed", "not reachable"
+    KEY_REJECTED = "rejected", "answers, master key rejected"
 
 
 class LiteLLMServer(models.Model):

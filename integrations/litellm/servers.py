@@ -10,11 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.checks import ServerCheck
-from integrations.http import VendorError
-from integrations.litellm.client import (
-    LiteLLMClient,
-)
+from integrations.checks import ServerCheck, health_first
+from integrations.http import VendorError, VendorHTTPError, public_url
+from integrations.litellm.client import LiteLLMClient, normalise_base_url
+from integrations.litellm.errors import master_key_rejected
 from integrations.litellm.models import (
     CheckStatus,
     LiteLLMModel,
@@ -41,35 +40,25 @@ def server_queue(server: LiteLLMServer) -> str:
 
 
 def server_check(*, server: LiteLLMServer) -> ServerCheck:
-    """ "Test connection": liveliness, version, and the models discovered (recorded on the row)."""
+    """ "Test connection": the keyless liveliness path probed and explained from the server's
+    network first (integrations.checks.health_first), then the version and the models
+    discovered with the master key (recorded on the row); a refused master key is named."""
     now = timezone.now()
-    try:
-        with client_for(server) as client:
-            client.liveliness()
-            readiness = client.readiness()
-            deployments = client.model_info()
-            models_store(server=server, deployments=deployments, now=now)
-    except (VendorError, ValueError) as exc:
-        check = ServerCheck(vendor=VENDOR, reachable=False, ok=False, diagnosis=str(exc))
-        server.check_status = CheckStatus.FAILED
-    else:
-        names = sorted({d.model_name for d in deployments})
-        check = ServerCheck(
-            vendor=VENDOR,
-            reachable=True,
-            ok=True,
-            diagnosis=f"Connection successful: LiteLLM {readiness.litellm_version or '(version unknown)'}, "
-            f"{len(names)} models discovered.",
-            version=readiness.litellm_version,
-            details={"db": readiness.db},
-            models=tuple(names),
-        )
-        server.check_status = CheckStatus.OK
-        server.litellm_version = readiness.litellm_version[:50]
-        server.db_status = readiness.db[:50]
-        server.models_synced_at = now
+    check = health_first(
+        vendor=VENDOR,
+        health_url=_liveliness_url(server),
+        preset="litellm_liveliness",
+        network=server.network,
+    ) or _check_with_the_key(server, now)
+    server.check_status = (
+        CheckStatus.OK
+        if check.ok
+        else CheckStatus.KEY_REJECTED
+        if check.credential_rejected
+        else CheckStatus.FAILED
+    )
     server.checked_at = now
-    server.check_diagnosis = check.diagnosis
+    server.check_diagnosis = f"{check.diagnosis} {check.fix}".strip()
     server.save(
         update_fields=[
             "check_status",
@@ -81,6 +70,58 @@ def server_check(*, server: LiteLLMServer) -> ServerCheck:
         ]
     )
     return check
+
+
+def _liveliness_url(server: LiteLLMServer) -> str:
+    try:
+        return public_url(normalise_base_url(server.base_url)).rstrip("/") + "/health/liveliness"
+    except ValueError:
+        return server.base_url  # the probe says what is wrong with it
+
+
+def _check_with_the_key(server: LiteLLMServer, now: datetime) -> ServerCheck:
+    try:
+        with client_for(server) as client:
+            client.liveliness()
+            readiness = client.readiness()
+            deployments = client.model_info()
+            models_store(server=server, deployments=deployments, now=now)
+    except VendorHTTPError as exc:
+        if not master_key_rejected(exc.status, exc.vendor_message):
+            return ServerCheck(
+                vendor=VENDOR, reachable=True, ok=False, diagnosis=str(exc), network=server.network
+            )
+        return ServerCheck(
+            vendor=VENDOR,
+            reachable=True,
+            ok=False,
+            credential_rejected=True,
+            diagnosis=f"LiteLLM at {public_url(server.base_url)} answers, but it rejected the master key "
+            f"(HTTP {exc.status}: {exc.vendor_message or 'no reason given'}).",
+            fix="Enter this proxy's master key (its LITELLM_MASTER_KEY, or general_settings.master_key in "
+            "its config) in the server's master key field: a proxy without a database answers any other "
+            'key with 400 "No connected db.".',
+            network=server.network,
+        )
+    except (VendorError, ValueError) as exc:
+        return ServerCheck(
+            vendor=VENDOR, reachable=False, ok=False, diagnosis=str(exc), network=server.network
+        )
+    names = sorted({d.model_name for d in deployments})
+    server.litellm_version = readiness.litellm_version[:50]
+    server.db_status = readiness.db[:50]
+    server.models_synced_at = now
+    return ServerCheck(
+        vendor=VENDOR,
+        reachable=True,
+        ok=True,
+        diagnosis=f"Connection successful: LiteLLM {readiness.litellm_version or '(version unknown)'}, "
+        f"{len(names)} models discovered.",
+        version=readiness.litellm_version,
+        details={"db": readiness.db},
+        models=tuple(names),
+        network=server.network,
+    )
 
 
 def server_health(*, server: LiteLLMServer) -> dict[str, Any]:

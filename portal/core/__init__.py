@@ -7,7 +7,8 @@
 - mail: outgoing mail, one function per message, sent by a worker with a timeout.
 - results (a report as a task result), bootstrap, pagination, validators, sensitive (admin
   forms with secrets), server_address (who may move a server's address), view_only and
-  admin_pages (admin building blocks).
+  admin_pages (admin building blocks), reachability (the slot connectivity fills so that a
+  server's "Test connection" gets its probe, diagnosis and finder).
 
 The integrations import nothing else of `portal` (with `portal.crypto`). Code a feature shares
 with an integration (a server's health checks, an alert) lives in the feature app, which

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from portal.connectivity import checks, workers
 from portal.connectivity.models import Alert, CheckResult, Network, State, Target, TargetNetwork
-from portal.connectivity.server_checks import server_checks_ensure
+from portal.connectivity.server_checks import ConfiguredCheck, configured_check_sync, health_address
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 
@@ -129,17 +129,21 @@ def test_the_vendors_of_the_environment_get_exactly_their_health_checks(
 
 
 def test_a_server_check_never_holds_the_server_url_credentials() -> None:
-    lines = server_checks_ensure(
-        kind="litellm",
-        server_name="gateway",
-        base_url="http://ops:hunter2@[fd00::5]:4000/?token=hunter2",
-        network="backend-staging",
+    address = health_address("http://ops:hunter2@[fd00::5]:4000/v1/?token=hunter2", "litellm_liveliness")
+    line = configured_check_sync(
+        ConfiguredCheck(
+            key="litellm:99",
+            name="LiteLLM gateway: /health/liveliness",
+            preset="litellm_liveliness",
+            address=address,
+            network="backend-staging",
+        )
     )
 
     check = Target.objects.get(name="LiteLLM gateway: /health/liveliness")
     assert check.address == "http://[fd00::5]:4000/health/liveliness"
     assert not check.password
-    assert "hunter2" not in " ".join(lines)
+    assert "hunter2" not in line
     # The server's network gets its row (its queue, its sweep) when it had none.
     assert list(check.placements.values_list("network__queue", flat=True)) == ["net.backend-staging"]
 
@@ -154,25 +158,31 @@ def test_an_existing_install_keeps_its_history_and_what_an_operator_set() -> Non
     )
     executor.loader.build_graph()
     executor.migrate([("connectivity", "0004_network_worker_location_detected")])
-    assert dict(Network.objects.values_list("name", "worker_location")) == {
+    # The tables as they were then: today's models carry columns these migrations predate.
+    then = executor.loader.project_state(("connectivity", "0004_network_worker_location_detected")).apps
+    OldNetwork, OldTarget = (
+        then.get_model("connectivity", "Network"),
+        then.get_model("connectivity", "Target"),
+    )
+    OldCheckResult = then.get_model("connectivity", "CheckResult")
+    assert dict(OldNetwork.objects.values_list("name", "worker_location")) == {
         "backend-dev": "detect",
         "backend-prod": "host",
     }
     # The install as it was: every seeded check on, one of them pointed at the real Redis.
-    assert Target.objects.filter(address__in=SEEDED_ADDRESSES, enabled=True).count() == 6
-    Target.objects.filter(address="redis://redis:6379").update(address="redis://cache:6379")
-    litellm = Target.objects.get(address="http://litellm:4000/health/liveliness")
-    # Only the id: today's model has columns (facts_seen) this old schema does not.
-    network = Network.objects.only("id").get(name="backend-dev")
-    CheckResult.objects.create(
+    assert OldTarget.objects.filter(address__in=SEEDED_ADDRESSES, enabled=True).count() == 6
+    OldTarget.objects.filter(address="redis://redis:6379").update(address="redis://cache:6379")
+    litellm = OldTarget.objects.get(address="http://litellm:4000/health/liveliness")
+    network = OldNetwork.objects.get(name="backend-dev")
+    OldCheckResult.objects.create(
         target=litellm, network=network, ok=False, answered=False, checked_at="2026-11-30T10:00:00Z"
     )
 
     executor.loader.build_graph()
     executor.migrate([("connectivity", "0005_seeded_targets_are_presets")])
 
-    assert set(Target.objects.filter(enabled=True).values_list("address", flat=True)) == {
+    assert set(OldTarget.objects.filter(enabled=True).values_list("address", flat=True)) == {
         "redis://cache:6379"
     }
-    assert CheckResult.objects.filter(target=litellm).count() == 1
-    assert litellm.placements.count() == 2
+    assert OldCheckResult.objects.filter(target=litellm).count() == 1
+    assert OldTarget.objects.get(pk=litellm.pk).placements.count() == 2

@@ -10,12 +10,14 @@ from django_celery_beat.models import PeriodicTask
 
 from integrations.librechat.bootstrap import librechat_server as server_step
 from integrations.librechat.models import LibreChatServer
-from portal.connectivity.bootstrap import environment_server_checks
+from portal.connectivity.bootstrap import configured_server_checks
+from portal.connectivity.models import Target
 
 
 def librechat_server(environ: dict[str, str]) -> list[str]:
-    """The two bootstrap steps a start runs for LibreChat: the server row, then its checks."""
-    return server_step(environ) + environment_server_checks(environ)
+    """The two bootstrap steps a start runs for LibreChat: the server row (whose check comes
+    with it), then every configured check brought in step."""
+    return server_step(environ) + configured_server_checks(environ)
 
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +34,10 @@ def test_it_creates_the_server_from_the_seed_variables() -> None:
     server = LibreChatServer.objects.get()
     assert lines == [
         "LibreChat server 'librechat-api' created (http://librechat-api:3080, network backend-prod)",
-        "check 'LibreChat librechat-api: /health' of http://librechat-api:3080/health from backend-prod created",
+        "check 'LibreChat librechat-api: /health' of http://librechat-api:3080/health from backend-prod in place",
     ]
+    check = Target.objects.get(configured_by=f"librechat:{server.pk}")
+    assert list(check.placements.values_list("network__name", flat=True)) == ["backend-prod"]
     assert (server.api_url, server.public_url, server.network) == (
         "http://librechat-api:3080",
         "https://chat.example.com",
@@ -46,7 +50,7 @@ def test_it_never_overwrites_an_admin_edit() -> None:
     LibreChatServer.objects.update(public_url="https://edited.example.com")
     assert librechat_server(SEED) == [
         "LibreChat server at http://librechat-api:3080 already there",
-        "check 'LibreChat librechat-api: /health' already there",
+        "check 'LibreChat librechat-api: /health' of http://librechat-api:3080/health from backend-prod in place",
     ]
     assert LibreChatServer.objects.get().public_url == "https://edited.example.com"
 

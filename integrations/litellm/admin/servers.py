@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from integrations.checks import check_sentence
 from integrations.litellm import model_list, tasks
 from integrations.litellm.admin.common import admin_wait_seconds
 from integrations.litellm.forms import (
@@ -109,12 +110,11 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
                 f"{server}: no answer within {admin_wait_seconds():g} s (is a worker consuming net.{server.network}?); "
                 "the result will show on the server page.",
             )
-        elif isinstance(result, dict) and result.get("reachable"):
-            models = ", ".join(result.get("models") or []) or "none"
-            messages.success(request, f"{server}: {result['diagnosis']} Models: {models}.")
+        elif isinstance(result, dict):
+            level = messages.SUCCESS if result.get("ok") else messages.ERROR
+            messages.add_message(request, level, f"{server}: {check_sentence(result)}")
         else:
-            detail = result.get("diagnosis") if isinstance(result, dict) else "the check failed"
-            messages.error(request, f"{server}: not reachable. {detail}")
+            messages.error(request, f"{server}: the check failed without an answer; see the worker's log.")
         self.log_change(request, server, "Tested the connection")
 
     def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -57,6 +57,16 @@ class Target(models.Model):
         help_text="Consecutive failures before the state turns down and alerts (avoids flapping).",
     )
     enabled = models.BooleanField(default=True)
+    configured_by = models.CharField(
+        max_length=60,
+        blank=True,
+        editable=False,
+        help_text="The server or pairing this check was made for (litellm:3, librechat:1, pairing:2); "
+        "its address and network follow that row. Empty: added by hand.",
+    )
+    # What the configured row last set (address, network, name): a field is changed again only
+    # when the row's own value moves, so an operator's edit of the check stands until then.
+    configured_as = models.JSONField(default=dict, blank=True, editable=False)
     networks: models.ManyToManyField[Network, TargetNetwork] = models.ManyToManyField(
         Network, through="TargetNetwork", related_name="targets"
     )
@@ -64,6 +74,13 @@ class Target(models.Model):
 
     class Meta:
         ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configured_by"],
+                condition=~models.Q(configured_by=""),
+                name="connectivity_target_configured_once",
+            )
+        ]
         # The address is where the password goes: the same rule as a server's address
         # (portal/server_address.py), under the same codename.
         permissions = [("change_server_address", "Can change a target's address (where its password goes)")]
