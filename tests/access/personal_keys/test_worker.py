@@ -83,7 +83,7 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     record = drive(PersonalKey.objects.get(person=person))
     old_hash = key_of(record).token_hash
     litellm_sim.set_spend(old_hash or "", 9.5)  # of the plan's 10 a month
-    reset_at = litellm_sim.get_key(old_hash or "")["budget_reset_at"]  # type: ignore[index]
+    reset_at = litellm_sim.get_key(old_hash or "")["budget_reset_at"]
     old_raw = pushed_raw_key(chat_sim, person.email)
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
