@@ -180,8 +180,10 @@ def _generate_and_swap(key: VirtualKey, client: LiteLLMClient, alias: str) -> No
         fields["max_budget"] = limits[1]  # the new key's part; nobody holds it before the swap
     info = _generate(client, new_raw.reveal(), new_hash, fields)
     if limits is not None:
-        # Before the swap makes the new key usable: the old key keeps only its part.
-        client.key_update(token_hash=token_hash_of(key), fields={"max_budget": limits[0]})
+        # Before the swap makes the new key usable: the old key keeps only its part. (Gone
+        # already, deleted behind the portal's back: then it cannot spend anything either.)
+        with contextlib.suppress(KeyNotFound):
+            client.key_update(token_hash=token_hash_of(key), fields={"max_budget": limits[0]})
     if key.budget_duration and info.budget_reset_at is None:
         # /key/generate does not answer the reset date LiteLLM computed (GenerateKeyResponse).
         info = client.key_find(token_hash=new_hash) or info
