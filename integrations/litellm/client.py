@@ -112,6 +112,9 @@ class KeyInfo:
     models: list[str] = field(default_factory=list)
     max_budget: float | None = None
     budget_duration: str | None = None
+    # When LiteLLM next zeroes `spend` (only from /key/info and /key/list: /key/generate's
+    # answer has no such field, _types.py GenerateKeyResponse).
+    budget_reset_at: datetime | None = None
     soft_budget: float | None = None
     tpm_limit: int | None = None
     rpm_limit: int | None = None
@@ -229,6 +232,7 @@ def parse_key_row(row: Mapping[str, Any], *, token: str | None = None) -> KeyInf
         models=[m for m in models if isinstance(m, str)] if isinstance(models, list) else [],
         max_budget=_opt_float(row.get("max_budget")),
         budget_duration=_opt_str(row.get("budget_duration")),
+        budget_reset_at=_opt_datetime(row.get("budget_reset_at")),
         soft_budget=soft_budget,
         tpm_limit=_opt_int(row.get("tpm_limit")),
         rpm_limit=_opt_int(row.get("rpm_limit")),

@@ -13,8 +13,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations.litellm import limits
+from integrations.litellm.budget_windows import budget_duration_refusal
 from integrations.litellm.client import normalise_base_url
-from integrations.litellm.models import KeyPlan, LiteLLMModel, LiteLLMServer, VirtualKey
+from integrations.litellm.models import (
+    MAX_ROTATION_GRACE_MINUTES,
+    KeyPlan,
+    LiteLLMModel,
+    LiteLLMServer,
+    VirtualKey,
+)
 from portal.core.validators import validate_http_url
 
 # LiteLLM's durations: 30s, 30m, 30h, 30d, 1w, 1mo (§2.1 budget_duration / duration).
@@ -44,9 +51,11 @@ def validate_budget_duration(value: str) -> None:
     # Budget resets by the month exist only for one month (duration_parser._handle_month_reset:
     # "Monthly resets currently only support 1 month intervals"); LiteLLM answers 400 otherwise.
     if value.endswith("mo") and value != "1mo":
-        raise ValidationError(
-            f"'{value}': LiteLLM resets budgets monthly only as 1mo; use days (60d) instead."
-        )
+        raise ValidationError(f"'{value}': LiteLLM resets budgets monthly only as 1mo.")
+    # A key's budget period must survive its rotation (integrations/litellm/budget_windows.py).
+    refusal = budget_duration_refusal(value)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 def validate_alias(value: str) -> None:
@@ -192,6 +201,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
 
 
+_GRACE_RANGE = (
+    f"Rotation grace period: a whole number of minutes from 0 (the old key is deleted at once) "
+    f"to {MAX_ROTATION_GRACE_MINUTES} (7 days)."
+)
+
+
 class ServerForm(forms.ModelForm):
     master_key_input = forms.CharField(
         label="Master key",
@@ -200,10 +215,27 @@ class ServerForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="LITELLM_MASTER_KEY. Stored encrypted; leave empty to keep the current one.",
     )
+    rotation_grace_minutes = forms.IntegerField(
+        label="Rotation grace period (minutes)",
+        required=False,  # empty = 0, the old key deleted at once
+        initial=0,
+        min_value=0,
+        max_value=MAX_ROTATION_GRACE_MINUTES,
+        error_messages={
+            "required": _GRACE_RANGE,
+            "invalid": _GRACE_RANGE,
+            "min_value": _GRACE_RANGE,
+            "max_value": _GRACE_RANGE,
+        },
+        help_text=LiteLLMServer._meta.get_field("rotation_grace_minutes").help_text,
+    )
 
     class Meta:
         model = LiteLLMServer
-        fields = ("name", "base_url", "network")
+        fields = ("name", "base_url", "network", "rotation_grace_minutes")
+
+    def clean_rotation_grace_minutes(self) -> int:
+        return self.cleaned_data.get("rotation_grace_minutes") or 0
 
     def clean_base_url(self) -> str:
         try:

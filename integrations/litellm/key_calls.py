@@ -33,12 +33,14 @@ class Retry(Exception):
 
 
 class Waiting(Exception):
-    """The action stops here until someone else acts (a rotation waiting for its hand-over):
-    not a failure, and nothing to retry; the row records where it waits."""
+    """The action stops here until someone else acts (a rotation waiting for its hand-over)
+    or until a time (`until`: a grace period's next turn, handed out by the beat): not a
+    failure, and nothing to retry; the row records where it waits."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, until: datetime | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.until = until
 
 
 class Fail(Exception):

@@ -93,7 +93,7 @@ def key_apply_pending(*, key_id: int, client: LiteLLMClient | None = None) -> Ac
     except Retry as exc:
         return _record(key, action, ok=None, detail=exc.detail)
     except Waiting as exc:
-        return _record_waiting(key, action, detail=exc.detail)
+        return _record_waiting(key, action, detail=exc.detail, until=exc.until)
     except Fail as exc:
         return _record(key, action, ok=False, detail=exc.detail)
     except VendorError as exc:
@@ -123,16 +123,19 @@ def _not_claimed(key_id: int) -> ActionOutcome:
     )
 
 
-def _record_waiting(key: VirtualKey, action: str, *, detail: str) -> ActionOutcome:
-    """Nothing is due until someone else acts (e.g. `rotation_handed_over`): the pending
-    action is cleared, the outcome stays open (ok None) and says what it waits for."""
+def _record_waiting(
+    key: VirtualKey, action: str, *, detail: str, until: datetime | None = None
+) -> ActionOutcome:
+    """Nothing is due until someone else acts (e.g. `rotation_handed_over`), or until `until`
+    (a grace period's next turn, rotation.rotations_in_grace_due): the pending action is
+    cleared, the outcome stays open (ok None) and says what it waits for."""
     key.last_action = action
     key.last_action_ok = None
     key.last_action_detail = detail[:2000]
     key.last_action_at = timezone.now()
     key.pending_action = ""
     key.pending_changes = {}
-    key.next_attempt_at = None
+    key.next_attempt_at = until
     key.attempts = 0
     key.save()
     log.info("litellm key %s: %s -> waiting", key.pk, action)
@@ -242,7 +245,12 @@ def _handle_refresh(key: VirtualKey, client: LiteLLMClient) -> str:
     if found is None:
         key.status = KeyStatus.MISSING
         raise Fail("LiteLLM no longer has this key")
+    shared_budget = key.max_budget
     key_apply_info(key, found)
+    if key.rotation_swap_spend is not None:
+        # The old and the new key share the budget until the rotation settles: LiteLLM holds
+        # the new key's part, the row keeps the budget (rotation_pair).
+        key.max_budget = shared_budget
     return f"Refreshed: spend {found.spend:g}" + (
         f" of {found.max_budget:g}" if found.max_budget is not None else ""
     )

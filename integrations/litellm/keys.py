@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MANAGED_BY = "portal"
 # The rotation step at which a handed-on key waits (integrations.litellm.rotation).
 HANDOVER_STEP = "handover"
+# The rotation step at which a staff key's old key keeps working for the grace period.
+GRACE_STEP = "grace"
 
 
 def key_create(
@@ -118,6 +120,10 @@ def key_request(
         if row.rotation_step == HANDOVER_STEP and action not in (KeyAction.DELETE, KeyAction.REFRESH):
             # Both keys work until the new one is handed on: a block or a change would reach one.
             raise ValueError(f"{key} is being rotated: waiting for the new key to be handed over")
+        if row.rotation_step == GRACE_STEP and action != KeyAction.DELETE:
+            # Both keys work and share the budget; the grace period's turns are the only writes.
+            until = f"{row.rotation_retire_at:%Y-%m-%d %H:%M} UTC" if row.rotation_retire_at else "soon"
+            raise ValueError(f"{key} is being rotated: the old key keeps working until {until}")
         row.pending_action = action
         row.pending_changes = dict(changes or {}) if action == KeyAction.UPDATE else {}
         row.next_attempt_at = timezone.now()

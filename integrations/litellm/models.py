@@ -8,6 +8,7 @@ message loses nothing.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
@@ -20,6 +21,11 @@ class CheckStatus(models.TextChoices):
     OK = "ok", "reachable"
     FAILED = "failed", "not reachable"
     KEY_REJECTED = "rejected", "answers, master key rejected"
+
+
+# A week: long enough for any hand-over of a staff key to its users, short enough that the
+# budget shared by the old and the new key is not split for long.
+MAX_ROTATION_GRACE_MINUTES = 7 * 24 * 60
 
 
 class LiteLLMServer(models.Model):
@@ -45,6 +51,18 @@ class LiteLLMServer(models.Model):
     keys_synced_at = models.DateTimeField(null=True, blank=True)
     models_synced_at = models.DateTimeField(null=True, blank=True)
     sync_status = models.TextField(blank=True, help_text="The outcome of the last sync, in words.")
+    rotation_grace_minutes = models.PositiveIntegerField(
+        "rotation grace period (minutes)",
+        default=0,
+        validators=[
+            MaxValueValidator(
+                MAX_ROTATION_GRACE_MINUTES,
+                "Rotation grace period: at most 10080 minutes (7 days); 0 deletes the old key at once.",
+            )
+        ],
+        help_text="After a staff key is rotated the old key keeps working this long (the two "
+        "together never spend past the budget), then it is deleted. 0 = deleted at once.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -175,6 +193,16 @@ class VirtualKey(models.Model):
     # recovered by its hash and a crash never leaves an orphan key nobody can name.
     rotation_new_key = EncryptedTextField()
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # While the old and the new key both work (a staff key's grace period, a person's
+    # hand-over): the old key's spend at the swap (already on the new key), its sk-...ab12,
+    # and when it is deleted. The two keys' max_budgets share what remains of the budget
+    # (integrations.litellm.rotation_pair).
+    rotation_swap_spend = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # db_default: the sync inserts rows with the columns it knows (a bulk insert).
+    rotation_old_name = models.CharField(max_length=20, blank=True, default="", db_default="")
+    rotation_retire_at = models.DateTimeField(null=True, blank=True)
+    # When LiteLLM next zeroes the spend (budget_duration): a rotation keeps it.
+    budget_reset_at = models.DateTimeField(null=True, blank=True)
     last_action = models.CharField(max_length=10, blank=True)
     last_action_ok = models.BooleanField(null=True)
     last_action_detail = models.TextField(blank=True)
@@ -208,6 +236,12 @@ class VirtualKey(models.Model):
                 fields=["next_attempt_at"],
                 name="litellm_key_due",
                 condition=~Q(pending_action=""),
+            ),
+            # The beat's look-up of rotations whose grace period needs a turn.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="litellm_key_in_grace",
+                condition=Q(rotation_step="grace"),
             ),
         ]
 

@@ -80,6 +80,9 @@ def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = Non
     }
     if info.soft_budget is None:  # /key/generate does not echo it (§2.1): keep the row's
         del values["soft_budget"]
+    if info.budget_reset_at is not None or not info.budget_duration:
+        # Nor the reset date (GenerateKeyResponse has no such field): /key/info and /key/list do.
+        values["budget_reset_at"] = info.budget_reset_at
     if info.key_name:
         values["key_name"] = info.key_name[:20]
     if info.created_at:

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.litellm import key_work, model_list, servers, sync
+from integrations.litellm import key_work, model_list, rotation, servers, sync
 from integrations.litellm.models import LiteLLMModel, LiteLLMServer
 
 
@@ -26,6 +26,13 @@ def keys_due() -> int:
     for key_id, queue_name in due:
         key_apply_pending.apply_async(kwargs={"key_id": key_id}, queue=queue_name)
     return len(due)
+
+
+@shared_task(name="litellm.rotations_in_grace_due", ignore_result=True)
+def rotations_in_grace_due() -> int:
+    """Beat: rotations whose old key works for a grace period get their turn (the shared
+    budget follows the use; at the end the old key's spend moves over and it is deleted)."""
+    return rotation.rotations_in_grace_due()
 
 
 @shared_task(name="litellm.server_check")

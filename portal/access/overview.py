@@ -86,6 +86,7 @@ class KeyOverview:
     spend: float
     max_budget: float | None
     budget_percent: int | None
+    budget_reset_at: dt.datetime | None  # when LiteLLM next zeroes the spend (budget_duration)
     models: list[str]
     expires: dt.datetime | None
     can_rotate: bool
@@ -127,6 +128,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         spend=spend,
         max_budget=budget,
         budget_percent=percent,
+        budget_reset_at=key.budget_reset_at if key is not None else None,
         models=models,
         expires=key.expires if key is not None else None,
         can_rotate=key is not None

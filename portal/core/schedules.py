@@ -42,6 +42,7 @@ BEAT_SCHEDULES: tuple[Schedule, ...] = (
     Schedule("librechat: provision due accounts", "librechat.accounts_provision_due", 30),
     Schedule("litellm: sync keys and models", "litellm.servers_sync", 15 * 60),
     Schedule("litellm: retry due key actions", "litellm.keys_due", 60),
+    Schedule("litellm: rotations in their grace period", "litellm.rotations_in_grace_due", 60),
     Schedule("connectivity: workers check and alert delivery", "connectivity.workers_check", 60),
     Schedule("connectivity: prune old results", "connectivity.results_prune", 3600),
 )

@@ -79,7 +79,7 @@ def test_after_the_handover_the_old_key_goes_and_the_new_one_takes_the_alias(
         rotation.rotation_handed_over(key_id=key.pk)
     assert len(callbacks) == 1  # a worker is woken for the rest of the rotation
     key.refresh_from_db()
-    assert key.rotation_step == "delete" and key.pending_action == "rotate"
+    assert key.rotation_step == "settle" and key.pending_action == "rotate"
     outcome = apply(key)
     assert outcome.ok is True, outcome.detail
     assert key.rotation_step == "" and key.rotation_old_hash == "" and key.rotated_at is not None

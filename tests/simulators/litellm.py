@@ -1597,7 +1597,9 @@ class LiteLLMSimulator:
             return len(self._keys)
 
     def reset_budgets(self) -> int:
-        """What LiteLLM's budget-reset job does: zero spend where budget_reset_at has passed."""
+        """What LiteLLM's budget-reset job does: zero spend where budget_reset_at has passed
+        (proxy/common_utils/reset_budget_job.py; with budget_duration set, `spend` covers only
+        the current window, the /key/info docstring), the next date computed from now."""
         now = _now()
         done = 0
         with self._lock:
@@ -2452,6 +2454,10 @@ class LiteLLMSimulator:
             # an invalid duration raises ValueError outside the helper's try: 500 (contract §2.1)
             expires = _now() + timedelta(seconds=duration_in_seconds(data["duration"]))
         budget_duration = data.get("budget_duration")
+        # No budget_reset_at is taken from the caller (GenerateKeyRequest has none, _types.py):
+        # it is computed from budget_duration now (key_management_endpoints.py
+        # _effective_key_for_generate -> timezone_utils.get_budget_reset_time), snapping to a
+        # boundary for 1d/7d/30d/1mo/Nh, midnight of today + N days otherwise.
         reset_at = _ms(next_budget_reset(budget_duration)) if budget_duration is not None else None
         budget_id = data.get("budget_id")
         if soft_budget is not None:  # a LiteLLM_BudgetTable row; soft_budget is not echoed

@@ -110,6 +110,8 @@ _WORK_IN_FLIGHT = (
     "next_attempt_at",
     "attempts",
     "rotation_step",
+    "rotation_old_name",
+    "rotation_retire_at",
     "rotated_at",
     "last_action",
     "last_action_ok",
@@ -135,7 +137,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "alias_display",
         "server",
         "owner",
-        "key_name",
+        "key_display",
         "status",
         "blocked",
         "spend_bar",
@@ -161,6 +163,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "plan",
         "blocked",
         "spend",
+        "budget_reset_at",
         "expires",
         "token_hash",
         "metadata",
@@ -221,6 +224,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     "fields": (
                         "blocked",
                         "spend",
+                        "budget_reset_at",
                         "expires",
                         "token_hash",
                         "metadata",
@@ -260,6 +264,20 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def alias_display(self, obj: VirtualKey) -> str:
         return obj.key_alias or "(no alias)"
 
+    @admin.display(description="key", ordering="key_name")
+    def key_display(self, obj: VirtualKey) -> str:
+        """The key; during a rotation's grace period or hand-over also the old one, which
+        still works (both are in LiteLLM until it is deleted)."""
+        if not (obj.rotation_old_hash and obj.rotation_step in (keys.GRACE_STEP, keys.HANDOVER_STEP)):
+            return obj.key_name
+        old = obj.rotation_old_name or "the old key"
+        until = (
+            f"until {obj.rotation_retire_at:%Y-%m-%d %H:%M} UTC"
+            if obj.rotation_retire_at
+            else "until the hand-over"
+        )
+        return format_html("{}<br>{} retiring {}", obj.key_name, old, until)
+
     @admin.display(description="spend / budget")
     def spend_bar(self, obj: VirtualKey) -> str:
         if obj.max_budget is None or obj.max_budget <= 0:
@@ -282,6 +300,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def pending_display(self, obj: VirtualKey) -> str:
         if obj.rotation_step == keys.HANDOVER_STEP:
             return "rotate: waiting for the hand-over"
+        if obj.rotation_step == keys.GRACE_STEP:
+            return "rotate: grace period (both keys share the budget)"
         if obj.pending_action:
             return obj.get_pending_action_display()
         if obj.last_action_ok is False:

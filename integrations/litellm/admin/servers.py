@@ -84,6 +84,7 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
             {"fields": ("check_status", "checked_at", "check_diagnosis", "litellm_version", "db_status")},
         ),
         ("Sync", {"fields": ("keys_synced_at", "models_synced_at", "sync_status")}),
+        ("Staff key rotation", {"fields": ("rotation_grace_minutes",)}),
     )
     inlines = (LiteLLMModelInline,)
     actions = ("test_connection_action", "sync_action", "health_action")

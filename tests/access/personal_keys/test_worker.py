@@ -4,6 +4,7 @@ network queues, and a worker SIGKILLed in the middle of a rotation is resumed by
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import redis
 from django.utils import timezone
@@ -20,6 +21,7 @@ from tests.access.personal_keys.support import (
     make_ready_person,
     pushed_raw_key,
 )
+from tests.access.personal_keys.test_rotation_budget import chat
 from tests.workers import CHAT_NETWORK, wait_for
 
 
@@ -80,8 +82,13 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     person = make_ready_person(pairing)
     record = drive(PersonalKey.objects.get(person=person))
     old_hash = key_of(record).token_hash
+    litellm_sim.set_spend(old_hash or "", 9.5)  # of the plan's 10 a month
+    reset_at = litellm_sim.get_key(old_hash or "")["budget_reset_at"]
+    old_raw = pushed_raw_key(chat_sim, person.email)
     personal_keys.personal_key_rotate(record=record)
     record = drive(record, until=lambda r: r.step == "rotate_delete_old")
+    litellm_sim.configure(spend_per_call=0.125)
+    assert chat(litellm_sim, old_raw) == 200  # the old key still works until it is settled
     assert key_of(record).rotation_old_hash == old_hash  # the engine swapped, the old key works
     new_hash = key_of(record).token_hash
 
@@ -108,6 +115,11 @@ def test_it_resumes_a_rotation_after_the_worker_was_killed_deleting_the_old_key(
     assert keys[0]["key_alias"] == f"portal-person-{person.pk}"
     assert litellm_sim.get_key(old_hash) is None
     assert hash_token(pushed_raw_key(chat_sim, person.email)) == new_hash
+    # The budget held through the kill: 9.5 of 10 plus the old key's last call, counted once,
+    # in the same period.
+    assert keys[0]["spend"] == 9.625 and keys[0]["max_budget"] == 10.0
+    assert keys[0]["budget_reset_at"] == reset_at
+    assert key_of(record).spend == Decimal("9.625") and key_of(record).max_budget == Decimal("10")
 
 
 def test_it_deletes_the_key_and_the_librechat_account_through_the_workers_when_the_person_goes(
