@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("litellm", "0005_virtualkey_handed_on"),
+        ("litellm", "0006_check_status_key_rejected"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
