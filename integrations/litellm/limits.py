@@ -87,6 +87,43 @@ class KeyLimits:
         for name, value in self.row_values().items():
             setattr(row, name, value)
 
+    def differing(self, theirs: KeyLimits) -> list[str]:
+        """The row's names of the limits where `theirs` (LiteLLM's) differ from these. Models
+        compare as a set (LiteLLM keeps the list as sent, order means nothing); a soft budget
+        LiteLLM did not report (None: /key/list may omit the budget table) is not a difference."""
+        names = []
+        for name in ROW_FIELDS:
+            mine, other = getattr(self, name), getattr(theirs, name)
+            if name == "allowed_models":
+                same = sorted(mine) == sorted(other)
+            elif name == "soft_budget" and other is None:
+                same = True
+            elif isinstance(mine, Decimal) and isinstance(other, Decimal):
+                same = mine.compare(other) == 0
+            else:
+                same = mine == other
+            if not same:
+                names.append(name)
+        return names
+
+    def to_json(self) -> dict[str, Any]:
+        """The limits under the row's names as JSON (Decimals as exact text), for a JSON column."""
+        return {
+            name: str(value) if isinstance(value, Decimal) else value
+            for name, value in self.row_values().items()
+        }
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> KeyLimits:
+        """The inverse of to_json."""
+        decimals = {"max_budget", "soft_budget"}
+        return cls.from_values(
+            {
+                name: Decimal(value) if name in decimals and value is not None else value
+                for name, value in values.items()
+            }
+        )
+
     def to_litellm(self) -> dict[str, Any]:
         """The limits under LiteLLM's field names, as JSON (None = not set)."""
         return {
@@ -107,3 +144,4 @@ def litellm_value(value: Any) -> Any:
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(KeyLimits) if f.name != "duration")
 LITELLM_FIELDS: tuple[str, ...] = tuple(_LITELLM_NAME.get(name, name) for name in ROW_FIELDS)
 ROW_TO_LITELLM: dict[str, str] = dict(zip(ROW_FIELDS, LITELLM_FIELDS, strict=True))
+LITELLM_TO_ROW: dict[str, str] = {litellm: row for row, litellm in ROW_TO_LITELLM.items()}
