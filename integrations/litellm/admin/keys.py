@@ -22,6 +22,14 @@ from django.views.decorators.cache import never_cache
 
 from integrations.litellm import keys, limits
 from integrations.litellm.admin.common import dispatch_keys, outcome_words
+from integrations.litellm.admin.key_drift import (
+    DriftFilter,
+    IdleFilter,
+    accept_theirs_action,
+    drift_column,
+    last_used_column,
+    restore_ours_action,
+)
 from integrations.litellm.forms import (
     CHANGE_FIELD_TO_LITELLM,
     KeyChangeForm,
@@ -139,11 +147,23 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "status",
         "blocked",
         "spend_bar",
+        last_used_column,
         "expires",
         "origin",
         "pending_display",
+        drift_column,
     )
-    list_filter = ("server", OwnerFilter, "blocked", ExpiredFilter, OverBudgetFilter, "status", "origin")
+    list_filter = (
+        "server",
+        OwnerFilter,
+        "blocked",
+        ExpiredFilter,
+        OverBudgetFilter,
+        IdleFilter,
+        DriftFilter,
+        "status",
+        "origin",
+    )
     # istartswith: an index-friendly prefix search on both.
     search_fields = ("^key_alias", "^owner")
     list_select_related = ("server",)
@@ -151,7 +171,15 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     ordering = ("-id",)
-    actions = ("block_action", "unblock_action", "rotate_action", "delete_action", "refresh_action")
+    actions = (
+        "block_action",
+        "unblock_action",
+        "rotate_action",
+        "delete_action",
+        "refresh_action",
+        restore_ours_action,
+        accept_theirs_action,
+    )
     change_form_template = "admin/litellm/virtualkey/change_form.html"
     _readonly = (
         "server",
@@ -161,6 +189,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "plan",
         "blocked",
         "spend",
+        "last_used_at",
+        "drift_display",
         "expires",
         "token_hash",
         "metadata",
@@ -213,7 +243,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             ),
             (
                 "Limits (changed in LiteLLM first)",
-                {"fields": (*limits.ROW_FIELDS,)},
+                {"fields": (*limits.ROW_FIELDS, "drift_display")},
             ),
             (
                 "State in LiteLLM",
@@ -221,6 +251,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     "fields": (
                         "blocked",
                         "spend",
+                        "last_used_at",
                         "expires",
                         "token_hash",
                         "metadata",
@@ -276,6 +307,17 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             f"{obj.max_budget:.2f}",
             f"{obj.spend:.2f}",
             f"{obj.max_budget:.2f}",
+        )
+
+    @admin.display(description="changed in LiteLLM")
+    def drift_display(self, obj: VirtualKey) -> str:
+        found = drift_column(obj)
+        if not found:
+            return "no: LiteLLM holds the limits above"
+        return format_html(
+            "{}<div>found {} UTC; answer with the list's actions (restore ours, accept LiteLLM's)</div>",
+            found,
+            f"{obj.drift_found_at:%Y-%m-%d %H:%M}",
         )
 
     @admin.display(description="pending")

@@ -1,0 +1,103 @@
+"""The key admin's view of use and drift: the "last used" and "changed in LiteLLM" columns, the
+idle and drift filters, and the two one-click answers to drift ("restore ours", "accept
+LiteLLM's"). Each action is written to the admin log; rows change through
+integrations.litellm.drift only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from integrations.litellm import drift
+from integrations.litellm.admin.common import dispatch_keys, outcome_words
+from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
+from integrations.litellm.models import VirtualKey
+
+
+class IdleFilter(admin.SimpleListFilter):
+    title = "last used"
+    parameter_name = "idle"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return IDLE_CHOICES
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        condition = idle_condition(self.value() or "")
+        return queryset.filter(condition) if condition is not None else queryset
+
+
+class DriftFilter(admin.SimpleListFilter):
+    title = "limits changed in LiteLLM"
+    parameter_name = "drift"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return (("yes", "Changed in LiteLLM"), ("no", "As the portal set them"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            found = Q(drift_found_at__isnull=False)
+            return queryset.filter(found if self.value() == "yes" else ~found)
+        return queryset
+
+
+def last_used_words(key: VirtualKey) -> str:
+    """ "never", "today", "3 days ago": what an operator needs from a last use at a glance."""
+    if key.last_used_at is None:
+        return "never"
+    days = (timezone.now() - key.last_used_at).days
+    return "today" if days < 1 else f"{days} day{'s' if days != 1 else ''} ago"
+
+
+@admin.display(description="last used", ordering="last_used_at")
+def last_used_column(key: VirtualKey) -> str:
+    return last_used_words(key.last_used_at)
+
+
+@admin.display(description="changed in LiteLLM")
+def drift_column(key: VirtualKey) -> str:
+    differences = drift.drift_differences(key)
+    if not differences:
+        return ""
+    return format_html_join("", "<div>{}</div>", ((str(d),) for d in differences))
+
+
+def _restore_ours(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+    accepted: dict[int, tuple[VirtualKey, list[str]]] = {}
+    for key in queryset.filter(drift_found_at__isnull=False).select_related("server"):
+        try:
+            names = drift.key_restore_ours(key=key, enqueue=False)
+        except ValueError as exc:
+            messages.error(request, f"{key}: not restored: {exc}.")
+            continue
+        accepted[key.pk] = (key, names)
+    results = dispatch_keys(list(accepted))
+    for pk, (key, names) in accepted.items():
+        level, words = outcome_words(results.get(pk))
+        what = "Restore our limits in LiteLLM (" + ", ".join(names) + ")"
+        messages.add_message(request, level, f"{key}: {what}: {words}")
+        model_admin.log_change(request, key, f"{what}: {words}")
+
+
+def _accept_theirs(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+    for key in queryset.filter(drift_found_at__isnull=False):
+        try:
+            names = drift.key_accept_theirs(key=key)
+        except ValueError as exc:
+            messages.error(request, f"{key}: not accepted: {exc}.")
+            continue
+        what = "Accepted LiteLLM's limits (" + ", ".join(names) + ")"
+        messages.success(request, f"{key}: {what}; the portal now holds them too.")
+        model_admin.log_change(request, key, what)
+
+
+restore_ours_action = admin.action(
+    permissions=("change",), description="Limits changed in LiteLLM: restore ours"
+)(_restore_ours)
+accept_theirs_action = admin.action(
+    permissions=("change",), description="Limits changed in LiteLLM: accept LiteLLM's"
+)(_accept_theirs)
