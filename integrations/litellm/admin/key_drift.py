@@ -45,14 +45,6 @@ class DriftFilter(admin.SimpleListFilter):
         return queryset
 
 
-def last_used_words(key: VirtualKey) -> str:
-    """ "never", "today", "3 days ago": what an operator needs from a last use at a glance."""
-    if key.last_used_at is None:
-        return "never"
-    days = (timezone.now() - key.last_used_at).days
-    return "today" if days < 1 else f"{days} day{'s' if days != 1 else ''} ago"
-
-
 @admin.display(description="last used", ordering="last_used_at")
 def last_used_column(key: VirtualKey) -> str:
     return last_used_words(key.last_used_at)
