@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -83,7 +84,9 @@ def _shown(value: Any) -> str:
         return "none" if not isinstance(value, list) else "all models"
     if isinstance(value, list):
         return ", ".join(value)
-    return str(value.normalize() if hasattr(value, "normalize") else value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # 10, 12.5: never 1E+1
+    return str(value)
 
 
 def drift_differences(key: VirtualKey) -> list[Difference]:
