@@ -58,9 +58,20 @@ def drift_column(key: VirtualKey) -> str:
     return format_html_join("", "<div>{}</div>", ((str(d),) for d in differences))
 
 
-def _restore_ours(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+NO_DRIFT = "None of the selected keys has limits changed in LiteLLM; nothing to do."
+
+
+def _words(names: list[str]) -> str:
+    return ", ".join(name.replace("_", " ") for name in names)
+
+
+@admin.action(permissions=("change",), description="Limits changed in LiteLLM: restore ours")
+def restore_ours_action(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
     accepted: dict[int, tuple[VirtualKey, list[str]]] = {}
-    for key in queryset.filter(drift_found_at__isnull=False).select_related("server"):
+    drifted = list(queryset.filter(drift_found_at__isnull=False).select_related("server"))
+    if not drifted:
+        messages.info(request, NO_DRIFT)
+    for key in drifted:
         try:
             names = drift.key_restore_ours(key=key, enqueue=False)
         except ValueError as exc:
@@ -70,26 +81,22 @@ def _restore_ours(model_admin: Any, request: HttpRequest, queryset: QuerySet[Vir
     results = dispatch_keys(list(accepted))
     for pk, (key, names) in accepted.items():
         level, words = outcome_words(results.get(pk))
-        what = "Restore our limits in LiteLLM (" + ", ".join(names) + ")"
+        what = "Restore our limits in LiteLLM (" + _words(names) + ")"
         messages.add_message(request, level, f"{key}: {what}: {words}")
         model_admin.log_change(request, key, f"{what}: {words}")
 
 
-def _accept_theirs(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-    for key in queryset.filter(drift_found_at__isnull=False):
+@admin.action(permissions=("change",), description="Limits changed in LiteLLM: accept LiteLLM's")
+def accept_theirs_action(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+    drifted = list(queryset.filter(drift_found_at__isnull=False))
+    if not drifted:
+        messages.info(request, NO_DRIFT)
+    for key in drifted:
         try:
             names = drift.key_accept_theirs(key=key)
         except ValueError as exc:
             messages.error(request, f"{key}: not accepted: {exc}.")
             continue
-        what = "Accepted LiteLLM's limits (" + ", ".join(names) + ")"
+        what = "Accepted LiteLLM's limits (" + _words(names) + ")"
         messages.success(request, f"{key}: {what}; the portal now holds them too.")
         model_admin.log_change(request, key, what)
-
-
-restore_ours_action = admin.action(
-    permissions=("change",), description="Limits changed in LiteLLM: restore ours"
-)(_restore_ours)
-accept_theirs_action = admin.action(
-    permissions=("change",), description="Limits changed in LiteLLM: accept LiteLLM's"
-)(_accept_theirs)
