@@ -38,7 +38,7 @@ BAD_BUDGETS = [
 def test_a_plan_refuses_a_bad_max_budget_in_a_sentence_naming_it(value: str, words: str) -> None:
     form = KeyPlanForm(data={"name": "plan", "max_budget": value})
     assert not form.is_valid()
-    assert words in " ".join(form.errors["max_budget"])
+    assert words in " ".join(str(message) for message in form.errors["max_budget"])
 
 
 @pytest.mark.parametrize("value", ["10", "12.5", " 7.25 ", "0.0001", "99999999.9999", "5."])
