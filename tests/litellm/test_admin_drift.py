@@ -80,6 +80,25 @@ def test_restore_ours_in_one_action(
     assert key.max_budget == Decimal("10") and key.drift_found_at is None
 
 
+def test_the_change_page_answers_drift_in_one_click(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    key = drifted_key(tx_server, sim)
+    change = reverse("admin:litellm_virtualkey_change", args=[key.pk])
+    page = staff.get(change).content.decode()
+    accept = reverse("admin:litellm_virtualkey_accept", args=[key.pk])
+    assert f'action="{accept}"' in page and "restore ours" in page
+
+    assert staff.get(accept).status_code == 405  # a click is a POST; a link never changes a key
+    response = staff.post(accept, follow=True)
+
+    assert response.redirect_chain[-1][0] == change
+    assert "Accepted LiteLLM&#x27;s limits (max budget)" in response.content.decode()
+    key.refresh_from_db()
+    assert key.max_budget == Decimal("20") and key.drift_found_at is None
+    assert f'action="{accept}"' not in staff.get(change).content.decode()
+
+
 def test_accept_theirs_in_one_action(staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator) -> None:
     key = drifted_key(tx_server, sim)
 
@@ -112,6 +131,8 @@ def test_staff_who_may_only_view_keys_can_neither_restore_nor_accept(
 
     for action in ("restore_ours_action", "accept_theirs_action"):
         client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [key.pk]})
+    for button in ("admin:litellm_virtualkey_restore", "admin:litellm_virtualkey_accept"):
+        assert client.post(reverse(button, args=[key.pk])).status_code == 403
 
     key.refresh_from_db()
     assert key.max_budget == Decimal("10") and key.drift_found_at is not None

@@ -9,14 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html_join
+from django.views.decorators.http import require_POST
 
 from integrations.litellm import drift
 from integrations.litellm.admin.common import dispatch_keys, outcome_words
 from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from integrations.litellm.models import VirtualKey
+from portal.core.admin_pages import admin_path
 
 
 class IdleFilter(admin.SimpleListFilter):
@@ -100,3 +105,27 @@ def accept_theirs_action(model_admin: Any, request: HttpRequest, queryset: Query
         what = "Accepted LiteLLM's limits (" + _words(names) + ")"
         messages.success(request, f"{key}: {what}; the portal now holds them too.")
         model_admin.log_change(request, key, what)
+
+
+def drift_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
+    """The change page's two buttons: the same answers as the list's actions, for one key."""
+
+    def answer(action: Any) -> Any:
+        @require_POST
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            key = get_object_or_404(VirtualKey, pk=pk)
+            if not model_admin.has_change_permission(request, key):
+                raise PermissionDenied
+            action(model_admin, request, VirtualKey.objects.filter(pk=pk))
+            return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[pk]))
+
+        return view
+
+    return [
+        admin_path(
+            model_admin, "<int:pk>/drift/restore/", answer(restore_ours_action), "litellm_virtualkey_restore"
+        ),
+        admin_path(
+            model_admin, "<int:pk>/drift/accept/", answer(accept_theirs_action), "litellm_virtualkey_accept"
+        ),
+    ]

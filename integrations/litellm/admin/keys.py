@@ -27,6 +27,7 @@ from integrations.litellm.admin.key_drift import (
     IdleFilter,
     accept_theirs_action,
     drift_column,
+    drift_urls,
     last_used_column,
     restore_ours_action,
 )
@@ -315,7 +316,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         if not found:
             return "no: LiteLLM holds the limits above"
         return format_html(
-            "{}<div>found {} UTC; answer with the list's actions (restore ours, accept LiteLLM's)</div>",
+            "{}<div>found {} UTC; answer with the buttons above: restore ours, or accept LiteLLM's</div>",
             found,
             f"{obj.drift_found_at:%Y-%m-%d %H:%M}",
         )
@@ -416,6 +417,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         return [
             admin_path(self, "<int:pk>/reveal/", never_cache(self.reveal_view), "litellm_virtualkey_reveal"),
+            *drift_urls(self),
             *super().get_urls(),
         ]
 
