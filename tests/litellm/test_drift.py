@@ -4,10 +4,12 @@ theirs. Last use comes from LiteLLM's last_active only. Against the simulator, o
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 import requests
+from django.utils import timezone
 
 from integrations.litellm import drift, key_work, keys, sync
 from integrations.litellm.client import KeyInfo
@@ -132,6 +134,21 @@ def test_a_portal_change_of_one_limit_leaves_another_drifted_limit_drift(
     key.refresh_from_db()
     assert key.max_budget == Decimal("12") and key.rpm_limit == 60
     assert [d.name for d in drift.drift_differences(key)] == ["rpm_limit"]
+
+
+def test_a_listing_older_than_the_portals_own_last_change_is_no_drift(
+    server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    # A worker told LiteLLM something after this sync listed the page: the page is the older.
+    key = made_key(server)
+    by_hand(sim, key, max_budget=20)
+    VirtualKey.objects.filter(pk=key.pk).update(last_action_at=timezone.now() + dt.timedelta(minutes=1))
+    sync.keys_sync(server=server)
+    assert VirtualKey.objects.get(pk=key.pk).drift_found_at is None
+
+    VirtualKey.objects.filter(pk=key.pk).update(last_action_at=timezone.now() - dt.timedelta(minutes=1))
+    sync.keys_sync(server=server)
+    assert VirtualKey.objects.get(pk=key.pk).drift_found_at is not None
 
 
 def test_refresh_keeps_ours_and_records_drift(server: LiteLLMServer, sim: LiteLLMSimulator) -> None:

@@ -87,6 +87,8 @@ def restore_ours_action(model_admin: Any, request: HttpRequest, queryset: QueryS
     for pk, (key, names) in accepted.items():
         level, words = outcome_words(results.get(pk))
         what = "Restore our limits in LiteLLM (" + _words(names) + ")"
+        if "budget_duration" in names:  # LiteLLM computes a new budget_reset_at on update
+            what += "; LiteLLM starts a new budget period with the restored duration"
         messages.add_message(request, level, f"{key}: {what}: {words}")
         model_admin.log_change(request, key, f"{what}: {words}")
 
