@@ -163,8 +163,10 @@ def test_refresh_keeps_ours_and_records_drift(server: LiteLLMServer, sim: LiteLL
 def test_a_key_found_only_in_litellm_takes_its_limits_as_before(
     server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:
-    (raw,) = sim.seed_keys(1, key_alias="found", max_budget=4.0)
+    used = (timezone.now() - dt.timedelta(days=3)).replace(microsecond=0)
+    (raw,) = sim.seed_keys(1, key_alias="found", max_budget=4.0, last_active=used)
     sync.keys_sync(server=server)
+    assert VirtualKey.objects.get(key_alias="found").last_used_at == used  # adopted with its last use
     sim.update_key_fields(raw, max_budget=6.0)
     sync.keys_sync(server=server)
     row = VirtualKey.objects.get(key_alias="found")
