@@ -130,6 +130,7 @@ class SyncReport:
     adopted: int = 0
     updated: int = 0
     missing: int = 0
+    drifted: int = 0  # keys we made found with other limits in LiteLLM than ours (drift)
     models_added: int = 0
     models_removed: int = 0
 
@@ -139,7 +140,8 @@ class SyncReport:
     def __str__(self) -> str:
         return (
             f"{self.seen} keys seen in {self.list_calls} list calls: {self.adopted} adopted, "
-            f"{self.updated} updated, {self.missing} missing; models +{self.models_added} -{self.models_removed}"
+            f"{self.updated} updated, {self.missing} missing, {self.drifted} with limits changed in LiteLLM; "
+            f"models +{self.models_added} -{self.models_removed}"
         )
 
 
@@ -283,8 +285,10 @@ def _sync_page(
             continue
         # Unchanged rows are not written at all: rewriting 10,000 rows (and their indexes)
         # to stamp "seen" cost more than downloading them; `seen` records it in memory.
+        drifted_before = row.drift_found_at is not None
         if key_apply_info(row, info, now=started, told=()):
             changed.append(row)
+            report.drifted += row.drift_found_at is not None and not drifted_before
     with transaction.atomic():
         if new:
             _insert_found(server, new, started)

@@ -49,8 +49,9 @@ def test_a_budget_changed_in_litellm_is_drift_and_ours_stays(
     key = made_key(server)
     by_hand(sim, key, max_budget=20)
 
-    sync.keys_sync(server=server)
+    report = sync.keys_sync(server=server)
 
+    assert report.drifted == 1 and "1 with limits changed in LiteLLM" in str(report)
     key.refresh_from_db()
     assert key.max_budget == Decimal("10")  # ours, not silently replaced
     assert key.drift_found_at is not None
