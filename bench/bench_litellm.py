@@ -217,12 +217,18 @@ def bench_admin_list() -> None:
                     server_id, key_alias, owner, allowed_models, max_budget, budget_duration, spend,
                     expires, metadata, blocked, token_hash, key_name, keep_secret, handed_on, origin, status,
                     pending_action, pending_changes, attempts, rotation_step, rotation_old_hash,
-                    last_action, last_action_detail, sync_fingerprint, created_at, updated_at
+                    last_action, last_action_detail, sync_fingerprint, created_at, updated_at,
+                    last_used_at, drift_limits, drift_found_at
                 )
                 SELECT %s, 'key-' || i, 'owner-' || (i %% 5000), '[]'::jsonb, 10, '30d', (i %% 13),
                     CASE WHEN i %% 7 = 0 THEN now() - interval '1 day' ELSE NULL END, '{}'::jsonb,
                     (i %% 11 = 0), md5(i::text) || md5((i + 1)::text), 'sk-...' || right(md5(i::text), 4),
-                    false, false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', '', now(), now()
+                    false, false, 'found', 'active', '', '{}'::jsonb, 0, '', '', '', '', '',
+                    now() - (i %% 365) * interval '1 day', now(),
+                    -- a third never used, the rest last used 0 to 199 days ago; 1 in 1,000 drifted
+                    CASE WHEN i %% 3 = 0 THEN NULL ELSE now() - (i %% 200) * interval '1 day' END,
+                    CASE WHEN i %% 1000 = 0 THEN '{"max_budget": "20.0000"}'::jsonb ELSE '{}'::jsonb END,
+                    CASE WHEN i %% 1000 = 0 THEN now() ELSE NULL END
                 FROM generate_series(%s, %s) AS i
                 """,
                 [server.pk, start, stop - 1],
@@ -237,6 +243,10 @@ def bench_admin_list() -> None:
         "?over_budget=yes",
         "?expired=yes",
         "?q=key-4242",
+        "?idle=never",
+        "?idle=30",
+        "?idle=90",
+        "?drift=yes",
     )
 
     def measure() -> tuple[int, float, dict[str, float]]:

@@ -125,6 +125,10 @@ class KeyInfo:
     spend: float = 0.0
     created_at: datetime | None = None
     status: str | None = None  # only from /key/info (§2.3)
+    # When the key was last used: stamped only by LiteLLM's spend writer (LiteLLM 1.106.2
+    # proxy/db/db_spend_update_writer.py, _commit_spend_updates_to_db), never by /key/update.
+    # `updated_at` is no substitute: every /key/update moves it, the portal's own included.
+    last_active: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,7 @@ def parse_key_row(row: Mapping[str, Any], *, token: str | None = None) -> KeyInf
         spend=_opt_float(row.get("spend")) or 0.0,
         created_at=_opt_datetime(row.get("created_at")),
         status=_opt_str(row.get("status")),
+        last_active=_opt_datetime(row.get("last_active")),
     )
 
 

@@ -84,14 +84,43 @@ def set_allowed_model_choices(form: forms.ModelForm, server: LiteLLMServer | Non
     cast(forms.ChoiceField, form.fields["allowed_models"]).choices = choices + current
 
 
+class BudgetField(forms.DecimalField):
+    """A budget in USD: a plain number above 0 that fits the row, or empty; every refusal is a
+    sentence naming the field (limits.budget_from_text)."""
+
+    def __init__(self, *, label: str, **kwargs: Any) -> None:
+        super().__init__(required=False, label=label, max_digits=12, decimal_places=4, **kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        try:
+            return limits.budget_from_text(str(self.label), "" if value is None else str(value))
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+
+    def validate(self, value: Any) -> None:
+        pass  # to_python said all there is to say, in words naming the field
+
+    def run_validators(self, value: Any) -> None:
+        pass
+
+
+def check_budgets(form: forms.BaseForm, cleaned: dict[str, Any]) -> None:
+    """The soft budget must come before the max budget (on the form's values after defaults)."""
+    problem = limits.soft_budget_problem(cleaned.get("max_budget"), cleaned.get("soft_budget"))
+    if problem and "soft_budget" not in form.errors:
+        form.add_error("soft_budget", problem)
+
+
 class _KeyLimitsMixin(forms.ModelForm):
     allowed_models = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Models discovered on the server (Test connection or Sync); none ticked = all models.",
     )
-    max_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
-    soft_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+    max_budget = BudgetField(label="Max budget")
+    soft_budget = BudgetField(
+        label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
+    )
     tpm_limit = forms.IntegerField(required=False, min_value=1)
     rpm_limit = forms.IntegerField(required=False, min_value=1)
     max_parallel_requests = forms.IntegerField(required=False, min_value=1)
@@ -159,6 +188,7 @@ class KeyCreateForm(_KeyLimitsMixin):
             for name, value in defaults.items():
                 if cleaned.get(name) in (None, "", []) and value not in (None, "", []):
                     cleaned[name] = value
+        check_budgets(self, cleaned)
         return cleaned
 
 
@@ -188,6 +218,13 @@ class KeyChangeForm(_KeyLimitsMixin):
             if all(m in known for m in chosen):
                 del self.errors["allowed_models"]
                 cleaned["allowed_models"] = chosen
+        check_budgets(self, cleaned)
+        if "max_budget" in self.changed_data:
+            # Refused, not warned: a budget below this period's spend stops the key at once,
+            # which a block says honestly (and undoes without losing the budget).
+            problem = limits.budget_below_spend_problem(cleaned.get("max_budget"), self.instance.spend)
+            if problem and "max_budget" not in self.errors:
+                self.add_error("max_budget", problem)
         return cleaned
 
 
@@ -335,8 +372,10 @@ class KeyPlanForm(forms.ModelForm):
     allowed_models = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_budget_duration])
     key_duration = forms.CharField(required=False, max_length=20, validators=[validate_duration])
-    max_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
-    soft_budget = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
+    max_budget = BudgetField(label="Max budget")
+    soft_budget = BudgetField(
+        label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
+    )
 
     class Meta:
         model = KeyPlan
@@ -351,3 +390,8 @@ class KeyPlanForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_allowed_model_choices(self)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        check_budgets(self, cleaned)
+        return cleaned

@@ -20,7 +20,7 @@ from integrations.litellm.client import (
 )
 from integrations.litellm.key_calls import Fail, Retry, Waiting, generate_fields, recover, token_hash_of
 from integrations.litellm.keys import key_metadata
-from integrations.litellm.limits import decimal_or_none
+from integrations.litellm.limits import LITELLM_TO_ROW, decimal_or_none
 from integrations.litellm.models import (
     KeyAction,
     KeyStatus,
@@ -197,7 +197,8 @@ def _handle_update(key: VirtualKey, client: LiteLLMClient) -> str:
     except KeyNotFound:
         key.status = KeyStatus.MISSING
         raise Fail("LiteLLM no longer has this key") from None
-    key_apply_info(key, info)
+    # The limits sent are ours now; any other limit changed in LiteLLM stays drift.
+    key_apply_info(key, info, told=[LITELLM_TO_ROW[name] for name in changes if name in LITELLM_TO_ROW])
     # /key/update does not echo soft_budget from the budget table: keep what LiteLLM accepted.
     if "soft_budget" in changes:
         key.soft_budget = decimal_or_none(changes["soft_budget"])
@@ -245,12 +246,7 @@ def _handle_refresh(key: VirtualKey, client: LiteLLMClient) -> str:
     if found is None:
         key.status = KeyStatus.MISSING
         raise Fail("LiteLLM no longer has this key")
-    shared_budget = key.max_budget
-    key_apply_info(key, found)
-    if key.rotation_swap_spend is not None:
-        # The old and the new key share the budget until the rotation settles: LiteLLM holds
-        # the new key's part, the row keeps the budget (rotation_pair).
-        key.max_budget = shared_budget
+    key_apply_info(key, found, told=())
     return f"Refreshed: spend {found.spend:g}" + (
         f" of {found.max_budget:g}" if found.max_budget is not None else ""
     )

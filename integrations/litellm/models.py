@@ -208,6 +208,22 @@ class VirtualKey(models.Model):
     last_action_detail = models.TextField(blank=True)
     last_action_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # LiteLLM's last_active, which only its spend writer stamps when the key is used (never its
+    # updated_at, which the portal's own /key/update moves). Never moves back to "never": a
+    # rotation's replacement starts unused, the person behind it did not.
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When LiteLLM last saw the key used; empty = never."
+    )
+    # Limits changed in LiteLLM behind the portal's back (integrations.litellm.drift): what
+    # LiteLLM enforces, under the row's field names, while the row keeps ours. One difference
+    # per key at a time, so it lives on the row: the sync writes it in the same bulk update,
+    # and the list shows it without a query per row.
+    drift_limits = models.JSONField(
+        default=dict, blank=True, help_text="LiteLLM's limits where they differ from the portal's."
+    )
+    drift_found_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sync first found LiteLLM's limits differing from ours."
+    )
     # A digest of what LiteLLM last said about the key: the sync compares 16 characters
     # instead of loading and comparing every column of every unchanged row.
     sync_fingerprint = models.CharField(max_length=16, blank=True, editable=False)
@@ -242,6 +258,12 @@ class VirtualKey(models.Model):
                 fields=["next_attempt_at"],
                 name="litellm_key_in_grace",
                 condition=Q(rotation_step="grace"),
+            ),
+            # The idle filter: never used (IS NULL) and last used before a cutoff, with the
+            # creation date for keys never used (admin/keys.py IdleFilter).
+            models.Index(fields=["last_used_at", "created_at"], name="litellm_key_last_used"),
+            models.Index(
+                fields=["-id"], name="litellm_key_drift_id", condition=Q(drift_found_at__isnull=False)
             ),
         ]
 

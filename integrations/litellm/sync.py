@@ -8,7 +8,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from integrations.litellm.client import (
     KeyPage,
     LiteLLMClient,
 )
+from integrations.litellm.drift import ALL_LIMITS, drift_take_answer
 from integrations.litellm.keys import MANAGED_BY
 from integrations.litellm.limits import ROW_FIELDS, KeyLimits, decimal_or_none
 from integrations.litellm.models import (
@@ -62,32 +63,47 @@ def key_fingerprint(info: KeyInfo) -> str:
         info.spend,
         info.key_name,
         info.created_at.isoformat() if info.created_at else None,
+        info.last_active.isoformat() if info.last_active else None,
     )
     # repr, not json.dumps: half the cost, and stable for the JSON-born values in `parts`.
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
-def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = None) -> bool:
-    """Copy what LiteLLM holds onto the row. Returns True when a field changed."""
+def key_apply_info(
+    key: VirtualKey,
+    info: KeyInfo,
+    *,
+    now: datetime | None = None,
+    told: Collection[str] = ALL_LIMITS,
+) -> bool:
+    """Copy what LiteLLM holds onto the row. Returns True when a field changed.
+
+    `told`: the limits (row names) LiteLLM was just given by the portal; by default all (a
+    create, a rotation). The sync tells nothing: a key we made keeps our other limits and a
+    difference is recorded as drift (integrations.litellm.drift)."""
+    now = now or timezone.now()
+    before = {name: getattr(key, name) for name in _DRIFT_AND_LIMITS}
+    drift_take_answer(key, KeyLimits.from_info(info), told=told, now=now)
+    changed = any(before[name] != getattr(key, name) for name in _DRIFT_AND_LIMITS)
     values: dict[str, Any] = {
         "key_alias": info.key_alias or "",
         "owner": info.user_id or "",
-        **KeyLimits.from_info(info).row_values(),
         "expires": info.expires,
         "metadata": info.metadata,
         "blocked": info.blocked,
         "spend": decimal_or_none(info.spend, places=6) or Decimal(0),
     }
-    if info.soft_budget is None:  # /key/generate does not echo it (§2.1): keep the row's
-        del values["soft_budget"]
     if info.budget_reset_at is not None or not info.budget_duration:
-        # Nor the reset date (GenerateKeyResponse has no such field): /key/info and /key/list do.
+        # /key/generate does not echo the reset date (GenerateKeyResponse has no such field):
+        # /key/info and /key/list do, so a create keeps the row's until the next read.
         values["budget_reset_at"] = info.budget_reset_at
+    if info.last_active is not None and (key.last_used_at is None or info.last_active > key.last_used_at):
+        # Never back to "never": a rotation's replacement starts unused (models.VirtualKey).
+        values["last_used_at"] = info.last_active
     if info.key_name:
         values["key_name"] = info.key_name[:20]
     if info.created_at:
         values["litellm_created_at"] = info.created_at
-    changed = False
     for name, value in values.items():
         current = getattr(key, name)
         if isinstance(current, Decimal) and isinstance(value, Decimal):
@@ -104,8 +120,11 @@ def key_apply_info(key: VirtualKey, info: KeyInfo, *, now: datetime | None = Non
     if key.sync_fingerprint != fingerprint:
         key.sync_fingerprint = fingerprint
         changed = True
-    key.last_synced_at = now or timezone.now()
+    key.last_synced_at = now
     return changed
+
+
+_DRIFT_AND_LIMITS = (*ROW_FIELDS, "drift_limits", "drift_found_at")
 
 
 @dataclass
@@ -115,6 +134,7 @@ class SyncReport:
     adopted: int = 0
     updated: int = 0
     missing: int = 0
+    drifted: int = 0  # keys we made found with other limits in LiteLLM than ours (drift)
     models_added: int = 0
     models_removed: int = 0
 
@@ -124,7 +144,8 @@ class SyncReport:
     def __str__(self) -> str:
         return (
             f"{self.seen} keys seen in {self.list_calls} list calls: {self.adopted} adopted, "
-            f"{self.updated} updated, {self.missing} missing; models +{self.models_added} -{self.models_removed}"
+            f"{self.updated} updated, {self.missing} missing, {self.drifted} with limits changed in LiteLLM; "
+            f"models +{self.models_added} -{self.models_removed}"
         )
 
 
@@ -183,6 +204,9 @@ _SYNC_FIELDS = [
     "status",
     "last_synced_at",
     "sync_fingerprint",
+    "last_used_at",
+    "drift_limits",
+    "drift_found_at",
 ]
 
 
@@ -222,7 +246,7 @@ def _sync_page(
         {
             row.token_hash: row
             for row in VirtualKey.objects.filter(pk__in=stale).only(
-                "token_hash", "pending_action", "rotation_step", *_SYNC_FIELDS
+                "token_hash", "pending_action", "rotation_step", "last_action_at", "origin", *_SYNC_FIELDS
             )
         }
         if stale
@@ -259,10 +283,16 @@ def _sync_page(
             continue
         if _in_flight(row.pending_action, row.rotation_step):
             continue
+        if row.last_action_at is not None and row.last_action_at >= started:
+            # LiteLLM was told something after this page was listed: the page is older than
+            # the row, and comparing them would report our own change as drift.
+            continue
         # Unchanged rows are not written at all: rewriting 10,000 rows (and their indexes)
         # to stamp "seen" cost more than downloading them; `seen` records it in memory.
-        if key_apply_info(row, info, now=started):
+        drifted_before = row.drift_found_at is not None
+        if key_apply_info(row, info, now=started, told=()):
             changed.append(row)
+            report.drifted += row.drift_found_at is not None and not drifted_before
     with transaction.atomic():
         if new:
             _insert_found(server, new, started)
@@ -278,17 +308,18 @@ INSERT INTO litellm_virtualkey (
     server_id, token_hash, key_alias, owner, allowed_models, max_budget, budget_duration, soft_budget,
     tpm_limit, rpm_limit, max_parallel_requests, expires, metadata, blocked, spend, key_name,
     litellm_created_at, sync_fingerprint, last_synced_at, keep_secret, handed_on, origin, status, pending_action, pending_changes,
-    attempts, rotation_step, rotation_old_hash, last_action, last_action_detail, created_at, updated_at
+    attempts, rotation_step, rotation_old_hash, last_action, last_action_detail, created_at, updated_at,
+    last_used_at, drift_limits
 )
 SELECT %(server)s, r.token_hash, r.key_alias, r.owner, r.allowed_models, r.max_budget, r.budget_duration,
     r.soft_budget, r.tpm_limit, r.rpm_limit, r.max_parallel_requests, r.expires, r.metadata, r.blocked,
     r.spend, r.key_name, r.litellm_created_at, r.sync_fingerprint, %(now)s, false, false, %(origin)s, %(status)s, '', '{}'::jsonb,
-    0, '', '', '', '', %(now)s, %(now)s
+    0, '', '', '', '', %(now)s, %(now)s, r.last_used_at, '{}'::jsonb
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     token_hash text, key_alias text, owner text, allowed_models jsonb, max_budget numeric,
     budget_duration text, soft_budget numeric, tpm_limit integer, rpm_limit integer,
     max_parallel_requests integer, expires timestamptz, metadata jsonb, blocked boolean, spend numeric,
-    key_name text, litellm_created_at timestamptz, sync_fingerprint text
+    key_name text, litellm_created_at timestamptz, sync_fingerprint text, last_used_at timestamptz
 )
 ON CONFLICT (server_id, token_hash) DO NOTHING
 """
@@ -323,6 +354,7 @@ def _insert_found(server: LiteLLMServer, infos: list[KeyInfo], now: datetime) ->
             "key_name": (i.key_name or "")[:20],
             "litellm_created_at": i.created_at.isoformat() if i.created_at else None,
             "sync_fingerprint": key_fingerprint(i),
+            "last_used_at": i.last_active.isoformat() if i.last_active else None,
         }
         for i in infos
     ]
@@ -398,7 +430,7 @@ def _mark_missing(server: LiteLLMServer, client: LiteLLMClient, started: datetim
             gone.append(pk)
             continue
         row = VirtualKey.objects.get(pk=pk)
-        key_apply_info(row, found, now=started)
+        key_apply_info(row, found, now=started, told=())
         row.save(update_fields=_SYNC_FIELDS)
     if gone:
         VirtualKey.objects.filter(pk__in=gone).update(status=KeyStatus.MISSING, last_synced_at=started)

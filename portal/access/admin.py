@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from portal.access import personal_keys, reconcile
 from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
 from portal.core.pagination import LargeTablePaginator
@@ -80,11 +81,35 @@ class PairingAdmin(admin.ModelAdmin):
         self._reconcile(request, queryset, repair=True)
 
 
+class IdleKeyFilter(admin.SimpleListFilter):
+    """People whose key LiteLLM has not seen used (the list's result count says how many)."""
+
+    title = "key last used"
+    parameter_name = "idle"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return IDLE_CHOICES
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        condition = idle_condition(self.value() or "", prefix="key__")
+        return queryset.filter(condition) if condition is not None else queryset
+
+
 @admin.register(PersonalKey)
 class PersonalKeyAdmin(admin.ModelAdmin):
-    list_display = ("person", "status", "step", "key_name", "plan", "attempts", "next_attempt_at", "problem")
+    list_display = (
+        "person",
+        "status",
+        "step",
+        "key_name",
+        "plan",
+        "last_used",
+        "attempts",
+        "next_attempt_at",
+        "problem",
+    )
     list_select_related = ("person", "key", "plan")
-    list_filter = ("status", "pairing")
+    list_filter = ("status", IdleKeyFilter, "pairing")
     search_fields = ("person__email",)
     paginator = LargeTablePaginator
     show_full_result_count = False
@@ -116,6 +141,10 @@ class PersonalKeyAdmin(admin.ModelAdmin):
     @admin.display(description="key")
     def key_name(self, obj: PersonalKey) -> str:
         return obj.key.key_name if obj.key else "-"
+
+    @admin.display(description="last used", ordering="key__last_used_at")
+    def last_used(self, obj: PersonalKey) -> str:
+        return last_used_words(obj.key.last_used_at) if obj.key else "-"
 
     @admin.display(description="problem")
     def problem(self, obj: PersonalKey) -> str:

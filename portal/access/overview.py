@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from integrations.librechat import sessions as librechat_sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount
+from integrations.litellm.drift import key_enforced_limits
 from integrations.litellm.models import LiteLLMModel
 from portal.access.models import PersonalKey, PersonalKeyStatus
 from portal.access.personal_keys import (
@@ -91,6 +92,7 @@ class KeyOverview:
     expires: dt.datetime | None
     can_rotate: bool
     rotating: bool
+    reported_at: dt.datetime | None = None  # when LiteLLM last told us the budget and spend
 
 
 def personal_key_overview(*, person: Any) -> KeyOverview | None:
@@ -110,7 +112,10 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         line = "waiting: your key is being set up"
     else:
         line = "ready"
-    models = list(key.allowed_models) if key is not None and key.allowed_models else []
+    # What LiteLLM enforces (as of the last sync), even where it was changed there by hand and
+    # staff have not yet restored ours or accepted it (integrations.litellm.drift).
+    enforced = key_enforced_limits(key) if key is not None else None
+    models = list(enforced.allowed_models) if enforced is not None and enforced.allowed_models else []
     if key is not None and not models:
         models = sorted(
             set(
@@ -120,7 +125,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
             )
         ) or ["every model of the gateway"]
     spend = float(key.spend) if key is not None else 0.0
-    budget = float(key.max_budget) if key is not None and key.max_budget is not None else None
+    budget = float(enforced.max_budget) if enforced is not None and enforced.max_budget is not None else None
     percent = min(100, round(100 * spend / budget)) if budget else None
     return KeyOverview(
         status_line=line,
@@ -136,6 +141,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         and record.step == ""
         and record.rotation_requested_at is None,
         rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
+        reported_at=key.last_synced_at if key is not None else None,
     )
 
 

@@ -83,7 +83,7 @@ def test_it_creates_a_key_and_shows_it_exactly_once(
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
-        ("max_budget", "-1", "greater than or equal to 0"),
+        ("max_budget", "-1", "Max budget must be more than 0"),
         ("budget_duration", "monthly", "not a LiteLLM duration"),
         ("duration", "5 days", "not a LiteLLM duration"),
         ("rpm_limit", "0", "greater than or equal to 1"),

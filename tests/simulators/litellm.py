@@ -2743,7 +2743,9 @@ class LiteLLMSimulator:
             row[name] = copy.deepcopy(value)
         now = _ms(_now())
         row["settings_updated_at"] = now  # key_settings_audit.with_settings_updated_at
-        row["updated_at"] = now  # prisma @updatedAt
+        # prisma @updatedAt (proxy/schema.prisma, LiteLLM_VerificationToken.updated_at): every
+        # write moves it, the portal's own /key/update included, so it says nothing of use.
+        row["updated_at"] = now
         self._touch(structural="team_id" in values)
 
     # ---- /key/info (contract §2.3) -------------------------------------------------------------
@@ -3279,6 +3281,11 @@ class LiteLLMSimulator:
                     stored = self._keys.get(caller.row["token"])
                     if stored is not None:
                         stored["spend"] = float(stored.get("spend") or 0.0) + self.spend_per_call
+                        # Only the spend writer stamps last_active, when a key is used (LiteLLM
+                        # 1.106.2 proxy/db/db_spend_update_writer.py,
+                        # DBSpendUpdateWriter._commit_spend_updates_to_db: the key table's
+                        # update_many sets spend, total_spend and last_active); /key/update never
+                        # does (UpdateKeyRequest in proxy/_types.py has no last_active field).
                         stored["last_active"] = _ms(_now())
                         spend_after = stored["spend"]
                         self._touch()

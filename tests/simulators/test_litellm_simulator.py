@@ -615,6 +615,47 @@ def test_it_answers_an_invalid_duration_on_update_with_400(sim: LiteLLMSimulator
     assert_oai(response, 400, "Authentication Error, Invalid duration format", "auth_error", "None")
 
 
+def _listed(sim: LiteLLMSimulator, token: str) -> dict[str, Any]:
+    body = call(sim, "GET", "/key/list", params={"return_full_object": "true", "key_hash": token}).json()
+    row: dict[str, Any] = body["keys"][0]
+    return row
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_it_stamps_last_active_only_when_the_key_is_used(sim: LiteLLMSimulator) -> None:
+    # LiteLLM 1.106.2: the spend writer (db_spend_update_writer.py) sets last_active with the
+    # spend; /key/update has no such field (UpdateKeyRequest, proxy/_types.py).
+    created = generate(sim, max_budget=5)
+    assert _listed(sim, created["token"])["last_active"] is None
+    call(
+        sim,
+        "POST",
+        "/key/update",
+        json={"key": created["token"], "max_budget": 6, "last_active": "2030-01-01"},
+    )
+    assert _listed(sim, created["token"])["last_active"] is None
+    assert chat(sim, created["key"]).status_code == 200
+    used = _listed(sim, created["token"])["last_active"]
+    assert used is not None
+    info = call(sim, "GET", "/key/info", params={"key": created["token"]}).json()["info"]
+    assert _when(info["last_active"]) == _when(used)  # /key/list writes Z, /key/info +00:00
+    call(sim, "POST", "/key/update", json={"key": created["token"], "rpm_limit": 9})
+    assert _listed(sim, created["token"])["last_active"] == used
+
+
+def test_it_moves_updated_at_on_every_update_the_portals_own_included(sim: LiteLLMSimulator) -> None:
+    # prisma @updatedAt on LiteLLM_VerificationToken (proxy/schema.prisma): any write moves it,
+    # so it cannot tell use from the portal's own metadata refresh.
+    created = generate(sim)
+    before = _listed(sim, created["token"])["updated_at"]
+    time.sleep(0.01)
+    call(sim, "POST", "/key/update", json={"key": created["token"], "metadata": {"managed_by": "portal"}})
+    assert _when(_listed(sim, created["token"])["updated_at"]) > _when(before)
+
+
 # ---- /key/info (contract §2.3) ----------------------------------------------------------------
 
 

@@ -22,6 +22,15 @@ from django.views.decorators.cache import never_cache
 
 from integrations.litellm import keys, limits
 from integrations.litellm.admin.common import dispatch_keys, outcome_words
+from integrations.litellm.admin.key_drift import (
+    DriftFilter,
+    IdleFilter,
+    accept_theirs_action,
+    drift_column,
+    drift_urls,
+    last_used_column,
+    restore_ours_action,
+)
 from integrations.litellm.forms import (
     CHANGE_FIELD_TO_LITELLM,
     KeyChangeForm,
@@ -141,11 +150,23 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "status",
         "blocked",
         "spend_bar",
+        last_used_column,
         "expires",
         "origin",
         "pending_display",
+        drift_column,
     )
-    list_filter = ("server", OwnerFilter, "blocked", ExpiredFilter, OverBudgetFilter, "status", "origin")
+    list_filter = (
+        "server",
+        OwnerFilter,
+        "blocked",
+        ExpiredFilter,
+        OverBudgetFilter,
+        IdleFilter,
+        DriftFilter,
+        "status",
+        "origin",
+    )
     # istartswith: an index-friendly prefix search on both.
     search_fields = ("^key_alias", "^owner")
     list_select_related = ("server",)
@@ -153,7 +174,15 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     ordering = ("-id",)
-    actions = ("block_action", "unblock_action", "rotate_action", "delete_action", "refresh_action")
+    actions = (
+        "block_action",
+        "unblock_action",
+        "rotate_action",
+        "delete_action",
+        "refresh_action",
+        restore_ours_action,
+        accept_theirs_action,
+    )
     change_form_template = "admin/litellm/virtualkey/change_form.html"
     _readonly = (
         "server",
@@ -164,6 +193,8 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "blocked",
         "spend",
         "budget_reset_at",
+        "last_used_at",
+        "drift_display",
         "expires",
         "token_hash",
         "metadata",
@@ -216,7 +247,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             ),
             (
                 "Limits (changed in LiteLLM first)",
-                {"fields": (*limits.ROW_FIELDS,)},
+                {"fields": (*limits.ROW_FIELDS, "drift_display")},
             ),
             (
                 "State in LiteLLM",
@@ -225,6 +256,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                         "blocked",
                         "spend",
                         "budget_reset_at",
+                        "last_used_at",
                         "expires",
                         "token_hash",
                         "metadata",
@@ -294,6 +326,17 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             f"{obj.max_budget:.2f}",
             f"{obj.spend:.2f}",
             f"{obj.max_budget:.2f}",
+        )
+
+    @admin.display(description="changed in LiteLLM")
+    def drift_display(self, obj: VirtualKey) -> str:
+        found = drift_column(obj)
+        if not found:
+            return "no: LiteLLM holds the limits above"
+        return format_html(
+            "{}<div>found {} UTC; answer with the buttons above: restore ours, or accept LiteLLM's</div>",
+            found,
+            f"{obj.drift_found_at:%Y-%m-%d %H:%M}",
         )
 
     @admin.display(description="pending")
@@ -394,6 +437,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         return [
             admin_path(self, "<int:pk>/reveal/", never_cache(self.reveal_view), "litellm_virtualkey_reveal"),
+            *drift_urls(self),
             *super().get_urls(),
         ]
 
