@@ -252,3 +252,26 @@ def test_without_a_grace_period_the_old_key_goes_at_once(
     keys.key_rotate(key=key, enqueue=False)
     assert apply(key).ok is True and sim.get_key(old_hash or "") is None
     assert sim.calls[("POST", "/key/block")] == 0  # nothing to settle
+
+
+def test_the_budget_shared_by_a_rotations_two_keys_is_not_drift(
+    server: LiteLLMServer, sim: LiteLLMSimulator, clock: Clock
+) -> None:
+    """While the two keys share the budget, LiteLLM holds the new key's share as its
+    max_budget. Reading the key back (a refresh, allowed during a person's hand-over, reads it
+    as below) must not call that "changed in LiteLLM": restoring "ours" would hand the new key
+    the whole rest of the budget beside the old key's share."""
+    from integrations.litellm import sync
+
+    key = make_key(server, sim)
+    rotate_into_grace(key, server)
+    share = stored_key(sim, key.token_hash)["max_budget"]
+    assert share < 10.0  # LiteLLM holds a share, the row the budget
+    found = client_for(server).key_find(token_hash=key.token_hash)
+    assert found is not None
+    clock.advance(seconds=30)
+    sync.key_apply_info(key, found, told=())  # what key_work's refresh does
+    assert key.max_budget == Decimal("10") and key.drift_found_at is None and key.drift_limits == {}
+    sync.keys_sync(server=server)  # and a sync leaves a rotating key alone
+    key.refresh_from_db()
+    assert key.max_budget == Decimal("10") and key.drift_found_at is None
