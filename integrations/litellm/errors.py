@@ -53,3 +53,14 @@ def master_key_rejected(status: int | None, vendor_message: str) -> bool:
         return True
     lowered = vendor_message.lower()
     return status == 400 and ("no connected db" in lowered or "no_db_connection" in lowered)
+
+
+def rejection_reason(vendor_message: str) -> str:
+    """The reason LiteLLM gives for refusing a key, without what it echoes of the key itself:
+    its 401 goes on "Received API Key = sk-...ab12, Key Hash (Token) =<sha256 of the key>"
+    (proxy/auth/user_api_key_auth.py), and neither belongs in a page or a log line."""
+    reason = vendor_message.split("Received API Key", 1)[0].split("Key Hash", 1)[0]
+    if len(reason) < len(vendor_message):  # cut: drop the separator left before the echo
+        reason = reason.rstrip(" .,;:")
+    reason = reason.strip()
+    return (reason[:160] + "…") if len(reason) > 160 else reason

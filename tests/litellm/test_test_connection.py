@@ -5,6 +5,7 @@ diagnosis, fix and working alternative, and the master key goes only to the conf
 
 from __future__ import annotations
 
+import hashlib
 import html
 import socket
 import threading
@@ -65,6 +66,9 @@ def test_the_simulators_401_for_a_wrong_master_key_is_named(
     assert "rejected the master key (HTTP 401" in text
     assert "Fix: Enter this proxy's master key" in text
     assert "not reachable" not in text and WRONG_KEY not in text and MASTER not in text
+    # LiteLLM's 401 echoes the key it got (abbreviated) and its SHA-256: the page shows neither.
+    wrong_hash = hashlib.sha256(WRONG_KEY.encode()).hexdigest()
+    assert "Key Hash" not in text and wrong_hash not in text and "Received API Key" not in text
     assert "answers, master key rejected" in text  # the row's status, on the same page
     server.refresh_from_db()
     assert (
