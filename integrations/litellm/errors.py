@@ -12,7 +12,7 @@ from integrations.http import error_message_from
 
 def litellm_error_message(response: requests.Response) -> str:
     """LiteLLM's own words from its three envelopes (§0): E-OAI, E-DETAIL, E-422."""
-    return error_message_from(response, limit=300, from_envelope=_words)
+    return without_key_echo(error_message_from(response, limit=300, from_envelope=_words))
 
 
 def _words(body: dict[str, Any]) -> str | None:
@@ -55,12 +55,11 @@ def master_key_rejected(status: int | None, vendor_message: str) -> bool:
     return status == 400 and ("no connected db" in lowered or "no_db_connection" in lowered)
 
 
-def rejection_reason(vendor_message: str) -> str:
-    """The reason LiteLLM gives for refusing a key, without what it echoes of the key itself:
-    its 401 goes on "Received API Key = sk-...ab12, Key Hash (Token) =<sha256 of the key>"
-    (proxy/auth/user_api_key_auth.py), and neither belongs in a page or a log line."""
+def without_key_echo(vendor_message: str) -> str:
+    """LiteLLM's words without what it echoes of the key it was given: its 401 goes on
+    "Received API Key = sk-...ab12, Key Hash (Token) =<sha256 of the key>"
+    (proxy/auth/user_api_key_auth.py); neither belongs in a page, a key's last action or a log."""
     reason = vendor_message.split("Received API Key", 1)[0].split("Key Hash", 1)[0]
     if len(reason) < len(vendor_message):  # cut: drop the separator left before the echo
         reason = reason.rstrip(" .,;:")
-    reason = reason.strip()
-    return (reason[:160] + "…") if len(reason) > 160 else reason
+    return reason.strip()

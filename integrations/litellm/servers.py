@@ -13,7 +13,7 @@ from django.utils import timezone
 from integrations.checks import ServerCheck, health_first
 from integrations.http import VendorError, VendorHTTPError, public_url
 from integrations.litellm.client import LiteLLMClient, normalise_base_url
-from integrations.litellm.errors import master_key_rejected, rejection_reason
+from integrations.litellm.errors import master_key_rejected
 from integrations.litellm.models import (
     CheckStatus,
     LiteLLMModel,
@@ -97,7 +97,7 @@ def _check_with_the_key(server: LiteLLMServer, now: datetime) -> ServerCheck:
             ok=False,
             credential_rejected=True,
             diagnosis=f"LiteLLM at {public_url(server.base_url)} answers, but it rejected the master key "
-            f"(HTTP {exc.status}: {rejection_reason(exc.vendor_message) or 'no reason given'}).",
+            f"(HTTP {exc.status}: {exc.vendor_message or 'no reason given'}).",
             fix="Enter this proxy's master key (its LITELLM_MASTER_KEY, or general_settings.master_key in "
             "its config) in the server's master key field: a proxy without a database answers any other "
             'key with 400 "No connected db.".',
