@@ -293,28 +293,3 @@ def test_explain_probes_diagnoses_and_finds_without_the_credentials(
     assert found.fix.endswith(found.finding)
     assert refused.finding == ""  # localhost refuses that port too: nothing found
 
-
-@pytest.mark.django_db
-def test_the_check_command_here_probes_from_this_process_and_records_it(
-    http_server: Any, refused_port: int
-) -> None:
-    from io import StringIO
-
-    from django.core.management import CommandError, call_command
-
-    from portal.connectivity.models import CheckResult
-
-    server = http_server({"/health": (200, "OK")})
-    network = make_network()
-    up = make_target(f"http://127.0.0.1:{server.port}/health", network, name="cmd up")
-    make_target(f"http://127.0.0.1:{refused_port}/health", network, name="cmd down")
-    out = StringIO()
-
-    call_command("connectivity_check", "cmd up", "--here", stdout=out)
-    with pytest.raises(CommandError, match="1 check"):
-        call_command("connectivity_check", "cmd down", "--here", stdout=StringIO(), stderr=StringIO())
-    with pytest.raises(CommandError, match="no connectivity target named 'nope'"):
-        call_command("connectivity_check", "nope", "--here")
-
-    assert f"{network.name}: ok, state up" in out.getvalue()
-    assert CheckResult.objects.get(target=up, network=network).ok
