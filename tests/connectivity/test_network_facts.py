@@ -292,4 +292,3 @@ def test_explain_probes_diagnoses_and_finds_without_the_credentials(
     assert found.finding == f"From {network.name}, http://127.0.0.1:{server.port}/health answers."
     assert found.fix.endswith(found.finding)
     assert refused.finding == ""  # localhost refuses that port too: nothing found
-
