@@ -275,3 +275,18 @@ def test_the_budget_shared_by_a_rotations_two_keys_is_not_drift(
     sync.keys_sync(server=server)  # and a sync leaves a rotating key alone
     key.refresh_from_db()
     assert key.max_budget == Decimal("10") and key.drift_found_at is None
+
+
+def test_when_the_budget_period_turns_during_the_grace_period_the_pair_shares_the_new_one(
+    server: LiteLLMServer, sim: LiteLLMSimulator, clock: Clock
+) -> None:
+    key = make_key(server, sim, duration="1h")  # resets at 12:00, inside the grace period
+    old_hash = key.token_hash
+    rotate_into_grace(key, server)
+    clock.advance(minutes=31)
+    assert sim.reset_budgets() == 2  # LiteLLM's reset job zeroes both keys
+    assert next_turn(key).ok is None
+    old, new = stored_key(sim, old_hash), stored_key(sim, key.token_hash)
+    # The old 9.5 is no longer counted on either key: the two share the new period's 10.
+    assert old["max_budget"] + new["max_budget"] == pytest.approx(10.0)
+    assert key.rotation_swap_spend == 0 and key.budget_reset_at == dt.datetime(2026, 12, 2, 13, tzinfo=dt.UTC)
