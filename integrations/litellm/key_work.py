@@ -184,6 +184,11 @@ def _handle_create(key: VirtualKey, client: LiteLLMClient) -> str:
         info = generated.info
     except VendorError as exc:
         info = recover(client, key.token_hash, exc)
+    if key.budget_duration and info.budget_reset_at is None:
+        # /key/generate does not answer the reset date LiteLLM computed (GenerateKeyResponse):
+        # read it back, so the key's page and /me/ say when the budget starts again at once.
+        with contextlib.suppress(VendorError):
+            info = client.key_find(token_hash=key.token_hash) or info
     key_apply_info(key, info)
     key.status = KeyStatus.ACTIVE
     return f"Created in LiteLLM as {key.key_name}"

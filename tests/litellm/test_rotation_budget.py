@@ -290,3 +290,13 @@ def test_when_the_budget_period_turns_during_the_grace_period_the_pair_shares_th
     # The old 9.5 is no longer counted on either key: the two share the new period's 10.
     assert old["max_budget"] + new["max_budget"] == pytest.approx(10.0)
     assert key.rotation_swap_spend == 0 and key.budget_reset_at == dt.datetime(2026, 12, 2, 13, tzinfo=dt.UTC)
+
+
+def test_a_new_key_knows_when_its_budget_starts_again_from_the_moment_it_is_made(
+    server: LiteLLMServer, sim: LiteLLMSimulator, clock: Clock
+) -> None:
+    """/key/generate does not answer the reset date; the create reads it back, so the key's
+    page and /me/ show it before any sync."""
+    key = make_key(server, sim)
+    assert key.budget_reset_at == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    assert key.budget_reset_at == stored_key(sim, key.token_hash)["budget_reset_at"]
