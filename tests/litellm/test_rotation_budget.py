@@ -267,6 +267,7 @@ def test_the_budget_shared_by_a_rotations_two_keys_is_not_drift(
     rotate_into_grace(key, server)
     share = stored_key(sim, key.token_hash)["max_budget"]
     assert share < 10.0  # LiteLLM holds a share, the row the budget
+    assert key.token_hash is not None
     found = client_for(server).key_find(token_hash=key.token_hash)
     assert found is not None
     clock.advance(seconds=30)
