@@ -68,7 +68,8 @@ def check_sentence(result: dict[str, Any]) -> str:
     details = result.get("details") or {}
     settings = "; ".join(f"{name}: {value}" for name, value in details.items())
     models = result.get("models")
-    lines = [diagnosis + tail]
+    # Each part a sentence of its own: "... ready for new accounts. Settings: ...".
+    lines = [(diagnosis if diagnosis.endswith((".", "!", "?")) else diagnosis + ".") + tail]
     if models is not None and result.get("vendor") == "LiteLLM" and result.get("ok"):
         lines.append(f"Models: {', '.join(models) or 'none'}.")
     if settings and result.get("vendor") == "LibreChat":

@@ -55,8 +55,10 @@ def test_it_shows_the_registration_settings(
     start_worker()
     server = chat_at(sim.base_url)
     text = press_test_connection(staff, server)
-    assert f"Chat: LibreChat at {sim.base_url} answers; ready for new accounts" in text
-    assert "Settings: registration: open; email login: on; password reset: " in text
+    assert (
+        f"Chat: LibreChat at {sim.base_url} answers; ready for new accounts. "
+        "Settings: registration: open; email login: on; password reset: "
+    ) in text
     assert LogEntry.objects.filter(object_id=str(server.pk), change_message="Tested the connection").exists()
 
     sim.configure(allow_registration=False)
