@@ -105,9 +105,11 @@ def test_by_default_the_network_worker_checks_and_the_command_waits_for_it(
     start_worker: Callable[[], Any], http_server: Callable[..., LabHTTPServer]
 ) -> None:
     server = http_server({"/health": (200, "OK")})
-    # The seeded backend-dev: a queue the suite's worker consumes; on the host, guessing nothing.
-    network = Network.objects.get(name="backend-dev")
-    Network.objects.filter(pk=network.pk).update(worker_location="host", guess_alternatives=False)
+    # backend-dev: a queue the suite's worker consumes (the seeded row, unless an earlier
+    # transactional test flushed it), on the host and guessing nothing.
+    network, _ = Network.objects.update_or_create(
+        name="backend-dev", defaults={"worker_location": "host", "guess_alternatives": False}
+    )
     target = make_target(
         f"http://127.0.0.1:{server.port}/health", network, name="lab by worker", keyword="OK"
     )
