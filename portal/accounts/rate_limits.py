@@ -32,10 +32,26 @@ class RateLimit:
     limit: int
     window_seconds: int
 
+    def _cache_key(self, key: str) -> str:
+        digest = hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]  # no raw emails in Redis
+        return f"ratelimit:{self.scope}:{digest}"
+
+    def forgive(self, key: str) -> None:
+        """Take back one attempt for `key`: it turned out to be no guess (a sign-in with the
+        right password), so a person signing in and out a few times is never locked out."""
+        cache_key = self._cache_key(key)
+        if _local.cache_paused():
+            _local.decr(cache_key)
+            return
+        try:
+            if int(cache.get(cache_key) or 0) > 0:
+                cache.decr(cache_key)
+        except Exception as exc:  # as in hit(): whichever cache it is, it may be down
+            _local.pause_cache(exc)
+
     def hit(self, key: str) -> bool:
         """Count one attempt for `key`; True while within the limit."""
-        digest = hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]  # no raw emails in Redis
-        cache_key = f"ratelimit:{self.scope}:{digest}"
+        cache_key = self._cache_key(key)
         if _local.cache_paused():
             return _local.incr(cache_key, self.window_seconds) <= self.limit
         try:
@@ -89,6 +105,12 @@ class _LocalCounts:
                 ends, count = now + window_seconds, 0
             self._counts[key] = (ends, count + 1)
             return count + 1
+
+    def decr(self, key: str) -> None:
+        with self._lock:
+            ends, count = self._counts.get(key, (0.0, 0))
+            if count > 0:
+                self._counts[key] = (ends, count - 1)
 
 
 _local = _LocalCounts()

@@ -172,7 +172,9 @@ class RateLimitedLoginView(auth_views.LoginView):
         by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
             return too_many(request, "sign-in attempts")
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        _forgive_a_sign_in(request, email)
+        return response
 
 
 @sensitive_post_parameters("password")  # before the limits run: they can fail too
@@ -187,7 +189,20 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         by_email = rate_limits.login_per_email().hit(rate_limit_key(email)) if email else True
         if not (by_address and by_email):
             return too_many(request, "sign-in attempts")
+        response = admin.site.login(request)
+        _forgive_a_sign_in(request, email)
+        return response
     return admin.site.login(request)
+
+
+def _forgive_a_sign_in(request: HttpRequest, email: str) -> None:
+    """A sign-in with the right password was no guess: it does not count against the limits,
+    which are there to slow guessing (found when a staff member who signed in five times in
+    five minutes was locked out of the admin)."""
+    if request.user.is_authenticated:
+        rate_limits.login_per_address().forgive(rate_limits.client_address(request))
+        if email:
+            rate_limits.login_per_email().forgive(rate_limit_key(email))
 
 
 class RateLimitedPasswordResetView(auth_views.PasswordResetView):

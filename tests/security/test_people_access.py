@@ -126,3 +126,28 @@ def test_it_rate_limits_the_admin_login_too(client: Client, settings) -> None:
     response = client.post("/admin/login/", {"username": "ops@example.com", "password": PASSWORD})
     assert response.status_code == 429 and b"Too many sign-in attempts" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_signing_in_with_the_right_password_does_not_count_against_the_limit(
+    client: Client, settings
+) -> None:
+    """Found walking the admin: five successful sign-ins in five minutes locked a staff member
+    out. The limits slow guessing; a right password is no guess. Wrong ones still count."""
+    settings.PORTAL_LOGIN_RATE_PER_EMAIL = (3, 300)
+    User.objects.create_superuser(email="ops@example.com", password=PASSWORD)
+    for _ in range(6):
+        response = client.post("/admin/login/", {"username": "ops@example.com", "password": PASSWORD})
+        assert response.status_code == 302, response.status_code
+        client.logout()
+    for _ in range(6):
+        response = client.post("/accounts/login/", {"username": "ops@example.com", "password": PASSWORD})
+        assert response.status_code == 302, response.status_code
+        client.logout()
+    for _ in range(3):
+        assert (
+            client.post("/admin/login/", {"username": "ops@example.com", "password": "wrong"}).status_code
+            == 200
+        )
+    assert (
+        client.post("/admin/login/", {"username": "ops@example.com", "password": PASSWORD}).status_code == 429
+    )
