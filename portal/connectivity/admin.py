@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, reverse
 
 from portal.connectivity import workers
+from portal.connectivity.alerts import alert_test_send
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     Alert,
@@ -384,6 +385,38 @@ class AlertChannelForm(forms.ModelForm):
 class AlertChannelAdmin(SecretFormAdmin):
     form = AlertChannelForm
     list_display = ("name", "kind", "email_to", "enabled")
+    actions = ("send_test_alert",)
+    change_form_template = "admin/connectivity/alertchannel/change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        test = admin_path(self, "<int:channel_id>/test/", self.test_view, "connectivity_alertchannel_test")
+        return [test, *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, channel_id: int) -> HttpResponse:
+        channel = get_object_or_404(AlertChannel, pk=channel_id)
+        if not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponse("Send a test alert is a POST from the channel's page.", status=405)
+        self._send_tests(request, [channel])
+        return HttpResponseRedirect(reverse("admin:connectivity_alertchannel_change", args=[channel.pk]))
+
+    @admin.action(permissions=("change",), description="Send a test alert")
+    def send_test_alert(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
+        self._send_tests(request, list(queryset))
+
+    def _send_tests(self, request: HttpRequest, channels: list[AlertChannel]) -> None:
+        # Sent even to a disabled channel: testing it is how an operator decides to enable it.
+        for channel in channels:
+            failure = alert_test_send(channel)
+            if failure:
+                self.message_user(request, failure, messages.ERROR)
+            elif channel.kind == AlertChannel.Kind.EMAIL:
+                self.message_user(
+                    request, f"A test alert to {channel.name} is in the outbox for {channel.email_to}."
+                )
+            else:
+                self.message_user(request, f"A test alert was posted to {channel.name}'s webhook.")
 
 
 class AlertDeliveryInline(admin.TabularInline):

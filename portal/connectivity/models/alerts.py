@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.connectivity.models.network import Network, split_list
 from portal.connectivity.models.target import Target
 from portal.crypto import EncryptedTextField
@@ -35,8 +36,29 @@ class AlertChannel(models.Model):
         return split_list(self.email_to)
 
     def clean(self) -> None:
-        if self.kind == self.Kind.EMAIL and not self.recipients:
-            raise ValidationError({"email_to": "An email channel needs at least one address."})
+        if self.kind == self.Kind.EMAIL:
+            self.email_to = ", ".join(canonical_recipients(self.email_to))
+            if not self.email_to:
+                raise ValidationError({"email_to": "An email channel needs at least one address."})
+
+
+def canonical_recipients(raw: str) -> list[str]:
+    """Each address of a comma-separated list in the portal's one canonical form (the same rules
+    as a person's address: portal/accounts/addresses.py), or ValidationError on `email_to` naming
+    each address refused: `ops at example dot com` was once saved and mailed to."""
+    canonical: list[str] = []
+    refused: list[str] = []
+    for address in split_list(raw):
+        try:
+            email = canonical_email(address)
+        except AddressRefused as exc:
+            refused.append(f"{address[:100]!r} is not a usable address. {exc}")
+        else:
+            if email not in canonical:
+                canonical.append(email)
+    if refused:
+        raise ValidationError({"email_to": refused})
+    return canonical
 
 
 class Alert(models.Model):
