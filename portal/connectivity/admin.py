@@ -433,11 +433,16 @@ class AlertDeliveryInline(admin.TabularInline):
 class AlertAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
-    list_display = ("created_at", "kind", "network", "target", "message")
+    list_display = ("created_at", "kind", "network", "target", "message", "sent")
     list_select_related = ("network", "target")
     list_filter = ("kind", "network")
     inlines = (AlertDeliveryInline,)
-    readonly_fields = ("kind", "network", "target", "message", "created_at")
+    readonly_fields = ("kind", "network", "target", "message", "created_at", "not_sent_because")
+
+    @admin.display(boolean=True, description="sent")
+    def sent(self, alert: Alert) -> bool:
+        # From the row's own column: "not sent" says why on the alert's page.
+        return not alert.not_sent_because
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

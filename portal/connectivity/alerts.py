@@ -30,12 +30,29 @@ TEST_MESSAGE = "A test alert from the portal: this channel works. Nothing is wro
 
 
 def alert_raise(
-    *, kind: str, network: Network, target: Target | None, message: str, now: datetime | None = None
+    *,
+    kind: str,
+    network: Network,
+    target: Target | None,
+    message: str,
+    now: datetime | None = None,
+    not_sent_because: str = "",
 ) -> Alert:
-    """Record one alert and one delivery per enabled channel; delivery runs on the default queue."""
+    """Record one alert and one delivery per enabled channel; delivery runs on the default queue.
+
+    With `not_sent_because` the change is recorded (the alerts list shows it, and why) but
+    nothing is delivered.
+    """
     alert = Alert.objects.create(
-        kind=kind, network=network, target=target, message=message, created_at=now or timezone.now()
+        kind=kind,
+        network=network,
+        target=target,
+        message=message,
+        created_at=now or timezone.now(),
+        not_sent_because=not_sent_because[:500],
     )
+    if not_sent_because:
+        return alert
     AlertDelivery.objects.bulk_create(
         AlertDelivery(alert=alert, channel=channel) for channel in AlertChannel.objects.filter(enabled=True)
     )

@@ -31,6 +31,7 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ErrorKind, ProbeOutcome
+from portal.connectivity.vantage import already_told
 from portal.connectivity.workers import worker_report
 from portal.core.results import result_of
 
@@ -207,6 +208,7 @@ def check_record(
         current = (
             TargetNetwork.objects.select_for_update().select_related("target", "network").get(pk=placement.pk)
         )
+        down_since = current.since if current.state == State.DOWN else None
         change = _state_apply(current, ok=ok, now=now)
         current.last_checked_at = now
         current.last_ok = ok
@@ -239,6 +241,7 @@ def check_record(
                 target=current.target,
                 message=_state_message(current, change, diagnosis.summary, fix),
                 now=now,
+                not_sent_because=already_told(placement=current, kind=change, down_since=down_since),
             )
     return CheckReport(
         placement_id=current.pk,

@@ -75,6 +75,8 @@ class Alert(models.Model):
     target = models.ForeignKey(Target, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
     message = models.TextField()
     created_at = models.DateTimeField()
+    # Recorded but not delivered, and why: told already from the same vantage point (vantage.py).
+    not_sent_because = models.CharField(max_length=500, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at", "-id")
