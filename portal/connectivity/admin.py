@@ -22,6 +22,7 @@ from portal.connectivity.models import (
     AlertChannel,
     AlertDelivery,
     CheckResult,
+    MuteWindow,
     Network,
     Target,
     TargetNetwork,
@@ -446,3 +447,12 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(MuteWindow)
+class MuteWindowAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "target", "network", "starts_at", "ends_at", "reason")
+    list_select_related = ("target", "network")
+    list_filter = ("network",)
+    autocomplete_fields = ("target",)
+    ordering = ("-starts_at", "-id")

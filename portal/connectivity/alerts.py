@@ -16,6 +16,7 @@ from portal.connectivity.models import (
     Network,
     Target,
 )
+from portal.connectivity.mutes import muted_because
 from portal.core import mail
 from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
 
@@ -40,15 +41,17 @@ def alert_raise(
 ) -> Alert:
     """Record one alert and one delivery per enabled channel; delivery runs on the default queue.
 
-    With `not_sent_because` the change is recorded (the alerts list shows it, and why) but
-    nothing is delivered.
+    With `not_sent_because`, or during a maintenance window (mutes.py), the change is recorded
+    (the alerts list shows it, and why) but nothing is delivered.
     """
+    now = now or timezone.now()
+    not_sent_because = muted_because(network=network, target=target, now=now) or not_sent_because
     alert = Alert.objects.create(
         kind=kind,
         network=network,
         target=target,
         message=message,
-        created_at=now or timezone.now(),
+        created_at=now,
         not_sent_because=not_sent_because[:500],
     )
     if not_sent_because:

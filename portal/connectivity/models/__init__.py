@@ -5,7 +5,7 @@ placed on (`TargetNetwork`), by the worker attached to that network. That row al
 current state and its "since", so the dashboard reads one row per cell and never the history.
 """
 
-from portal.connectivity.models.alerts import Alert, AlertChannel, AlertDelivery
+from portal.connectivity.models.alerts import Alert, AlertChannel, AlertDelivery, MuteWindow
 from portal.connectivity.models.network import IPNetwork, Network, WorkerLocationChoice
 from portal.connectivity.models.target import (
     CheckResult,
@@ -24,6 +24,7 @@ __all__ = [
     "Expectation",
     "HourlyRollup",
     "IPNetwork",
+    "MuteWindow",
     "Network",
     "State",
     "Target",

@@ -109,3 +109,40 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} -> {self.channel_id}"
+
+
+class MuteWindow(models.Model):
+    """A planned maintenance: while it lasts, state changes of its target or network (or of that
+    target on that network, when both are chosen) are recorded but not sent."""
+
+    target = models.ForeignKey(
+        Target, on_delete=models.CASCADE, null=True, blank=True, related_name="mute_windows"
+    )
+    network = models.ForeignKey(
+        Network, on_delete=models.CASCADE, null=True, blank=True, related_name="mute_windows"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True, help_text="Shown on the dashboard, e.g. a ticket.")
+
+    class Meta:
+        ordering = ("-starts_at", "-id")
+        indexes = [models.Index(fields=["ends_at"], name="conn_mute_ends")]
+
+    def __str__(self) -> str:
+        return f"muted {self.scope} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def scope(self) -> str:
+        where = [str(part) for part in (self.target, self.network) if part is not None]
+        return " on ".join(where)
+
+    def clean(self) -> None:
+        if self.target_id is None and self.network_id is None:
+            raise ValidationError(
+                "Choose the target or the network to mute (or both: that target on that network)."
+            )
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError(
+                {"ends_at": "The window ends before it starts: choose an end after the start."}
+            )
