@@ -64,6 +64,7 @@ class NetworkAdmin(admin.ModelAdmin):
         "alternative_hosts",
         "sweep_every_seconds",
         "heartbeat_stale_after_seconds",
+        "tls_alert_days",
         "worker_silent_since",
         "created_at",
     )
@@ -174,6 +175,7 @@ class TargetForm(forms.ModelForm):
             "timeout_seconds",
             "interval_seconds",
             "failure_threshold",
+            "tls_alert_days",
             "enabled",
         )
 

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.connectivity.alerts import alert_raise
+from portal.connectivity.certificates import certificate_check
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext
 from portal.connectivity.explain import Explained, Probe, explain_all
 from portal.connectivity.knowledge import network_knowledge
@@ -213,6 +214,8 @@ def check_record(
         current.last_checked_at = now
         current.last_ok = ok
         current.last_latency_ms = latency
+        if outcome.tls_days_left is not None:
+            current.last_tls_days_left = outcome.tls_days_left
         if not ok:
             current.last_error_at = now
             current.last_error_kind = outcome.error_kind.value if outcome.error_kind else diagnosis.kind.value
@@ -232,7 +235,11 @@ def check_record(
                 "last_error",
                 "last_fix",
                 "last_working_address",
+                "last_tls_days_left",
             ]
+        )
+        certificate_check(
+            placement=current, days_left=outcome.tls_days_left, fingerprint=outcome.tls_fingerprint, now=now
         )
         if change is not None:
             alert_raise(

@@ -7,7 +7,7 @@ from django.db import models
 
 from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.connectivity.models.network import Network, split_list
-from portal.connectivity.models.target import Target
+from portal.connectivity.models.target import Target, TargetNetwork
 from portal.crypto import EncryptedTextField
 
 
@@ -69,6 +69,7 @@ class Alert(models.Model):
         UP = "up", "back up"
         WORKER_SILENT = "worker_silent", "worker silent"
         WORKER_BACK = "worker_back", "worker back"
+        CERT_EXPIRING = "cert_expiring", "certificate expiring"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="alerts")
@@ -146,3 +147,26 @@ class MuteWindow(models.Model):
             raise ValidationError(
                 {"ends_at": "The window ends before it starts: choose an end after the start."}
             )
+
+
+class CertificateWarning(models.Model):
+    """One expiry threshold crossed by one certificate seen from one placement: the unique row
+    is what makes each threshold alert once, however many checks or workers see it."""
+
+    placement = models.ForeignKey(
+        TargetNetwork, on_delete=models.CASCADE, related_name="certificate_warnings"
+    )
+    threshold_days = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the certificate: a renewal is new
+    days_left = models.IntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["placement", "threshold_days", "fingerprint"], name="conn_cert_warning_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"certificate at {self.days_left} days left (threshold {self.threshold_days})"
