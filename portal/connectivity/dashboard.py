@@ -32,6 +32,14 @@ class Cell:
     spark_failures: list[tuple[float, float]]  # (x, y) dots for hours with failures
     latency_max_ms: float | None
     muted: MuteWindow | None = None  # changes here are recorded, not sent, until it ends
+    # A target younger than a window says "since <date>", not "24 h" or "7 d" it never had.
+    young_for_day: bool = False
+    young_for_week: bool = False
+
+    @property
+    def shows_error(self) -> bool:
+        """An up target does not carry its old error (failing, down, stale, unknown do)."""
+        return bool(self.placement.last_error) and self.status != State.UP
 
     @property
     def expects_isolation(self) -> bool:
@@ -43,6 +51,7 @@ class Row:
     name: str
     target_id: int
     address: str
+    created_at: datetime
     cells: list[Cell | None] = field(default_factory=list)
 
 
@@ -101,6 +110,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
                     name=placement.target.name,
                     target_id=placement.target_id,
                     address=placement.target.address,
+                    created_at=placement.target.created_at,
                     cells=[None] * len(networks),
                 )
             )
@@ -116,6 +126,8 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
             spark_failures=failed_hours,
             latency_max_ms=latency_max,
             muted=mute_for(mutes, target_id=placement.target_id, network_id=placement.network_id),
+            young_for_day=placement.target.created_at > day_start,
+            young_for_week=placement.target.created_at > week_start,
         )
     workers = [statuses[n.pk] for n in networks]
     return Dashboard(networks=networks, workers=workers, rows=rows, now=now, mutes=mutes)
