@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 
 from portal.connectivity import workers
@@ -275,6 +276,10 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.GET.get("fragment"):  # the grid alone, for dashboard-refresh.js to swap in
+            return TemplateResponse(
+                request, "admin/connectivity/dashboard_grid.html", {"dashboard": dashboard_build()}
+            )
         return admin_page(
             self,
             request,

@@ -322,3 +322,19 @@ def test_an_up_target_shows_no_old_error_and_a_down_one_keeps_its_fix_one_click_
 
     assert page.count("Nothing listens on 127.0.0.1:9.") == 2  # is-down: the one line and the full text
     assert page.count("<details") == 1 and "Fix: Start it." in page.split("<details")[1]
+
+
+def test_the_dashboard_refreshes_its_grid_from_a_static_script(admin_client: Client, client: Client) -> None:
+    from django.contrib.staticfiles import finders
+
+    make_target("http://127.0.0.1:9/health", make_network("lab-refresh"), name="refreshed")
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+    assert 'src="/static/portal/dashboard-refresh.js"' in page and finders.find("portal/dashboard-refresh.js")
+    assert "?fragment=1" in page
+
+    fragment = admin_client.get(reverse("admin:connectivity_dashboard") + "?fragment=1").content.decode()
+    assert "refreshed" in fragment and "As of " in fragment
+    assert "<html" not in fragment and "breadcrumbs" not in fragment
+    # The fragment is the admin's like the page: no login, no grid.
+    anonymous = client.get(reverse("admin:connectivity_dashboard") + "?fragment=1")
+    assert anonymous.status_code == 302 and "refreshed" not in anonymous.content.decode()
