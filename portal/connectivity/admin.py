@@ -12,15 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 
 from portal.connectivity import workers
+from portal.connectivity.alerts import alert_test_send
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     Alert,
     AlertChannel,
     AlertDelivery,
     CheckResult,
+    MuteWindow,
     Network,
     Target,
     TargetNetwork,
@@ -62,6 +65,7 @@ class NetworkAdmin(admin.ModelAdmin):
         "alternative_hosts",
         "sweep_every_seconds",
         "heartbeat_stale_after_seconds",
+        "tls_alert_days",
         "worker_silent_since",
         "created_at",
     )
@@ -172,6 +176,7 @@ class TargetForm(forms.ModelForm):
             "timeout_seconds",
             "interval_seconds",
             "failure_threshold",
+            "tls_alert_days",
             "enabled",
         )
 
@@ -271,6 +276,10 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.GET.get("fragment"):  # the grid alone, for dashboard-refresh.js to swap in
+            return TemplateResponse(
+                request, "admin/connectivity/dashboard_grid.html", {"dashboard": dashboard_build()}
+            )
         return admin_page(
             self,
             request,
@@ -384,6 +393,38 @@ class AlertChannelForm(forms.ModelForm):
 class AlertChannelAdmin(SecretFormAdmin):
     form = AlertChannelForm
     list_display = ("name", "kind", "email_to", "enabled")
+    actions = ("send_test_alert",)
+    change_form_template = "admin/connectivity/alertchannel/change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        test = admin_path(self, "<int:channel_id>/test/", self.test_view, "connectivity_alertchannel_test")
+        return [test, *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, channel_id: int) -> HttpResponse:
+        channel = get_object_or_404(AlertChannel, pk=channel_id)
+        if not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponse("Send a test alert is a POST from the channel's page.", status=405)
+        self._send_tests(request, [channel])
+        return HttpResponseRedirect(reverse("admin:connectivity_alertchannel_change", args=[channel.pk]))
+
+    @admin.action(permissions=("change",), description="Send a test alert")
+    def send_test_alert(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
+        self._send_tests(request, list(queryset))
+
+    def _send_tests(self, request: HttpRequest, channels: list[AlertChannel]) -> None:
+        # Sent even to a disabled channel: testing it is how an operator decides to enable it.
+        for channel in channels:
+            failure = alert_test_send(channel)
+            if failure:
+                self.message_user(request, failure, messages.ERROR)
+            elif channel.kind == AlertChannel.Kind.EMAIL:
+                self.message_user(
+                    request, f"A test alert to {channel.name} is in the outbox for {channel.email_to}."
+                )
+            else:
+                self.message_user(request, f"A test alert was posted to {channel.name}'s webhook.")
 
 
 class AlertDeliveryInline(admin.TabularInline):
@@ -400,11 +441,25 @@ class AlertDeliveryInline(admin.TabularInline):
 class AlertAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
-    list_display = ("created_at", "kind", "network", "target", "message")
+    list_display = ("created_at", "kind", "network", "target", "message", "sent")
     list_select_related = ("network", "target")
     list_filter = ("kind", "network")
     inlines = (AlertDeliveryInline,)
-    readonly_fields = ("kind", "network", "target", "message", "created_at")
+    readonly_fields = ("kind", "network", "target", "message", "created_at", "not_sent_because")
+
+    @admin.display(boolean=True, description="sent")
+    def sent(self, alert: Alert) -> bool:
+        # From the row's own column: "not sent" says why on the alert's page.
+        return not alert.not_sent_because
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(MuteWindow)
+class MuteWindowAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "target", "network", "starts_at", "ends_at", "reason")
+    list_select_related = ("target", "network")
+    list_filter = ("network",)
+    autocomplete_fields = ("target",)
+    ordering = ("-starts_at", "-id")

@@ -16,21 +16,46 @@ from portal.connectivity.models import (
     Network,
     Target,
 )
+from portal.connectivity.mutes import muted_because
 from portal.core import mail
 from portal.core.queues import DEFAULT_QUEUE, wake_after_commit
 
 logger = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
+
+class ChannelIncomplete(ValueError):
+    """The channel lacks what delivery needs; `str(self)` is a sentence safe to show."""
+
+
+TEST_MESSAGE = "A test alert from the portal: this channel works. Nothing is wrong."
 
 
 def alert_raise(
-    *, kind: str, network: Network, target: Target | None, message: str, now: datetime | None = None
+    *,
+    kind: str,
+    network: Network,
+    target: Target | None,
+    message: str,
+    now: datetime | None = None,
+    not_sent_because: str = "",
 ) -> Alert:
-    """Record one alert and one delivery per enabled channel; delivery runs on the default queue."""
+    """Record one alert and one delivery per enabled channel; delivery runs on the default queue.
+
+    With `not_sent_because`, or during a maintenance window (mutes.py), the change is recorded
+    (the alerts list shows it, and why) but nothing is delivered.
+    """
+    now = now or timezone.now()
+    not_sent_because = muted_because(network=network, target=target, now=now) or not_sent_because
     alert = Alert.objects.create(
-        kind=kind, network=network, target=target, message=message, created_at=now or timezone.now()
+        kind=kind,
+        network=network,
+        target=target,
+        message=message,
+        created_at=now,
+        not_sent_because=not_sent_because[:500],
     )
+    if not_sent_because:
+        return alert
     AlertDelivery.objects.bulk_create(
         AlertDelivery(alert=alert, channel=channel) for channel in AlertChannel.objects.filter(enabled=True)
     )
@@ -77,18 +102,48 @@ def alerts_deliver(*, limit: int = 100) -> int:
     return sent
 
 
-def _deliver(alert: Alert, channel: AlertChannel) -> None:
-    if channel.kind == AlertChannel.Kind.EMAIL:
-        # Handed to the outbox, which retries a failing mail server itself (portal/mail.py).
-        mail.alert(
-            recipients=channel.recipients,
-            subject=f"[portal] {alert.network.name}: {alert.get_kind_display()}"
-            + (f" {alert.target.name}" if alert.target else ""),
-            body=alert.message,
+def alert_test_send(channel: AlertChannel) -> str | None:
+    """Send one test alert to `channel` now, through the same delivery as a real one.
+
+    Returns None when it went out (an email: handed to the outbox), else a sentence saying why
+    not, without the webhook URL. Nothing is recorded as an Alert: a test is not a change.
+    """
+    try:
+        _send(
+            channel,
+            subject="[portal] test alert",
+            text=TEST_MESSAGE,
+            facts={"kind": "test", "network": None, "target": None, "created_at": timezone.now().isoformat()},
         )
+    except Exception as exc:
+        return f"The test alert to {channel.name} failed: {_delivery_error(exc)}."
+    return None
+
+
+def _deliver(alert: Alert, channel: AlertChannel) -> None:
+    _send(
+        channel,
+        subject=f"[portal] {alert.network.name}: {alert.get_kind_display()}"
+        + (f" {alert.target.name}" if alert.target else ""),
+        text=alert.message,
+        facts={
+            "kind": alert.kind,
+            "network": alert.network.name,
+            "target": alert.target.name if alert.target else None,
+            "created_at": alert.created_at.isoformat(),
+        },
+    )
+
+
+def _send(channel: AlertChannel, *, subject: str, text: str, facts: dict[str, str | None]) -> None:
+    if channel.kind == AlertChannel.Kind.EMAIL:
+        if not channel.recipients:
+            raise ChannelIncomplete("the email channel has no address")
+        # Handed to the outbox, which retries a failing mail server itself (portal/mail.py).
+        mail.alert(recipients=channel.recipients, subject=subject, body=text)
         return
     if not channel.webhook_url:
-        raise ValueError("the webhook channel has no URL")
+        raise ChannelIncomplete("the webhook channel has no URL")
     from integrations.http import VendorHTTP
 
     # VendorHTTP joins base and path with "/": split the URL so a hook's exact path is kept.
@@ -98,18 +153,8 @@ def _deliver(alert: Alert, channel: AlertChannel) -> None:
         vendor="webhook", base_url=f"{parts.scheme}://{parts.netloc}", connect_retries=1, read_retries=0
     )
     try:
-        client.request(
-            "POST",
-            path,
-            json_body={
-                "text": alert.message,  # what Slack (and Mattermost, Discord's /slack) shows
-                "kind": alert.kind,
-                "network": alert.network.name,
-                "target": alert.target.name if alert.target else None,
-                "created_at": alert.created_at.isoformat(),
-            },
-            timeout=10.0,
-        )
+        # `text` is what Slack (and Mattermost, Discord's /slack) shows.
+        client.request("POST", path, json_body={"text": text, **facts}, timeout=10.0)
     finally:
         client.close()
 
@@ -118,6 +163,8 @@ def _delivery_error(exc: Exception) -> str:
     """A reason without the webhook URL: that URL is the channel's secret."""
     from integrations.http import VendorError
 
+    if isinstance(exc, ChannelIncomplete):
+        return str(exc)
     if isinstance(exc, VendorError):
         return f"{type(exc).__name__} ({exc.kind}{f', HTTP {exc.status}' if exc.status else ''})"
     return f"{type(exc).__name__}"[:300]

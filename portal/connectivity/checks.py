@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.connectivity.alerts import alert_raise
+from portal.connectivity.certificates import certificate_check
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext
 from portal.connectivity.explain import Explained, Probe, explain_all
 from portal.connectivity.knowledge import network_knowledge
@@ -31,6 +32,7 @@ from portal.connectivity.models import (
     TargetNetwork,
 )
 from portal.connectivity.probes import ErrorKind, ProbeOutcome
+from portal.connectivity.vantage import already_told
 from portal.connectivity.workers import worker_report
 from portal.core.results import result_of
 
@@ -207,10 +209,13 @@ def check_record(
         current = (
             TargetNetwork.objects.select_for_update().select_related("target", "network").get(pk=placement.pk)
         )
+        down_since = current.since if current.state == State.DOWN else None
         change = _state_apply(current, ok=ok, now=now)
         current.last_checked_at = now
         current.last_ok = ok
         current.last_latency_ms = latency
+        if outcome.tls_days_left is not None:
+            current.last_tls_days_left = outcome.tls_days_left
         if not ok:
             current.last_error_at = now
             current.last_error_kind = outcome.error_kind.value if outcome.error_kind else diagnosis.kind.value
@@ -230,7 +235,11 @@ def check_record(
                 "last_error",
                 "last_fix",
                 "last_working_address",
+                "last_tls_days_left",
             ]
+        )
+        certificate_check(
+            placement=current, days_left=outcome.tls_days_left, fingerprint=outcome.tls_fingerprint, now=now
         )
         if change is not None:
             alert_raise(
@@ -239,6 +248,7 @@ def check_record(
                 target=current.target,
                 message=_state_message(current, change, diagnosis.summary, fix),
                 now=now,
+                not_sent_because=already_told(placement=current, kind=change, down_since=down_since),
             )
     return CheckReport(
         placement_id=current.pk,

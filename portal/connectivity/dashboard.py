@@ -1,8 +1,8 @@
 """The dashboard's read model: targets x networks from the state rows and the hourly rollups.
 
-Five queries whatever the size of the history: networks, heartbeats, state rows, one
-aggregate over at most 7 x 24 rollup rows per cell, and the last 24 hours' rollups for the
-sparklines. CheckResult is never read here.
+Six queries whatever the size of the history: networks, heartbeats, state rows, one
+aggregate over at most 7 x 24 rollup rows per cell, the last 24 hours' rollups for the
+sparklines, and the open maintenance windows. CheckResult is never read here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from portal.connectivity.models import Expectation, HourlyRollup, Network, State, TargetNetwork
+from portal.connectivity.models import Expectation, HourlyRollup, MuteWindow, Network, State, TargetNetwork
+from portal.connectivity.mutes import mute_for, mutes_active
 from portal.connectivity.workers import WorkerStatus, worker_statuses
 
 SPARK_WIDTH = 120
@@ -30,6 +31,15 @@ class Cell:
     spark_points: str  # SVG polyline points
     spark_failures: list[tuple[float, float]]  # (x, y) dots for hours with failures
     latency_max_ms: float | None
+    muted: MuteWindow | None = None  # changes here are recorded, not sent, until it ends
+    # A target younger than a window says "since <date>", not "24 h" or "7 d" it never had.
+    young_for_day: bool = False
+    young_for_week: bool = False
+
+    @property
+    def shows_error(self) -> bool:
+        """An up target does not carry its old error (failing, down, stale, unknown do)."""
+        return bool(self.placement.last_error) and self.status != State.UP
 
     @property
     def expects_isolation(self) -> bool:
@@ -41,6 +51,7 @@ class Row:
     name: str
     target_id: int
     address: str
+    created_at: datetime
     cells: list[Cell | None] = field(default_factory=list)
 
 
@@ -50,6 +61,7 @@ class Dashboard:
     workers: list[WorkerStatus]
     rows: list[Row]
     now: datetime
+    mutes: list[MuteWindow] = field(default_factory=list)
     spark_width: int = SPARK_WIDTH
     spark_height: int = SPARK_HEIGHT
 
@@ -62,6 +74,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
 
     networks = list(Network.objects.order_by("name"))
     statuses = worker_statuses(networks=networks, now=now)
+    mutes = mutes_active(now=now)
     placements = list(
         TargetNetwork.objects.filter(target__enabled=True)
         .select_related("target", "network")
@@ -97,6 +110,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
                     name=placement.target.name,
                     target_id=placement.target_id,
                     address=placement.target.address,
+                    created_at=placement.target.created_at,
                     cells=[None] * len(networks),
                 )
             )
@@ -111,8 +125,12 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
             spark_points=points,
             spark_failures=failed_hours,
             latency_max_ms=latency_max,
+            muted=mute_for(mutes, target_id=placement.target_id, network_id=placement.network_id),
+            young_for_day=placement.target.created_at > day_start,
+            young_for_week=placement.target.created_at > week_start,
         )
-    return Dashboard(networks=networks, workers=[statuses[n.pk] for n in networks], rows=rows, now=now)
+    workers = [statuses[n.pk] for n in networks]
+    return Dashboard(networks=networks, workers=workers, rows=rows, now=now, mutes=mutes)
 
 
 def _status(placement: TargetNetwork, worker: WorkerStatus) -> str:

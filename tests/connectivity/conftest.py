@@ -71,6 +71,16 @@ class SelfSignedCert:
 @pytest.fixture(scope="session")
 def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> SelfSignedCert:
     """A certificate for localhost and 127.0.0.1, valid for 30 days from now."""
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"), valid_days=30)
+
+
+@pytest.fixture(scope="session")
+def cert_10_days(tmp_path_factory: pytest.TempPathFactory) -> SelfSignedCert:
+    """The same kind of certificate, 10 days from expiry (the certificate alerts' case)."""
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls10"), valid_days=10)
+
+
+def make_self_signed_cert(folder: Path, *, valid_days: int) -> SelfSignedCert:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -79,7 +89,6 @@ def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> SelfSignedCert
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    valid_days = 30
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -97,7 +106,6 @@ def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> SelfSignedCert
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    folder = tmp_path_factory.mktemp("tls")
     cert_file, key_file = folder / "cert.pem", folder / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(

@@ -141,6 +141,8 @@ def make_history(rows: int) -> tuple[Network, Target]:
     network = make_network("backend-hist")
     target = make_target("http://litellm:4000/health/liveliness", network, name="LiteLLM hist")
     now = timezone.now()
+    # Old enough for both windows: a younger target says "since <date>" instead.
+    Target.objects.filter(pk=target.pk).update(created_at=now - timedelta(days=8))
     CheckResult.objects.bulk_create(
         CheckResult(
             target=target,
@@ -290,3 +292,49 @@ def test_the_network_list_keeps_nothing_of_a_request_on_the_shared_admin(
         Network.objects.create(name=f"more-{index}", subnet=f"10.93.{index}.0/24", gateway=f"10.93.{index}.1")
     with django_assert_max_num_queries(12):
         admin_client.get(url)
+
+
+def test_a_target_younger_than_the_window_says_since_when(admin_client: Client) -> None:
+    network = make_network("lab-young")
+    target = make_target("http://127.0.0.1:9/health", network, name="young")
+    Target.objects.filter(pk=target.pk).update(created_at=timezone.now() - timedelta(minutes=35))
+
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+
+    assert "uptime since " in page and "uptime 24 h" not in page
+
+
+def test_an_up_target_shows_no_old_error_and_a_down_one_keeps_its_fix_one_click_away(
+    admin_client: Client,
+) -> None:
+    network = make_network("lab-err")
+    up = make_target("http://127.0.0.1:9/a", network, name="was-down")
+    down = make_target("http://127.0.0.1:9/b", network, name="is-down")
+    old = {
+        "last_error": "Nothing listens on 127.0.0.1:9.",
+        "last_fix": "Start it.",
+        "last_error_at": timezone.now(),
+    }
+    TargetNetwork.objects.filter(target=up).update(state=State.UP, **old)
+    TargetNetwork.objects.filter(target=down).update(state=State.DOWN, **old)
+
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+
+    assert page.count("Nothing listens on 127.0.0.1:9.") == 2  # is-down: the one line and the full text
+    assert page.count("<details") == 1 and "Fix: Start it." in page.split("<details")[1]
+
+
+def test_the_dashboard_refreshes_its_grid_from_a_static_script(admin_client: Client, client: Client) -> None:
+    from django.contrib.staticfiles import finders
+
+    make_target("http://127.0.0.1:9/health", make_network("lab-refresh"), name="refreshed")
+    page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
+    assert 'src="/static/portal/dashboard-refresh.js"' in page and finders.find("portal/dashboard-refresh.js")
+    assert "?fragment=1" in page
+
+    fragment = admin_client.get(reverse("admin:connectivity_dashboard") + "?fragment=1").content.decode()
+    assert "refreshed" in fragment and "As of " in fragment
+    assert "<html" not in fragment and "breadcrumbs" not in fragment
+    # The fragment is the admin's like the page: no login, no grid.
+    anonymous = client.get(reverse("admin:connectivity_dashboard") + "?fragment=1")
+    assert anonymous.status_code == 302 and "refreshed" not in anonymous.content.decode()

@@ -28,6 +28,7 @@ def test_it_shows_a_down_target_with_its_fix(page: Any, transactional_db: None, 
     page.goto("/admin/connectivity/target/dashboard/")
     row = page.get_by_role("row").filter(has_text="refused-port")
     assert row.locator(".conn-state.conn-down").inner_text().strip() == "down"
+    row.locator("summary").click()  # the diagnosis is one line; its fix one click away
     fix = row.locator(".conn-fix").inner_text()
     assert fix.startswith("Fix:") and len(fix) > len("Fix: ") + 10
-    assert "Nothing on this host listens on" in row.locator(".conn-error").inner_text()
+    assert "Nothing on this host listens on" in row.locator("summary.conn-error").inner_text()

@@ -5,7 +5,13 @@ placed on (`TargetNetwork`), by the worker attached to that network. That row al
 current state and its "since", so the dashboard reads one row per cell and never the history.
 """
 
-from portal.connectivity.models.alerts import Alert, AlertChannel, AlertDelivery
+from portal.connectivity.models.alerts import (
+    Alert,
+    AlertChannel,
+    AlertDelivery,
+    CertificateWarning,
+    MuteWindow,
+)
 from portal.connectivity.models.network import IPNetwork, Network, WorkerLocationChoice
 from portal.connectivity.models.target import (
     CheckResult,
@@ -20,10 +26,12 @@ __all__ = [
     "Alert",
     "AlertChannel",
     "AlertDelivery",
+    "CertificateWarning",
     "CheckResult",
     "Expectation",
     "HourlyRollup",
     "IPNetwork",
+    "MuteWindow",
     "Network",
     "State",
     "Target",

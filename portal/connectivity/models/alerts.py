@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from portal.accounts.addresses import AddressRefused, canonical_email
 from portal.connectivity.models.network import Network, split_list
-from portal.connectivity.models.target import Target
+from portal.connectivity.models.target import Target, TargetNetwork
 from portal.crypto import EncryptedTextField
 
 
@@ -35,8 +36,29 @@ class AlertChannel(models.Model):
         return split_list(self.email_to)
 
     def clean(self) -> None:
-        if self.kind == self.Kind.EMAIL and not self.recipients:
-            raise ValidationError({"email_to": "An email channel needs at least one address."})
+        if self.kind == self.Kind.EMAIL:
+            self.email_to = ", ".join(canonical_recipients(self.email_to))
+            if not self.email_to:
+                raise ValidationError({"email_to": "An email channel needs at least one address."})
+
+
+def canonical_recipients(raw: str) -> list[str]:
+    """Each address of a comma-separated list in the portal's one canonical form (the same rules
+    as a person's address: portal/accounts/addresses.py), or ValidationError on `email_to` naming
+    each address refused: `ops at example dot com` was once saved and mailed to."""
+    canonical: list[str] = []
+    refused: list[str] = []
+    for address in split_list(raw):
+        try:
+            email = canonical_email(address)
+        except AddressRefused as exc:
+            refused.append(f"{address[:100]!r} is not a usable address. {exc}")
+        else:
+            if email not in canonical:
+                canonical.append(email)
+    if refused:
+        raise ValidationError({"email_to": refused})
+    return canonical
 
 
 class Alert(models.Model):
@@ -47,12 +69,15 @@ class Alert(models.Model):
         UP = "up", "back up"
         WORKER_SILENT = "worker_silent", "worker silent"
         WORKER_BACK = "worker_back", "worker back"
+        CERT_EXPIRING = "cert_expiring", "certificate expiring"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="alerts")
     target = models.ForeignKey(Target, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
     message = models.TextField()
     created_at = models.DateTimeField()
+    # Recorded but not delivered, and why: told already from the same vantage point (vantage.py).
+    not_sent_because = models.CharField(max_length=500, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -85,3 +110,63 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} -> {self.channel_id}"
+
+
+class MuteWindow(models.Model):
+    """A planned maintenance: while it lasts, state changes of its target or network (or of that
+    target on that network, when both are chosen) are recorded but not sent."""
+
+    target = models.ForeignKey(
+        Target, on_delete=models.CASCADE, null=True, blank=True, related_name="mute_windows"
+    )
+    network = models.ForeignKey(
+        Network, on_delete=models.CASCADE, null=True, blank=True, related_name="mute_windows"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True, help_text="Shown on the dashboard, e.g. a ticket.")
+
+    class Meta:
+        ordering = ("-starts_at", "-id")
+        indexes = [models.Index(fields=["ends_at"], name="conn_mute_ends")]
+
+    def __str__(self) -> str:
+        return f"muted {self.scope} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def scope(self) -> str:
+        where = [str(part) for part in (self.target, self.network) if part is not None]
+        return " on ".join(where)
+
+    def clean(self) -> None:
+        if self.target_id is None and self.network_id is None:
+            raise ValidationError(
+                "Choose the target or the network to mute (or both: that target on that network)."
+            )
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError(
+                {"ends_at": "The window ends before it starts: choose an end after the start."}
+            )
+
+
+class CertificateWarning(models.Model):
+    """One expiry threshold crossed by one certificate seen from one placement: the unique row
+    is what makes each threshold alert once, however many checks or workers see it."""
+
+    placement = models.ForeignKey(
+        TargetNetwork, on_delete=models.CASCADE, related_name="certificate_warnings"
+    )
+    threshold_days = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the certificate: a renewal is new
+    days_left = models.IntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["placement", "threshold_days", "fingerprint"], name="conn_cert_warning_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"certificate at {self.days_left} days left (threshold {self.threshold_days})"

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from portal.connectivity.cert_thresholds import validate_tls_alert_days
 from portal.connectivity.facts import NetworkFacts
 from portal.connectivity.location import this_process
 from portal.core.queues import network_queue_name
@@ -94,6 +95,13 @@ class Network(models.Model):
         default=30,
         validators=[MinValueValidator(5)],
         help_text="How often the sweep wakes up; each target keeps its own interval.",
+    )
+    tls_alert_days = models.CharField(
+        "certificate alerts (days left)",
+        max_length=50,
+        blank=True,
+        validators=[validate_tls_alert_days],
+        help_text="For its targets that set none, e.g. 30, 14, 7. Empty: 30, 14, 7.",
     )
     heartbeat_stale_after_seconds = models.PositiveIntegerField(
         default=180,

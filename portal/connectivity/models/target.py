@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from portal.connectivity.cert_thresholds import validate_tls_alert_days
 from portal.connectivity.models.network import Network, split_list
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
 from portal.crypto import EncryptedTextField
@@ -51,6 +52,13 @@ class Target(models.Model):
         default=5.0, validators=[MinValueValidator(0.1), MaxValueValidator(60)]
     )
     interval_seconds = models.PositiveIntegerField(default=60, validators=[MinValueValidator(5)])
+    tls_alert_days = models.CharField(
+        "certificate alerts (days left)",
+        max_length=50,
+        blank=True,
+        validators=[validate_tls_alert_days],
+        help_text="e.g. 30, 14, 7. Empty: the network's, else 30, 14, 7.",
+    )
     failure_threshold = models.PositiveSmallIntegerField(
         default=2,
         validators=[MinValueValidator(1)],
@@ -165,6 +173,7 @@ class TargetNetwork(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_ok = models.BooleanField(null=True, editable=False)
     last_latency_ms = models.FloatField(null=True, blank=True, editable=False)
+    last_tls_days_left = models.IntegerField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error_kind = models.CharField(max_length=40, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)

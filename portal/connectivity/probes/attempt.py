@@ -37,6 +37,7 @@ class Attempt:
         self.http_server: str | None = None
         self.body_excerpt = ""
         self.tls_days_left: int | None = None
+        self.tls_fingerprint = ""
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -79,6 +80,7 @@ class Attempt:
             http_server=self.http_server,
             body_excerpt=excerpt,
             tls_days_left=self.tls_days_left,
+            tls_fingerprint=self.tls_fingerprint,
             timings_ms=dict(self.timings),
         )
 

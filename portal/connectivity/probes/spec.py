@@ -219,6 +219,7 @@ class ProbeOutcome:
     http_server: str | None = None  # the Server header: tells a CDN or proxy answering
     body_excerpt: str = ""  # start of the body when an HTTP check failed
     tls_days_left: int | None = None
+    tls_fingerprint: str = ""  # SHA-256 of the peer's certificate (DER), "" without TLS
     timings_ms: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

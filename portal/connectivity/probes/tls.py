@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import socket
@@ -47,7 +48,10 @@ def start_tls(attempt: Attempt, sock: socket.socket, *, verify: bool | None = No
         sock.close()
         raise _tls_failure(attempt, exc) from None
     attempt.lap("tls", started)
-    attempt.tls_days_left = days_left(tls.getpeercert(binary_form=True))
+    der = tls.getpeercert(binary_form=True)
+    attempt.tls_days_left = days_left(der)
+    # Which certificate: a renewed one is new news for each expiry threshold (certificates.py).
+    attempt.tls_fingerprint = hashlib.sha256(der).hexdigest() if der else ""
     return tls
 
 
