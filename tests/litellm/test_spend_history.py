@@ -186,3 +186,36 @@ def test_old_history_is_pruned_hourly_after_90_days_and_daily_after_13_months(
     assert spend_history.spend_history_prune(now=now, batch=1) == 2
     kept = sorted((g, (now - b).days) for g, b in KeySpend.objects.values_list("grain", "bucket"))
     assert kept == [(SpendGrain.DAY, 395), (SpendGrain.HOUR, 89)]
+
+
+def test_two_syncs_at_once_record_each_increment_once(
+    tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    import threading
+
+    from django.db import connections
+
+    raws = sim.seed_keys(250, spend=1.0)
+    sync.keys_sync(server=tx_server)  # baselines
+    for raw in raws:
+        sim.set_spend(raw, 1.5)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            sync.keys_sync(server=LiteLLMServer.objects.get(pk=tx_server.pk))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    spent = KeySpend.objects.filter(grain=SpendGrain.DAY).aggregate(s=Sum("amount"))["s"]
+    assert spent == Decimal("0.5") * 250
