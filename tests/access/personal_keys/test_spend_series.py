@@ -7,12 +7,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.test import Client
+from django.utils import timezone
 
 from integrations.litellm.models import KeySpend, SpendGrain, VirtualKey
 from portal.access.models import PersonalKey
 from portal.access.spend import DaySpend, budget_outlook, person_daily_spend
 from portal.accounts.models import User
-from tests.access.personal_keys.support import make_pairing
+from tests.access.personal_keys.support import drive, key_of, make_pairing, make_ready_person
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 
@@ -78,3 +80,23 @@ def test_no_budget_used_up_and_nothing_spent_say_so() -> None:
     assert outlook("3", None) == "Your key has no budget limit."
     assert outlook("10", "10") == "Your budget is used up."
     assert outlook("0", "10") == "You have spent nothing this period; $10.00 of $10.00 left."
+
+
+@pytest.mark.django_db
+def test_me_shows_the_spend_chart_with_its_text_alternative(
+    client: Client, litellm_sim: LiteLLMSimulator, chat_sim: LibreChatSimulator
+) -> None:
+    pairing = make_pairing(litellm_sim, chat_sim)
+    person = make_ready_person(pairing)
+    key = key_of(drive(PersonalKey.objects.get(person=person)))
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    for back, amount in ((2, "0.75"), (0, "0.25")):
+        KeySpend.objects.create(
+            key=key, grain=SpendGrain.DAY, bucket=today - dt.timedelta(days=back), amount=Decimal(amount)
+        )
+    client.force_login(person)
+    page = client.get("/me/").content.decode()
+    assert "<svg" in page and '<title id="spend-svg-title">Spend per day, last 30 days</title>' in page
+    assert "$1.00 spent in the last 30 days; the most on" in page
+    assert page.count("<rect ") == 30 and f"<td>{today:%Y-%m-%d}</td><td>$0.25</td>" in page
+    assert "At this rate your budget" in page
