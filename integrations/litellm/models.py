@@ -203,6 +203,13 @@ class VirtualKey(models.Model):
     rotation_retire_at = models.DateTimeField(null=True, blank=True)
     # When LiteLLM next zeroes the spend (budget_duration): a rotation keeps it.
     budget_reset_at = models.DateTimeField(null=True, blank=True)
+    # The spend level (and reset date) up to which the spend history holds this key's spend
+    # (spend_history.py). Apart from `spend` because a rotation or an action also refreshes
+    # `spend`: the next sync still records what was spent before it. A key the sync adopts
+    # starts at its spend then. Empty = a key older than the history: the next sync takes its
+    # level as the baseline and records nothing.
+    spend_recorded = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True, default=0)
+    spend_recorded_reset_at = models.DateTimeField(null=True, blank=True)
     last_action = models.CharField(max_length=10, blank=True)
     last_action_ok = models.BooleanField(null=True)
     last_action_detail = models.TextField(blank=True)
@@ -273,6 +280,38 @@ class VirtualKey(models.Model):
     @property
     def network(self) -> str:
         return self.server.network
+
+
+class SpendGrain(models.TextChoices):
+    HOUR = "hour", "hourly"
+    DAY = "day", "daily"
+
+
+class KeySpend(models.Model):
+    """Spend a key added in one hour or one UTC day, as the sync saw it grow (spend_history.py).
+
+    Increments, never levels: a budget reset zeroes LiteLLM's spend and a rotation's
+    replacement starts at the old key's spend on the same row, so summing these rows gives a
+    series that continues across both and never goes negative."""
+
+    key = models.ForeignKey(VirtualKey, on_delete=models.CASCADE, related_name="spend_history")
+    grain = models.CharField(max_length=4, choices=SpendGrain.choices)
+    bucket = models.DateTimeField(help_text="Start of the hour or of the UTC day.")
+    amount = models.DecimalField(max_digits=14, decimal_places=6)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "grain", "bucket"], name="litellm_keyspend_one_per_bucket"
+            ),
+        ]
+        indexes = [
+            # Pruning and "everyone's spend since <date>" read by grain and time.
+            models.Index(fields=["grain", "bucket"], name="litellm_keyspend_grain_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.grain} {self.bucket:%Y-%m-%d %H:00}: {self.amount}"
 
 
 class ModelSource(models.TextChoices):

@@ -34,6 +34,7 @@ from integrations.litellm.models import (
     VirtualKey,
 )
 from integrations.litellm.servers import client_for, models_store
+from integrations.litellm.spend_history import spend_increment, spend_record, was_reset
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ _SYNC_FIELDS = [
     "last_used_at",
     "drift_limits",
     "drift_found_at",
+    "budget_reset_at",  # a reset moves it: spend history tells a reset by it (spend_history.py)
 ]
 
 
@@ -232,21 +234,36 @@ def _sync_page(
     # whole rows are loaded only for keys whose fingerprint moved.
     narrow = list(
         VirtualKey.objects.filter(server=server, token_hash__in=hashes).values_list(
-            "pk", "token_hash", "sync_fingerprint", "pending_action", "rotation_step", "status"
+            "pk",
+            "token_hash",
+            "sync_fingerprint",
+            "pending_action",
+            "rotation_step",
+            "status",
+            "spend",
+            "spend_recorded",
         )
     )
-    known = {token for _, token, _, _, _, _ in narrow}
+    known = {token for _, token, *_ in narrow}
     stale = [
         pk
-        for pk, token, fingerprint, pending, rotation_step, status in narrow
-        if fingerprint != fingerprints.get(token or "") or status != KeyStatus.ACTIVE
+        for pk, token, fingerprint, pending, rotation_step, status, spend, recorded in narrow
+        # Spend not yet in the history (a rotation or an action refreshed it since) also counts.
+        if fingerprint != fingerprints.get(token or "") or status != KeyStatus.ACTIVE or spend != recorded
         if not _in_flight(pending, rotation_step)
     ]
     existing = (
         {
             row.token_hash: row
             for row in VirtualKey.objects.filter(pk__in=stale).only(
-                "token_hash", "pending_action", "rotation_step", "last_action_at", "origin", *_SYNC_FIELDS
+                "token_hash",
+                "pending_action",
+                "rotation_step",
+                "last_action_at",
+                "origin",
+                "rotation_swap_spend",  # read by drift: deferred, it cost a query per key
+                *_SYNC_FIELDS,
+                *_RECORDED_FIELDS,
             )
         }
         if stale
@@ -271,6 +288,7 @@ def _sync_page(
         else set()
     )
     changed: list[VirtualKey] = []
+    applied: list[VirtualKey] = []
     new: list[KeyInfo] = []
     for info in keys:
         row = existing.get(info.token)
@@ -290,6 +308,7 @@ def _sync_page(
         # Unchanged rows are not written at all: rewriting 10,000 rows (and their indexes)
         # to stamp "seen" cost more than downloading them; `seen` records it in memory.
         drifted_before = row.drift_found_at is not None
+        applied.append(row)
         if key_apply_info(row, info, now=started, told=()):
             changed.append(row)
             report.drifted += row.drift_found_at is not None and not drifted_before
@@ -298,9 +317,53 @@ def _sync_page(
             _insert_found(server, new, started)
         if changed:
             VirtualKey.objects.bulk_update(changed, _SYNC_FIELDS, batch_size=500)
+        _record_spend(applied, started)
     report.seen += len(keys)
     report.adopted += len(new)
     report.updated += len(changed)
+
+
+_RECORDED_FIELDS = ("spend_recorded", "spend_recorded_reset_at")
+
+
+def _record_spend(applied: list[VirtualKey], started: datetime) -> None:
+    """Add to the spend history what the keys spent since the level it last recorded, read
+    under a row lock: a second sync of the same page (two workers, a re-run) waits, then finds
+    the level already recorded and adds nothing twice. At most three queries per page.
+
+    A key adopted by a sync starts with its spend then as the baseline; a key older than the
+    history has none, and its current level is taken as one: its spend so far is not spend
+    of this hour."""
+    due = [row for row in applied if row.spend_recorded is None or row.spend != row.spend_recorded]
+    if not due:
+        return
+    recorded = {
+        pk: (level, reset_at)
+        for pk, level, reset_at in VirtualKey.objects.select_for_update()
+        .filter(pk__in=[row.pk for row in due])
+        .order_by("pk")
+        .values_list("pk", *_RECORDED_FIELDS)
+    }
+    increments = []
+    for row in due:
+        if row.pk not in recorded:
+            continue  # deleted meanwhile
+        level, reset_at = recorded[row.pk]
+        if level is not None and row.spend < level and not was_reset(reset_at, row.budget_reset_at):
+            # A stale reading (a slower sync): keep the baseline, or the next sync would add
+            # the difference again.
+            row.spend_recorded, row.spend_recorded_reset_at = level, reset_at
+            continue
+        if level is not None:
+            increments.append(
+                (
+                    row.pk,
+                    spend_increment(level, row.spend, reset_before=reset_at, reset_after=row.budget_reset_at),
+                )
+            )
+        row.spend_recorded, row.spend_recorded_reset_at = row.spend, row.budget_reset_at
+    spend_record(increments, at=started)
+    VirtualKey.objects.bulk_update(due, _RECORDED_FIELDS, batch_size=500)
 
 
 _INSERT_FOUND_SQL = """
@@ -309,12 +372,12 @@ INSERT INTO litellm_virtualkey (
     tpm_limit, rpm_limit, max_parallel_requests, expires, metadata, blocked, spend, key_name,
     litellm_created_at, sync_fingerprint, last_synced_at, keep_secret, handed_on, origin, status, pending_action, pending_changes,
     attempts, rotation_step, rotation_old_hash, last_action, last_action_detail, created_at, updated_at,
-    last_used_at, drift_limits
+    last_used_at, drift_limits, spend_recorded
 )
 SELECT %(server)s, r.token_hash, r.key_alias, r.owner, r.allowed_models, r.max_budget, r.budget_duration,
     r.soft_budget, r.tpm_limit, r.rpm_limit, r.max_parallel_requests, r.expires, r.metadata, r.blocked,
     r.spend, r.key_name, r.litellm_created_at, r.sync_fingerprint, %(now)s, false, false, %(origin)s, %(status)s, '', '{}'::jsonb,
-    0, '', '', '', '', %(now)s, %(now)s, r.last_used_at, '{}'::jsonb
+    0, '', '', '', '', %(now)s, %(now)s, r.last_used_at, '{}'::jsonb, r.spend
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     token_hash text, key_alias text, owner text, allowed_models jsonb, max_budget numeric,
     budget_duration text, soft_budget numeric, tpm_limit integer, rpm_limit integer,
@@ -338,6 +401,7 @@ def _insert_found(server: LiteLLMServer, infos: list[KeyInfo], now: datetime) ->
                 server=server, token_hash=info.token, origin=KeyOrigin.FOUND, status=KeyStatus.ACTIVE
             )
             key_apply_info(row, info, now=now)
+            row.spend_recorded = row.spend  # its spend so far is its history's baseline
             rows.append(row)
         VirtualKey.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
         return

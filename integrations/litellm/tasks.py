@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.litellm import key_work, model_list, rotation, servers, sync
+from integrations.litellm import key_work, model_list, rotation, servers, spend_history, sync
 from integrations.litellm.models import LiteLLMModel, LiteLLMServer
 
 
@@ -33,6 +33,11 @@ def rotations_in_grace_due() -> int:
     """Beat: rotations whose old key works for a grace period get their turn (the shared
     budget follows the use; at the end the old key's spend moves over and it is deleted)."""
     return rotation.rotations_in_grace_due()
+
+
+@shared_task(name="litellm.spend_history_prune", ignore_result=True)
+def spend_history_prune() -> int:
+    return spend_history.spend_history_prune()
 
 
 @shared_task(name="litellm.server_check")

@@ -1,0 +1,62 @@
+"""Spend history: a sync of 10,000 keys that all spent something, with spend recording vs
+without (goal ratio <= 1.2), in one run against the simulator process.
+
+"Without" is the same sync with the recording step (sync._record_spend) replaced by nothing,
+so the ratio is what recording adds. Every key's spend moves before each sync: the worst case.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from bench import size
+from bench.bench_litellm import PAGE_SIZE, QueryCounter, SimulatorProcess, _clean
+
+SYNC_KEYS = size(10_000, 300)
+ROUNDS = size(3, 1)
+
+
+def run() -> None:
+    from integrations.litellm import sync
+    from integrations.litellm.client import LiteLLMClient
+    from integrations.litellm.models import KeySpend, LiteLLMServer
+
+    master = "sk-bench-master-0123456789abcdef"
+    _clean()
+    with SimulatorProcess(master) as sim:
+        raws = sim.control("POST", "/_sim/seed_keys", {"n": SYNC_KEYS, "fields": {"max_budget": 50.0}})[
+            "keys"
+        ]
+        server = LiteLLMServer(name="bench", base_url=sim.base_url, network="backend-dev")
+        server.master_key = master
+        server.save()
+        client = LiteLLMClient(base_url=sim.base_url, master_key=master)
+        sync.keys_sync(server=server, client=client)  # adopt: every key gets its baseline
+        recording = sync._record_spend
+        level = 0.0
+        timings: dict[str, list[float]] = {"without": [], "with": []}
+        queries: dict[str, int] = {}
+        for _ in range(ROUNDS):
+            for variant in ("without", "with"):
+                level += 0.5
+                for raw in raws:
+                    sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": level})
+                sync._record_spend = recording if variant == "with" else (lambda applied, started: None)
+                try:
+                    with QueryCounter() as counter:
+                        started = time.perf_counter()
+                        sync.keys_sync(server=server, client=client)
+                        timings[variant].append(time.perf_counter() - started)
+                finally:
+                    sync._record_spend = recording
+                queries[variant] = counter.count
+        client.close()
+    without, with_recording = min(timings["without"]), min(timings["with"])
+    pages = math.ceil(SYNC_KEYS / PAGE_SIZE)
+    print(
+        f"spend_history_sync: keys={SYNC_KEYS} best_of={ROUNDS} without_s={without:.2f} with_s={with_recording:.2f} "
+        f"ratio={with_recording / without:.2f} queries_without={queries['without']} queries_with={queries['with']} "
+        f"pages={pages} history_rows={KeySpend.objects.count()} (goal ratio <= 1.2; queries bounded per page)",
+        flush=True,
+    )
