@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from integrations.litellm.models import KeySpend, SpendGrain
+from portal.core.retention import delete_in_batches
 
 DEFAULT_HOURLY_KEEP_DAYS = 90
 DEFAULT_DAILY_KEEP_DAYS = 396  # 13 months
@@ -92,14 +93,5 @@ def spend_history_prune(*, now: datetime | None = None, batch: int = 10_000) -> 
         if days < 1:
             raise ValueError(f"keep {grain.label} spend history for at least one day, not {days}")
         cutoff = now - timedelta(days=days)
-        while True:
-            ids = list(
-                KeySpend.objects.filter(grain=grain, bucket__lt=cutoff)
-                .order_by()
-                .values_list("id", flat=True)[:batch]
-            )
-            if not ids:
-                break
-            count, _ = KeySpend.objects.filter(id__in=ids).delete()
-            deleted += count
+        deleted += delete_in_batches(KeySpend.objects.filter(grain=grain, bucket__lt=cutoff), batch=batch)
     return deleted

@@ -11,6 +11,7 @@ from portal.connectivity.models import (
     CheckResult,
     HourlyRollup,
 )
+from portal.core.retention import delete_in_batches
 
 DEFAULT_KEEP_RESULTS_DAYS = 30
 
@@ -27,15 +28,7 @@ def check_results_prune(*, days: int | None = None, now: datetime | None = None,
         raise ValueError(f"keep results for at least one day, not {days}")
     now = now or timezone.now()
     cutoff = now - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(
-            CheckResult.objects.filter(checked_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch]
-        )
-        if not ids:
-            break
-        count, _ = CheckResult.objects.filter(id__in=ids).delete()
-        deleted += count
+    deleted = delete_in_batches(CheckResult.objects.filter(checked_at__lt=cutoff), batch=batch)
     # Rollups feed the 7-day uptime: keep them at least that long.
     HourlyRollup.objects.filter(hour__lt=now - timedelta(days=max(days, 8))).delete()
     return deleted

@@ -5,7 +5,7 @@
 - work: the one backoff, claim and due-work hand-out of every row of work in flight.
 - schedules: the one table of beat entries. heartbeats: a worker's proof of life per queue.
 - mail: outgoing mail, one function per message, sent by a worker with a timeout.
-- results (a report as a task result), bootstrap, pagination, validators, sensitive (admin
+- results (a report as a task result), retention (the one batched delete of old rows), bootstrap, pagination, validators, sensitive (admin
   forms with secrets), server_address (who may move a server's address), view_only and
   admin_pages (admin building blocks), reachability (the slot connectivity fills so that a
   server's "Test connection" gets its probe, diagnosis and finder).
