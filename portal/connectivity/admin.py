@@ -16,7 +16,6 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 
 from portal.connectivity import workers
-from portal.connectivity.alerts import alert_test_send
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     Alert,
@@ -32,7 +31,7 @@ from portal.connectivity.probes import ProbeSpec
 from portal.connectivity.server_checks import configured_by_label
 from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
-from portal.core.queues import dispatch_and_wait
+from portal.core.queues import NoWorker, dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
 from portal.core.validators import validate_http_url
@@ -40,6 +39,9 @@ from portal.core.view_only import ViewOnlyAdmin
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0
+# A test alert: a webhook's 10 s timeout and a little more; a worker must take it within 3 s.
+TEST_ALERT_WAIT_SECONDS = 12.0
+TEST_ALERT_PICKUP_SECONDS = 3.0
 
 
 @admin.register(Network)
@@ -415,10 +417,39 @@ class AlertChannelAdmin(SecretFormAdmin):
 
     def _send_tests(self, request: HttpRequest, channels: list[AlertChannel]) -> None:
         # Sent even to a disabled channel: testing it is how an operator decides to enable it.
+        # By the worker that delivers real alerts, as a real alert goes (tasks.alert_test_send).
         for channel in channels:
-            failure = alert_test_send(channel)
-            if failure:
-                self.message_user(request, failure, messages.ERROR)
+            try:
+                done, result, task_id = dispatch_and_wait(
+                    "connectivity.alert_test_send",
+                    network=None,
+                    kwargs={"channel_id": channel.pk},
+                    wait_seconds=TEST_ALERT_WAIT_SECONDS,
+                    pickup_seconds=TEST_ALERT_PICKUP_SECONDS,
+                )
+            except NoWorker as exc:
+                self.message_user(
+                    request,
+                    f"The test alert to {channel.name} waits in queue {exc.queue}: no worker consumes it. "
+                    "Start the portal's worker; it sends the test when it starts.",
+                    messages.WARNING,
+                )
+                continue
+            if not task_id:
+                self.message_user(
+                    request,
+                    f"The test alert to {channel.name} was not sent: the task queue does not answer.",
+                    messages.ERROR,
+                )
+            elif not done or not isinstance(result, dict):
+                self.message_user(
+                    request,
+                    f"The test alert to {channel.name} is still going out after "
+                    f"{TEST_ALERT_WAIT_SECONDS:g} s (the channel's server is slow to answer).",
+                    messages.WARNING,
+                )
+            elif result.get("failure"):
+                self.message_user(request, str(result["failure"]), messages.ERROR)
             elif channel.kind == AlertChannel.Kind.EMAIL:
                 self.message_user(
                     request, f"A test alert to {channel.name} is in the outbox for {channel.email_to}."

@@ -11,7 +11,7 @@ from typing import Any
 from celery import current_task, shared_task
 
 from portal.connectivity import alerts, checks, retention, workers
-from portal.connectivity.models import Network, Target
+from portal.connectivity.models import AlertChannel, Network, Target
 
 
 def _hostname() -> str:
@@ -55,3 +55,14 @@ def alerts_deliver() -> None:
 @shared_task(name="connectivity.results_prune", ignore_result=True)
 def results_prune(days: int | None = None) -> None:
     retention.check_results_prune(days=days)
+
+
+@shared_task(name="connectivity.alert_test_send")
+def alert_test_send(channel_id: int) -> dict[str, Any]:
+    """ "Send a test alert", by the worker that delivers real alerts (the same network position
+    and timeouts as a real delivery; the web process never posts to a staff-entered URL).
+    The result holds the failure sentence (no URL, no secret) or None."""
+    channel = AlertChannel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return {"failure": "The channel was deleted before its test alert went out."}
+    return {"failure": alerts.alert_test_send(channel)}

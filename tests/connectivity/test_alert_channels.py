@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
+from portal.celery import app
 from portal.connectivity import alerts
 from portal.connectivity.models import Alert, AlertChannel, AlertDelivery
 from tests.connectivity.test_connectivity_alerts import WebhookReceiver, webhook  # noqa: F401
-from tests.mailbox import deliver_queued_mail
+from tests.mailbox import deliver_queued_mail, portal_mail
+from tests.workers import CeleryWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +74,9 @@ def test_the_admin_refuses_a_webhook_that_is_not_http(admin_client: Client) -> N
 def test_the_channel_page_sends_a_test_alert_through_the_webhook(
     admin_client: Client,
     webhook: WebhookReceiver,  # noqa: F811
+    start_worker: Callable[[], CeleryWorker],
 ) -> None:
+    start_worker()  # the worker that delivers real alerts sends the test too
     channel = webhook_channel(webhook.url)
     page = admin_client.get(reverse("admin:connectivity_alertchannel_change", args=[channel.pk]))
     test_url = reverse("admin:connectivity_alertchannel_test", args=[channel.pk])
@@ -85,8 +93,9 @@ def test_the_channel_page_sends_a_test_alert_through_the_webhook(
 
 
 def test_a_failed_test_alert_says_so_without_the_webhook_url(
-    admin_client: Client, unused_tcp_port: int
+    admin_client: Client, unused_tcp_port: int, start_worker: Callable[[], CeleryWorker]
 ) -> None:
+    start_worker()
     channel = webhook_channel(f"http://127.0.0.1:{unused_tcp_port}/services/T0/B0/secret-token-xyz")
 
     response = admin_client.post(
@@ -98,7 +107,10 @@ def test_a_failed_test_alert_says_so_without_the_webhook_url(
     assert "secret-token" not in page and str(unused_tcp_port) not in page
 
 
-def test_the_admin_action_mails_a_test_alert_to_each_chosen_channel(admin_client: Client) -> None:
+def test_the_admin_action_mails_a_test_alert_to_each_chosen_channel(
+    admin_client: Client, start_worker: Callable[[], CeleryWorker]
+) -> None:
+    start_worker()
     ops = AlertChannel.objects.create(name="ops", kind="email", email_to="ops@example.com")
     AlertChannel.objects.create(name="other", kind="email", email_to="other@example.com")
 
@@ -108,9 +120,33 @@ def test_the_admin_action_mails_a_test_alert_to_each_chosen_channel(admin_client
         follow=True,
     )
 
-    [email] = deliver_queued_mail()
+    # The worker wrote it to the outbox (and its own mail backend sends it): one, to ops only.
+    [email] = portal_mail()
     assert email.to == ["ops@example.com"] and "test alert" in email.subject
     assert "in the outbox for ops@example.com" in response.content.decode()
+
+
+def test_with_no_worker_a_test_alert_says_it_waits_and_the_web_process_posts_nothing(
+    admin_client: Client,
+    webhook: WebhookReceiver,  # noqa: F811
+) -> None:
+    """The web process never posts to a staff-entered URL: with no worker the test waits in the
+    queue, and the page says so within seconds."""
+    channel = webhook_channel(webhook.url)
+    started = time.monotonic()
+    response = admin_client.post(
+        reverse("admin:connectivity_alertchannel_test", args=[channel.pk]), follow=True
+    )
+    assert time.monotonic() - started < 8
+    assert "waits in queue default: no worker consumes it" in response.content.decode()
+    assert webhook.posts == []
+    _purge_default_queue()
+
+
+def _purge_default_queue() -> None:
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        channel.queue_purge("default")
 
 
 def test_a_test_alert_is_a_post(admin_client: Client) -> None:
