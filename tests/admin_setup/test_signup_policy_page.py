@@ -85,7 +85,12 @@ def test_a_closed_portal_shows_signup_is_closed_and_refuses_a_post(client: Clien
     text = page.content.decode()
     assert page.status_code == 200 and "Signup is closed" in text
     assert "invitation link" in text and 'name="password1"' not in text
-    data = {"email": "ann@example.com", "name": "Ann", "password1": "a long pass 77", "password2": "a long pass 77"}
+    data = {
+        "email": "ann@example.com",
+        "name": "Ann",
+        "password1": "a long pass 77",
+        "password2": "a long pass 77",
+    }
     refused = client.post("/accounts/signup/", data)
     assert refused.status_code == 403 and b"Signup is closed" in refused.content
     assert not User.objects.exists()
