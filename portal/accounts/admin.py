@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, reverse
 
@@ -106,6 +106,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
             request,
             f"{outcome.approved} approved{already}; each one whose email is confirmed gets their "
             f"LibreChat account and key from a worker ({outcome.with_account} under way or ready).",
+            messages.SUCCESS,
         )
 
     @admin.action(
@@ -211,11 +212,11 @@ class SignupPolicyAdmin(admin.ModelAdmin):
         context = {**(extra_context or {}), "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, context)
 
-    def response_post_save_add(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponse:
-        return redirect(_policy_page())
+    def response_post_save_add(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponseRedirect:
+        return HttpResponseRedirect(_policy_page())
 
-    def response_post_save_change(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponse:
-        return redirect(_policy_page())
+    def response_post_save_change(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponseRedirect:
+        return HttpResponseRedirect(_policy_page())
 
 
 def _policy_page() -> str:
