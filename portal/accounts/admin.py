@@ -16,7 +16,7 @@ from portal.accounts import (
     services,
 )
 from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetForm
-from portal.accounts.models import SignupPolicy, User
+from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 from portal.core.admin_pages import admin_page, admin_path
 
@@ -209,7 +209,10 @@ class SignupPolicyAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "show_save_and_add_another": False}
+        saved = SignupPolicy.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        # The saved mode, not the one a refused form is showing.
+        subtitle = f"Now: signup is {SignupMode(saved.mode).label}." if saved else None
+        context = {**(extra_context or {}), "show_save_and_add_another": False, "subtitle": subtitle}
         return super().change_view(request, object_id, form_url, context)
 
     def response_post_save_add(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponseRedirect:

@@ -42,6 +42,12 @@ def test_it_saves_the_first_policy_and_then_shows_only_that_one(staff: Client) -
     assert b"There is one signup policy; change it here." in response.content
     assert SignupPolicy.objects.get().mode == SignupMode.CLOSED
 
+    # A refused change shows the saved mode, not the one the form was refused with.
+    refused = staff.post(
+        f"{CHANGELIST}{policy.pk}/change/", {"mode": SignupMode.DOMAINS, "allowed_domains": "x"}
+    )
+    assert b"Now: signup is closed." in refused.content and b"is not a full domain name" in refused.content
+
 
 def test_it_cannot_be_deleted(staff: Client) -> None:
     policy = SignupPolicy.objects.create(mode=SignupMode.OPEN)

@@ -224,7 +224,31 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"]
+
+    # Later the operator closes signup: garbage domains are refused naming the entry, and a
+    # stranger's browser gets "signup is closed" instead of the form.
+    journey.follow("signup")
+    page.select_option("#id_mode", value="domains")
+    page.fill("#id_allowed_domains", "corp.test\nhttps://corp.test\nlocalhost")
+    page.get_by_role("button", name="Save", exact=True).click()
+    errors = page.locator(".errorlist").first.inner_text()
+    assert "'https://corp.test' is not a domain name" in errors and "'localhost'" in errors, errors
+    journey.shot("domains-refused")
+    page.select_option("#id_mode", value="closed")
+    page.fill("#id_allowed_domains", "")
+    journey.save()
+    journey.index("closed", done=("litellm", "librechat", "pairing", "signup", "workers"))
+    assert "Signup: closed." in journey.line("signup")
     context.close()
+    stranger = browser.new_context(base_url=live_server.url, viewport=SCREEN)
+    try:
+        journey.page = stranger.new_page()
+        journey.page.goto("/accounts/signup/")
+        journey.page.get_by_role("heading", name="Signup is closed").wait_for()
+        assert journey.page.get_by_label("Email").count() == 0
+        journey.shot("signup-closed")
+    finally:
+        stranger.close()
 
 
 def person_signs_up(person_page: Any, journey: Journey) -> None:
