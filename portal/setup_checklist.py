@@ -16,7 +16,7 @@ from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import CheckStatus, KeyPlan, LiteLLMServer
 from portal.access.models import Pairing
 from portal.accounts import services as accounts
-from portal.accounts.models import SignupMode, SignupPolicy
+from portal.accounts.models import SignupMode
 from portal.connectivity.models import Network
 from portal.connectivity.workers import worker_statuses
 
@@ -148,15 +148,14 @@ def _pairing_step() -> SetupStep:
 
 
 def _signup_step() -> SetupStep:
-    policy = SignupPolicy.objects.order_by("pk").first()
+    policy = accounts.signup_policy_current()  # the one signup obeys, or the unsaved default
     url = reverse("admin:accounts_signuppolicy_changelist")
-    if policy is None:
-        default = SignupMode(accounts.signup_policy_current().mode).label
+    if policy.pk is None:
         return SetupStep(
             "signup",
             "Who may sign up",
             False,
-            f"Signup: {default} (the default; no policy saved yet). Choose and save one.",
+            f"Signup: {SignupMode(policy.mode).label} (the default; no policy saved yet). Choose and save one.",
             url,
             "Signup policy",
         )

@@ -19,6 +19,7 @@ from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetFor
 from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 from portal.core.admin_pages import admin_page, admin_path
+from portal.core.pagination import LargeTablePaginator
 
 
 class PersonCreationForm(AdminUserCreationForm):
@@ -68,6 +69,8 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         "date_joined",
     )
     list_filter = (SignupStateFilter, "is_active", "is_staff", "is_superuser")
+    paginator = LargeTablePaginator
+    show_full_result_count = False  # a COUNT(*) of millions of people on every page is slow
     search_fields = ("email", "name")
     # email_verified_at only through the action below, which drops a password chosen before.
     readonly_fields = ("last_login", "date_joined", "email_verified_at")

@@ -87,6 +87,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         indexes = [
             models.Index(fields=["email_verified_at", "approved_at"], name="accounts_user_cleared_idx"),
+            # Only the people waiting for approval (a few among millions): the admin index counts
+            # them on every render and People filters them (services.people_waiting_for_approval).
+            models.Index(
+                fields=["-date_joined"],
+                condition=Q(email_verified_at__isnull=False, approved_at__isnull=True),
+                name="accounts_user_waiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:

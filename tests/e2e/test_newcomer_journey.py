@@ -170,7 +170,7 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     # 5. Workers: the beat's heartbeat entries run on each network's queue.
     assert "No worker heard lately on backend-dev, backend-prod" in journey.line("workers")
     for network in Network.objects.all():
-        network_heartbeat.apply_async(args=[network.pk], queue=network.queue)
+        network_heartbeat.apply_async(args=(network.pk,), queue=network.queue)
     wait_until(lambda: all(n.facts_seen_at for n in Network.objects.all()), "both heartbeats", worker)
     journey.index("all-done", done=("litellm", "librechat", "pairing", "signup", "workers"))
     assert page.get_by_role("heading", name="Setup: 5 of 5 done, ready for people").is_visible()
