@@ -112,7 +112,14 @@ def _librechat_step() -> SetupStep:
             url,
             server.name,
         )
-    return SetupStep("librechat", title, True, f"{server.name} at {server.address}.", url, server.name)
+    return SetupStep(
+        "librechat",
+        title,
+        True,
+        f"{server.name}: people's LibreChat accounts are made there.",
+        url,
+        server.name,
+    )
 
 
 def _pairing_step() -> SetupStep:

@@ -130,8 +130,9 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
                     email_template_name="accounts/email/password_reset.txt",
                 )
             self.log_change(request, person, "Marked the email verified; mailed a link to choose a password")
-        for person in queryset:
-            services.person_approve(person=person)
+        waiting = list(queryset.filter(approved_at__isnull=True))
+        services.people_approve(people=queryset)
+        for person in waiting:
             self.log_change(request, person, "Approved")
         self.message_user(
             request,
