@@ -192,12 +192,13 @@ def _workers_step() -> SetupStep:
     if not silent:
         names = ", ".join(network.name for network in networks)
         return SetupStep("workers", title, True, f"A worker answers on {names}.", url, "Networks")
-    starts = "; ".join(f"{network.name}: celery worker -Q {network.queue}" for network in silent)
+    starts = "; ".join(f"celery -A portal worker -Q {network.queue}" for network in silent)
     return SetupStep(
         "workers",
         title,
         False,
-        f"No worker heard lately on {', '.join(n.name for n in silent)}. Start one attached to each ({starts}).",
+        f"No worker heard lately on {', '.join(n.name for n in silent)}. Start one attached to each "
+        f"network, consuming its queue: {starts}.",
         url,
         "Networks",
     )

@@ -95,7 +95,10 @@ def test_the_workers_step_names_each_network_not_heard(staff: Client) -> None:
     heartbeat_record(queue=dev.queue, hostname="worker-dev")
     done, sentence, _ = steps()["workers"]
     assert not done and "No worker heard lately on backend-prod." in sentence
-    assert f"celery worker -Q {prod.queue}" in sentence and "backend-dev" not in sentence.split(".")[0]
+    assert (
+        f"celery -A portal worker -Q {prod.queue}." in sentence
+        and "backend-dev" not in sentence.split(".")[0]
+    )
     heartbeat_record(queue=prod.queue, hostname="worker-prod")
     assert steps()["workers"][:2] == (True, "A worker answers on backend-dev, backend-prod.")
     old = timezone.now() - dt.timedelta(seconds=dev.heartbeat_stale_after_seconds + 5)
@@ -123,6 +126,8 @@ def test_staff_filter_people_waiting_and_approve_them_in_bulk(staff: Client) -> 
     page = staff.get("/admin/accounts/user/?signup=waiting").content.decode()
     listed = set(re.findall(r"[\w.]+@example\.com", page)) - {"ops@example.com"}
     assert listed == {"w0@example.com", "w1@example.com", "w2@example.com"}
+    page = staff.get("/admin/accounts/user/?signup=unconfirmed").content.decode()
+    assert set(re.findall(r"[\w.]+@example\.com", page)) == {"unconfirmed@example.com", "ops@example.com"}
 
     response = staff.post(
         "/admin/accounts/user/",
