@@ -196,6 +196,15 @@ class SignupPolicyAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
+        if not SignupPolicy.objects.exists() and not self.has_add_permission(request):
+            # The add page would be a bare 403 for staff who may only look: say what holds.
+            self.message_user(
+                request,
+                "No signup policy saved yet: signup is by staff approval (the default). "
+                "Staff who may add the signup policy can choose another mode.",
+                messages.INFO,
+            )
+            return redirect("admin:index")
         return redirect(_policy_page())
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:

@@ -100,3 +100,14 @@ def test_a_closed_portal_shows_signup_is_closed_and_refuses_a_post(client: Clien
     refused = client.post("/accounts/signup/", data)
     assert refused.status_code == 403 and b"Signup is closed" in refused.content
     assert not User.objects.exists()
+
+
+def test_staff_who_may_only_look_are_told_the_default_not_refused(client: Client) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user(email="viewer@example.com", password="x long passphrase", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_signuppolicy"))
+    client.force_login(viewer)
+    response = client.get(CHANGELIST, follow=True)
+    assert response.redirect_chain == [("/admin/", 302)]
+    assert b"No signup policy saved yet: signup is by staff approval (the default)." in response.content
