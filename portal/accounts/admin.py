@@ -1,22 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import URLPattern
+from django.urls import URLPattern, reverse
 
 from portal.accounts import (
     admin_invitations,  # noqa: F401  (registers the invitations' admin)
     services,
 )
 from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetForm
-from portal.accounts.models import SignupPolicy, User
+from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 from portal.core.admin_pages import admin_page, admin_path
+from portal.core.pagination import LargeTablePaginator
 
 
 class PersonCreationForm(AdminUserCreationForm):
@@ -33,6 +36,24 @@ class PersonChangeForm(UserChangeForm):
         field_classes = {"email": CanonicalEmailField}
 
 
+class SignupStateFilter(admin.SimpleListFilter):
+    title = "signup"
+    parameter_name = "signup"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("waiting", "waiting for approval"),
+            ("unconfirmed", "email not confirmed yet"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() == "waiting":
+            return queryset & services.people_waiting_for_approval()
+        if self.value() == "unconfirmed":
+            return queryset.filter(email_verified_at__isnull=True)
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     form = PersonChangeForm
@@ -47,7 +68,9 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         "approved_at",
         "date_joined",
     )
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_filter = (SignupStateFilter, "is_active", "is_staff", "is_superuser")
+    paginator = LargeTablePaginator
+    show_full_result_count = False  # a COUNT(*) of millions of people on every page is slow
     search_fields = ("email", "name")
     # email_verified_at only through the action below, which drops a password chosen before.
     readonly_fields = ("last_login", "date_joined", "email_verified_at")
@@ -73,13 +96,20 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         if refuse_untouchable_people(request, self, queryset):
             return
-        provisioned = 0
-        for person in queryset:
-            if services.person_approve(person=person):
-                provisioned += 1
+        waiting = list(queryset.filter(approved_at__isnull=True))
+        outcome = services.people_approve(people=queryset)
+        for person in waiting:
             self.log_change(request, person, "Approved")
+        already = (
+            f" ({outcome.chosen - outcome.approved} approved before)"
+            if outcome.chosen > outcome.approved
+            else ""
+        )
         self.message_user(
-            request, f"{queryset.count()} approved; {provisioned} LibreChat account(s) under way."
+            request,
+            f"{outcome.approved} approved{already}; each one whose email is confirmed gets their "
+            f"LibreChat account and key from a worker ({outcome.with_account} under way or ready).",
+            messages.SUCCESS,
         )
 
     @admin.action(
@@ -100,8 +130,9 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
                     email_template_name="accounts/email/password_reset.txt",
                 )
             self.log_change(request, person, "Marked the email verified; mailed a link to choose a password")
-        for person in queryset:
-            services.person_approve(person=person)
+        waiting = list(queryset.filter(approved_at__isnull=True))
+        services.people_approve(people=queryset)
+        for person in waiting:
             self.log_change(request, person, "Approved")
         self.message_user(
             request,
@@ -150,7 +181,63 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
 
 @admin.register(SignupPolicy)
 class SignupPolicyAdmin(admin.ModelAdmin):
-    list_display = ("mode", "allowed_domains", "updated_at")
+    """One settings page, not a list: the portal reads one policy (services.signup_policy_current),
+    so the list leads to it, a second row is never made, and it is changed, never deleted."""
+
+    fields = ("mode", "allowed_domains", "updated_at")
+    readonly_fields = ("updated_at",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) and not SignupPolicy.objects.exists()  # one policy
+        return super().has_add_permission(request) and not SignupPolicy.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # without a row signup falls back to approval; say so by choosing a mode
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if not SignupPolicy.objects.exists() and not self.has_add_permission(request):
+            # The add page would be a bare 403 for staff who may only look: say what holds.
+            self.message_user(
+                request,
+                "No signup policy saved yet: signup is by staff approval (the default). "
+                "Staff who may add the signup policy can choose another mode.",
+                messages.INFO,
+            )
+            return redirect("admin:index")
+        return redirect(_policy_page())
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        if SignupPolicy.objects.exists():
+            # A second row would be ignored (the first one rules): show the one there is.
+            self.message_user(request, "There is one signup policy; change it here.", messages.INFO)
+            return redirect(_policy_page())
+        context = {
+            **(extra_context or {}),
+            "show_save_and_add_another": False,
+            "subtitle": "No policy saved yet: until you save one, signup is by staff approval (the default).",
+        }
+        return super().add_view(request, form_url, context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        saved = SignupPolicy.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        # The saved mode, not the one a refused form is showing.
+        subtitle = f"Now: signup is {SignupMode(saved.mode).label}." if saved else None
+        context = {**(extra_context or {}), "show_save_and_add_another": False, "subtitle": subtitle}
+        return super().change_view(request, object_id, form_url, context)
+
+    def response_post_save_add(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponseRedirect:
+        return HttpResponseRedirect(_policy_page())
+
+    def response_post_save_change(self, request: HttpRequest, obj: SignupPolicy) -> HttpResponseRedirect:
+        return HttpResponseRedirect(_policy_page())
+
+
+def _policy_page() -> str:
+    """The policy's own page, or the page that saves the first one."""
+    policy = SignupPolicy.objects.order_by("pk").first()
+    if policy is None:
+        return reverse("admin:accounts_signuppolicy_add")
+    return reverse("admin:accounts_signuppolicy_change", args=[policy.pk])

@@ -87,6 +87,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         indexes = [
             models.Index(fields=["email_verified_at", "approved_at"], name="accounts_user_cleared_idx"),
+            # Only the people waiting for approval (a few among millions): the admin index counts
+            # them on every render and People filters them (services.people_waiting_for_approval).
+            models.Index(
+                fields=["-date_joined"],
+                condition=Q(email_verified_at__isnull=False, approved_at__isnull=True),
+                name="accounts_user_waiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -133,14 +140,14 @@ class SignupPolicy(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        refused = []
-        for line in self._domain_lines():
-            try:
-                canonical_domain(line)
-            except AddressRefused as refusal:
-                refused.append(str(refusal))
+        lines = self._domain_lines()
+        refused = [sentence for line in lines if (sentence := allowed_domain_refusal(line))]
         if refused:
             raise ValidationError({"allowed_domains": refused})
+        if self.mode == SignupMode.DOMAINS and not lines:
+            raise ValidationError(
+                {"allowed_domains": "List at least one domain: with none, nobody can sign up in this mode."}
+            )
 
     def domains(self) -> set[str]:
         """The allowed domains in canonical form (A-labels); a line that is no domain allows nothing."""
@@ -154,6 +161,26 @@ class SignupPolicy(models.Model):
 
     def _domain_lines(self) -> list[str]:
         return [line.strip().lstrip("@") for line in self.allowed_domains.splitlines() if line.strip()]
+
+
+def allowed_domain_refusal(line: str) -> str:
+    """Why `line` (one line of the allowed domains) is no domain people's addresses can be at,
+    naming it; "" when it is one. Canonical as addresses.py makes it (look-alikes refused), and
+    a name of two labels or more whose last is no number: "localhost", "com" or an IP address
+    would be allowed silently but no mailbox lives there."""
+    if any(sign in line for sign in ("://", "@", "/", " ", ",", ";")):
+        return (
+            f"{line!r} is not a domain name: write the domain alone, one per line, "
+            "e.g. example.com (no https://, @, path, spaces or commas)."
+        )
+    try:
+        domain = canonical_domain(line)
+    except AddressRefused as refusal:
+        return str(refusal)
+    labels = domain.split(".")
+    if len(labels) < 2 or labels[-1].isdigit():
+        return f"{line!r} is not a full domain name: write it with its ending, e.g. example.com."
+    return ""
 
 
 class Invitation(models.Model):

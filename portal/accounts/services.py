@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
@@ -175,6 +174,26 @@ def person_approve(*, person: User) -> bool:
     return LibreChatAccount.objects.filter(person=person).exists()
 
 
+@dataclass(frozen=True)
+class Approval:
+    chosen: int
+    approved: int  # newly let in (people approved before are left as they were)
+    with_account: int  # of everyone chosen: their LibreChat account exists (under way or ready)
+
+
+def people_approve(*, people: QuerySet[User]) -> Approval:
+    """Staff let these people in (the People list's bulk action), one save each so the access
+    app starts every newly cleared person's LibreChat account and key (person_approve)."""
+    chosen = approved = with_account = 0
+    for person in people.order_by("pk"):
+        chosen += 1
+        was_waiting = person.approved_at is None
+        if person_approve(person=person):
+            with_account += 1
+        approved += was_waiting
+    return Approval(chosen=chosen, approved=approved, with_account=with_account)
+
+
 def people_provision_missing() -> int:
     """Every cleared person without a LibreChat account gets one (admin action). Their keys
     come from the access beat once the accounts are ready (personal_keys.people_start_missing)."""
@@ -234,5 +253,7 @@ def person_logged_out(*, person: Any) -> int:
         return librechat.sessions_revoke(account=account)
 
 
-def people_waiting_for_approval() -> Any:
-    return get_user_model().objects.filter(approved_at__isnull=True, email_verified_at__isnull=False)
+def people_waiting_for_approval() -> QuerySet[User]:
+    """People who proved their address and wait for staff to let them in (the admin index counts
+    them, People filters them; accounts_user_cleared_idx serves both)."""
+    return User.objects.filter(is_active=True, email_verified_at__isnull=False, approved_at__isnull=True)

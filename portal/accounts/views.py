@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts import rate_limits, services
 from portal.accounts.addresses import rate_limit_key
 from portal.accounts.forms import CanonicalPasswordResetForm, PasswordAgainForm, SignupForm
+from portal.accounts.models import SignupMode
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("access:me")
     policy = services.signup_policy_current()
+    if policy.mode == SignupMode.CLOSED:
+        # No form to fill in vain; a POST (an old tab, a script) is refused the same way.
+        return render(request, "accounts/signup_closed.html", status=200 if request.method == "GET" else 403)
     # Bound on every POST, even an empty one: an empty POST must say what is missing.
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
