@@ -27,6 +27,8 @@ from portal.core.validators import validate_http_url
 # A test alert: a webhook's 10 s timeout and a little more; a worker must take it within 3 s.
 TEST_ALERT_WAIT_SECONDS = 12.0
 TEST_ALERT_PICKUP_SECONDS = 3.0
+# The alerts list shows this much of each message: the list fits 1366 px, the page has it all.
+MESSAGE_IN_LIST = 120
 
 
 class AlertChannelForm(forms.ModelForm):
@@ -134,11 +136,21 @@ class AlertDeliveryInline(admin.TabularInline):
 class AlertAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
-    list_display = ("created_at", "kind", "network", "target", "message", "sent")
+    list_display = ("created", "kind", "network", "target", "short_message", "sent")
     list_select_related = ("network", "target")
     list_filter = ("kind", "network")
     inlines = (AlertDeliveryInline,)
     readonly_fields = ("kind", "network", "target", "message", "created_at", "not_sent_because")
+
+    @admin.display(description="created at (UTC)", ordering="created_at")
+    def created(self, alert: Alert) -> str:
+        return f"{alert.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="message")
+    def short_message(self, alert: Alert) -> str:
+        # The first words (what went wrong, where); the full text and fix are on the alert's page.
+        text = alert.message
+        return text if len(text) <= MESSAGE_IN_LIST else text[: MESSAGE_IN_LIST - 3] + "..."
 
     @admin.display(description="sent")
     def sent(self, alert: Alert) -> SafeString:
@@ -155,8 +167,20 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(MuteWindow)
 class MuteWindowAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "target", "network", "starts_at", "ends_at", "reason")
+    list_display = ("scope_shown", "starts", "ends", "reason")
     list_select_related = ("target", "network")
     list_filter = ("network",)
     autocomplete_fields = ("target",)
     ordering = ("-starts_at", "-id")
+
+    @admin.display(description="muted", ordering="target__name")
+    def scope_shown(self, window: MuteWindow) -> str:
+        return window.scope
+
+    @admin.display(description="starts (UTC)", ordering="starts_at")
+    def starts(self, window: MuteWindow) -> str:
+        return f"{window.starts_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="ends (UTC)", ordering="ends_at")
+    def ends(self, window: MuteWindow) -> str:
+        return f"{window.ends_at:%Y-%m-%d %H:%M}"
