@@ -8,11 +8,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.templatetags.admin_list import _boolean_icon
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.templatetags.static import static
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -155,11 +155,11 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="sent")
     def sent(self, alert: Alert) -> SafeString:
         # The row itself says why it was not sent (muted until..., told from the same worker),
-        # from its own column: no query per row.
+        # from its own column: no query per row. The icons are the admin's own boolean ones.
         if not alert.not_sent_because:
-            return _boolean_icon(True)
+            return _icon(True)
         why = alert.not_sent_because.removeprefix("Not sent: ")
-        return format_html('{} <span class="conn-not-sent">{}</span>', _boolean_icon(False), why)
+        return format_html('{} <span class="conn-not-sent">{}</span>', _icon(False), why)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -184,3 +184,7 @@ class MuteWindowAdmin(admin.ModelAdmin):
     @admin.display(description="ends (UTC)", ordering="ends_at")
     def ends(self, window: MuteWindow) -> str:
         return f"{window.ends_at:%Y-%m-%d %H:%M}"
+
+
+def _icon(yes: bool) -> SafeString:
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{'yes' if yes else 'no'}.svg"), yes)
