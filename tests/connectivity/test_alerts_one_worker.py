@@ -4,7 +4,6 @@ worker from two networks, then that worker going silent, each reach every channe
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -19,8 +18,8 @@ from portal.connectivity.models import Alert, AlertChannel, AlertDelivery, Netwo
 from portal.core import mail
 from portal.models import MailStatus, OutgoingMail
 from tests.connectivity.factories import make_network, make_target
-from tests.connectivity.test_connectivity_alerts import WebhookReceiver
 from tests.smtp_listener import LoopbackSMTP
+from tests.webhook_listener import WebhookReceiver
 from tests.workers import CeleryWorker, database_url_for_tests
 
 pytestmark = pytest.mark.slow
@@ -32,15 +31,6 @@ def smtp() -> Iterator[LoopbackSMTP]:
     server.answer()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def until(condition: Callable[[], bool], worker: CeleryWorker, what: str, seconds: float = 30) -> None:
@@ -63,11 +53,11 @@ def test_one_worker_for_two_networks_tells_each_channel_once(
     redis_url: str,
     refused_port: int,
     smtp: LoopbackSMTP,
-    hook: WebhookReceiver,
+    webhook: WebhookReceiver,
     settings: Any,
 ) -> None:
     AlertChannel.objects.create(name="ops mail", kind="email", email_to="ops@example.com")
-    AlertChannel.objects.create(name="ops hook", kind="webhook", webhook_url=hook.url)
+    AlertChannel.objects.create(name="ops hook", kind="webhook", webhook_url=webhook.url)
     backend, frontend = make_network("lab-back"), make_network("lab-front")
     target = make_target(
         f"http://127.0.0.1:{refused_port}/health", backend, frontend, name="lab-db", failure_threshold=1
@@ -87,13 +77,13 @@ def test_one_worker_for_two_networks_tells_each_channel_once(
                 "connectivity.network_sweep", kwargs={"network_id": network.pk}, queue=network.queue
             )
         until(lambda: Alert.objects.filter(target=target).count() == 2, worker, "both networks record DOWN")
-        until(lambda: bool(hook.posts) and bool(smtp.messages) and all_delivered(), worker, "delivery")
+        until(lambda: bool(webhook.posts) and bool(smtp.messages) and all_delivered(), worker, "delivery")
     finally:
         worker.stop()
 
     downs = Alert.objects.filter(target=target, kind=Alert.Kind.DOWN)
     assert sorted(bool(a.not_sent_because) for a in downs) == [False, True]
-    [(_path, post)] = hook.posts
+    [(_path, post)] = webhook.posts
     assert post["kind"] == "down" and post["target"] == "lab-db"
     [message] = smtp.messages
     assert "lab-db" in message
@@ -108,7 +98,7 @@ def test_one_worker_for_two_networks_tells_each_channel_once(
     for queued in OutgoingMail.objects.filter(status=MailStatus.WAITING):
         mail.mail_send(mail_id=queued.pk)
 
-    [_down, (_path, told)] = hook.posts
+    [_down, (_path, told)] = webhook.posts
     assert "no worker on lab-back and lab-front since" in told["text"] and "celery@laptop" in told["text"]
     assert len(smtp.messages) == 2 and "lab-front" in smtp.messages[1]
 

@@ -17,8 +17,8 @@ from portal.accounts.models import User
 from portal.connectivity import checks
 from portal.connectivity.models import AlertChannel, MuteWindow
 from tests.connectivity.factories import make_network, make_target
-from tests.connectivity.test_connectivity_alerts import WebhookReceiver
 from tests.e2e.conftest import ARTIFACTS, admin_log_in
+from tests.webhook_listener import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def shot(page: Any, name: str) -> None:
 
 def test_the_alert_pages_at_1366_px(page: Any, e2e_worker: Any, unused_tcp_port: int) -> None:
     hook = WebhookReceiver()
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    threading.Thread(target=hook.serve_forever, args=(0.05,), daemon=True).start()
     try:
         walk(page, hook, unused_tcp_port)
     finally:
