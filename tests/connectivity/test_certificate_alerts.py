@@ -120,7 +120,7 @@ def test_each_threshold_alerts_once_as_the_days_pass(
 
     class ThreeDaysOn(datetime.datetime):
         @classmethod
-        def now(cls, tz: datetime.tzinfo | None = None) -> ThreeDaysOn:  # type: ignore[override]
+        def now(cls, tz: datetime.tzinfo | None = None) -> ThreeDaysOn:
             return super().now(tz) + datetime.timedelta(days=3)
 
     monkeypatch.setattr(tls, "datetime", ThreeDaysOn)  # only the certificate's clock moves on
