@@ -1,9 +1,10 @@
 """The connectivity dashboard and the CheckResult admin list at 1,000 vs 1,000,000 results.
 
-Goal: the same number of queries at both sizes, and a render time ratio <= 2. Every page
-shows a full page (100 rows) at both sizes, so the ratio measures the table, not the page. Rows are built
-in PostgreSQL (INSERT ... SELECT generate_series), spread over 7 days across 10 targets x 2
-networks, with the hourly rollups derived from them as the sweeps would have left them.
+Goal: the same number of queries at both sizes, and a render time ratio <= 2 (the dashboard),
+<= 1.5 (the check-result lists). Every page shows a full page (100 rows) at both sizes, so the
+ratio measures the table, not the page. Rows are built in PostgreSQL (INSERT ... SELECT
+generate_series), spread over 7 days across 10 targets x 2 networks, with the hourly rollups
+derived from them as the sweeps would have left them.
 
     make bench            (or: scripts/with-test-services .venv/bin/python -m bench connectivity)
 """
@@ -16,9 +17,15 @@ from typing import Any
 
 from bench import size
 
-SIZES = (size(1_000, 100), size(1_000_000, 2_000))
+# Quick mode too keeps the small size at 1,000: below that a filtered list (1 row in 10 for
+# "failed on a network") shows less than a page, and the ratio would count rows, not the table.
+SIZES = (size(1_000, 1_000), size(1_000_000, 20_000))
 RENDERS = size(9, 2)
+# The list pages render in ~50 ms: the fastest of more renders is a steadier floor on a busy
+# machine (other work only ever adds time), and costs a few seconds.
+LIST_RENDERS = size(25, 2)
 GOAL_RATIO = 2.0
+LIST_GOAL_RATIO = 1.5  # the check-result lists (issue #16): a page of a million rows as fast as of a thousand
 BENCH_EMAIL = "bench-admin@example.com"
 TARGETS = 10
 
@@ -34,7 +41,7 @@ def run() -> None:
         _fill(rows, network_ids, target_ids)
         print(f"connectivity_admin: built rows={rows} in {time.monotonic() - started:.1f}s", flush=True)
         for name, url in pages.items():
-            queries, seconds = _measure(client, url)
+            queries, seconds = _measure(client, url, renders=RENDERS if name == "dashboard" else LIST_RENDERS)
             measured[name][rows] = (queries, seconds)
             print(
                 f"connectivity_admin: page={name} rows={rows} queries={queries} render_ms={seconds * 1000:.1f}",
@@ -46,7 +53,7 @@ def run() -> None:
         print(
             f"connectivity_admin: page={name} queries_{small}={q_small} queries_{large}={q_large} "
             f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
-            f"(goal: equal queries, ratio <= {GOAL_RATIO})",
+            f"(goal: equal queries, ratio <= {GOAL_RATIO if name == 'dashboard' else LIST_GOAL_RATIO})",
             flush=True,
         )
     _fill(0, network_ids, target_ids)  # leave the bench database small
@@ -149,10 +156,12 @@ def _fill(size: int, network_ids: list[int], target_ids: list[int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {results}")
         cursor.execute(f"VACUUM ANALYZE {rollups}")
+        # The fill's dirty pages are flushed now, not by a checkpoint during the measured renders.
+        cursor.execute("CHECKPOINT")
     connection.set_autocommit(old_autocommit)
 
 
-def _measure(client: Any, url: str) -> tuple[int, float]:
+def _measure(client: Any, url: str, renders: int = RENDERS) -> tuple[int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -161,7 +170,7 @@ def _measure(client: Any, url: str) -> tuple[int, float]:
         assert getattr(response, "status_code", 0) == 200, response
     times = []
     queries = 0
-    for _ in range(RENDERS):
+    for _ in range(renders):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             client.get(url)

@@ -18,11 +18,7 @@ from django.urls import URLPattern, reverse
 from portal.connectivity import workers
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
-    Alert,
-    AlertChannel,
-    AlertDelivery,
     CheckResult,
-    MuteWindow,
     Network,
     Target,
     TargetNetwork,
@@ -31,17 +27,13 @@ from portal.connectivity.probes import ProbeSpec
 from portal.connectivity.server_checks import configured_by_label
 from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
-from portal.core.queues import NoWorker, dispatch_and_wait
+from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
-from portal.core.validators import validate_http_url
 from portal.core.view_only import ViewOnlyAdmin
 
 # How long an admin waits for "Check now" answers from all networks together.
 CHECK_NOW_WAIT_SECONDS = 10.0
-# A test alert: a webhook's 10 s timeout and a little more; a worker must take it within 3 s.
-TEST_ALERT_WAIT_SECONDS = 12.0
-TEST_ALERT_PICKUP_SECONDS = 3.0
 
 
 @admin.register(Network)
@@ -344,22 +336,33 @@ class CheckResultAdmin(ViewOnlyAdmin):
     show_full_result_count = False
     list_per_page = 100
     list_display = (
-        "checked_at",
+        "checked",
         "target",
         "network",
         "ok_mark",
-        "latency_ms",
-        "http_status",
-        "error_kind",
+        "outcome",
         "short_diagnosis",
     )
     list_select_related = ("target", "network")
     list_filter = ("network", "ok", "error_kind", "target")
     ordering = ("-checked_at", "-id")
 
+    @admin.display(description="checked at (UTC)", ordering="checked_at")
+    def checked(self, result: CheckResult) -> str:
+        # To the second, and narrower than "Dec. 2, 2026, 4:44 p.m.": the list fits 1366 px.
+        return f"{result.checked_at:%Y-%m-%d %H:%M:%S}"
+
     @admin.display(boolean=True, description="ok", ordering="ok")
     def ok_mark(self, result: CheckResult) -> bool:
         return result.ok
+
+    @admin.display(description="answer")
+    def outcome(self, result: CheckResult) -> str:
+        # Status (or error kind) and latency in one column, so the list fits 1366 px with both
+        # sidebars open; each stays a filter on the right.
+        said = f"HTTP {result.http_status}" if result.http_status else result.error_kind
+        took = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else ""
+        return ", ".join(part for part in (said, took) if part) or "-"
 
     @admin.display(description="diagnosis")
     def short_diagnosis(self, result: CheckResult) -> str:
@@ -367,130 +370,5 @@ class CheckResultAdmin(ViewOnlyAdmin):
         return text if len(text) <= 120 else text[:117] + "..."
 
 
-class AlertChannelForm(forms.ModelForm):
-    new_webhook_url = forms.URLField(
-        label="Webhook URL",
-        required=False,
-        assume_scheme="https",
-        validators=[validate_http_url],
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Receives JSON with a Slack-compatible `text`. Stored encrypted (the URL is the "
-        "credential) and never shown; leave empty to keep it.",
-    )
-
-    class Meta:
-        model = AlertChannel
-        fields = ("name", "kind", "email_to", "enabled")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if cleaned.get("new_webhook_url"):
-            self.instance.webhook_url = cleaned["new_webhook_url"]
-        if cleaned.get("kind") == AlertChannel.Kind.WEBHOOK and not self.instance.webhook_url:
-            self.add_error("new_webhook_url", "A webhook channel needs its URL.")
-        return cleaned
-
-
-@admin.register(AlertChannel)
-class AlertChannelAdmin(SecretFormAdmin):
-    form = AlertChannelForm
-    list_display = ("name", "kind", "email_to", "enabled")
-    actions = ("send_test_alert",)
-    change_form_template = "admin/connectivity/alertchannel/change_form.html"
-
-    def get_urls(self) -> list[URLPattern]:
-        test = admin_path(self, "<int:channel_id>/test/", self.test_view, "connectivity_alertchannel_test")
-        return [test, *super().get_urls()]
-
-    def test_view(self, request: HttpRequest, channel_id: int) -> HttpResponse:
-        channel = get_object_or_404(AlertChannel, pk=channel_id)
-        if not self.has_change_permission(request, channel):
-            raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponse("Send a test alert is a POST from the channel's page.", status=405)
-        self._send_tests(request, [channel])
-        return HttpResponseRedirect(reverse("admin:connectivity_alertchannel_change", args=[channel.pk]))
-
-    @admin.action(permissions=("change",), description="Send a test alert")
-    def send_test_alert(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
-        self._send_tests(request, list(queryset))
-
-    def _send_tests(self, request: HttpRequest, channels: list[AlertChannel]) -> None:
-        # Sent even to a disabled channel: testing it is how an operator decides to enable it.
-        # By the worker that delivers real alerts, as a real alert goes (tasks.alert_test_send).
-        for channel in channels:
-            try:
-                done, result, task_id = dispatch_and_wait(
-                    "connectivity.alert_test_send",
-                    network=None,
-                    kwargs={"channel_id": channel.pk},
-                    wait_seconds=TEST_ALERT_WAIT_SECONDS,
-                    pickup_seconds=TEST_ALERT_PICKUP_SECONDS,
-                )
-            except NoWorker as exc:
-                self.message_user(
-                    request,
-                    f"The test alert to {channel.name} waits in queue {exc.queue}: no worker consumes it. "
-                    "Start the portal's worker; it sends the test when it starts.",
-                    messages.WARNING,
-                )
-                continue
-            if not task_id:
-                self.message_user(
-                    request,
-                    f"The test alert to {channel.name} was not sent: the task queue does not answer.",
-                    messages.ERROR,
-                )
-            elif not done or not isinstance(result, dict):
-                self.message_user(
-                    request,
-                    f"The test alert to {channel.name} is still going out after "
-                    f"{TEST_ALERT_WAIT_SECONDS:g} s (the channel's server is slow to answer).",
-                    messages.WARNING,
-                )
-            elif result.get("failure"):
-                self.message_user(request, str(result["failure"]), messages.ERROR)
-            elif channel.kind == AlertChannel.Kind.EMAIL:
-                self.message_user(
-                    request, f"A test alert to {channel.name} is in the outbox for {channel.email_to}."
-                )
-            else:
-                self.message_user(request, f"A test alert was posted to {channel.name}'s webhook.")
-
-
-class AlertDeliveryInline(admin.TabularInline):
-    model = AlertDelivery
-    extra = 0
-    can_delete = False
-    readonly_fields = ("channel", "delivered_at", "attempts", "last_error")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    paginator = LargeTablePaginator
-    show_full_result_count = False
-    list_display = ("created_at", "kind", "network", "target", "message", "sent")
-    list_select_related = ("network", "target")
-    list_filter = ("kind", "network")
-    inlines = (AlertDeliveryInline,)
-    readonly_fields = ("kind", "network", "target", "message", "created_at", "not_sent_because")
-
-    @admin.display(boolean=True, description="sent")
-    def sent(self, alert: Alert) -> bool:
-        # From the row's own column: "not sent" says why on the alert's page.
-        return not alert.not_sent_because
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
-@admin.register(MuteWindow)
-class MuteWindowAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "target", "network", "starts_at", "ends_at", "reason")
-    list_select_related = ("target", "network")
-    list_filter = ("network",)
-    autocomplete_fields = ("target",)
-    ordering = ("-starts_at", "-id")
+# Alerts, channels and maintenance windows: their own module, registered on import.
+from portal.connectivity import admin_alerts  # noqa: E402, F401

@@ -15,10 +15,13 @@ def parse_tls_alert_days(text: str) -> tuple[int, ...]:
         item = item.strip()
         if not item:
             continue
-        if not item.isdigit() or not 1 <= int(item) <= MAX_DAYS:
+        # ASCII digits only: str.isdigit() also takes "¹⁴" (int() refuses it) and "١٤" (int()
+        # reads 14), look-alikes an operator cannot tell from what was meant. Short before int():
+        # thousands of digits would fail int() itself with a message that is not a sentence.
+        if not (item.isascii() and item.isdigit()) or len(item) > 3 or not 1 <= int(item) <= MAX_DAYS:
             raise ValueError(
                 f"{item[:20]!r} is not a number of days: use whole numbers from 1 to {MAX_DAYS}, "
-                "comma-separated (e.g. 30, 14, 7)."
+                "written with the digits 0-9 and comma-separated (e.g. 30, 14, 7)."
             )
         days.add(int(item))
     return tuple(sorted(days, reverse=True))

@@ -31,6 +31,21 @@ def vantage_key(*, network: Network, worker_hostname: str) -> str:
     return hashlib.sha256(seen.encode()).hexdigest()
 
 
+def vantage_groups(*, networks: list[Network], hostnames: dict[str, str]) -> list[list[Network]]:
+    """`networks` grouped by vantage point, in their given order; a network without one (no
+    heartbeat or no facts yet) is a group of its own. `hostnames`: queue -> last worker."""
+    groups: dict[str, list[Network]] = {}
+    alone: list[list[Network]] = []
+    for network in networks:
+        key = vantage_key(network=network, worker_hostname=hostnames.get(network.queue, ""))
+        if key:
+            groups.setdefault(key, []).append(network)
+        else:
+            alone.append([network])
+    ordered = [*groups.values(), *alone]
+    return sorted(ordered, key=lambda group: networks.index(group[0]))
+
+
 def already_told(*, placement: TargetNetwork, kind: str, down_since: datetime | None) -> str:
     """Why this change needs no alert of its own ("" when it does): another network of the same
     target, seen from the same vantage point, has already told it.

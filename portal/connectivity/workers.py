@@ -14,6 +14,8 @@ from django.utils import timezone
 from portal.connectivity.alerts import alert_raise
 from portal.connectivity.facts import NetworkFacts, this_process_facts
 from portal.connectivity.models import Alert, Network
+from portal.connectivity.mutes import muted_because
+from portal.connectivity.vantage import vantage_groups
 from portal.core import heartbeats
 from portal.models import WorkerHeartbeat
 
@@ -82,30 +84,85 @@ def last_heartbeat_of_queue() -> Subquery:
 
 
 def network_workers_check(*, now: datetime | None = None) -> list[Alert]:
-    """Alert once when a network's worker goes silent, and once when it is back."""
+    """Alert once when a network's worker goes silent, and once when it is back.
+
+    One worker serving several networks (as under `make run`) is one vantage point (vantage.py):
+    its going silent is one alert per channel naming each network. Every network still records
+    its own alert (the list filters by network); the others say which one was sent.
+    """
     now = now or timezone.now()
-    raised = []
-    networks = list(Network.objects.all())
-    statuses = worker_statuses(networks=networks, now=now)
-    for network in networks:
-        status = statuses[network.pk]
-        with transaction.atomic():
-            locked = Network.objects.select_for_update().get(pk=network.pk)
-            if status.stale and locked.worker_silent_since is None:
-                locked.worker_silent_since = status.silent_since
-                kind, message = (
-                    Alert.Kind.WORKER_SILENT,
-                    f"{status.sentence}: its checks are stale, not up. Start the worker "
-                    f"attached to {network.name} (celery worker -Q {network.queue}).",
-                )
-            elif not status.stale and locked.worker_silent_since is not None:
-                locked.worker_silent_since = None
-                kind, message = (
-                    Alert.Kind.WORKER_BACK,
-                    f"a worker is back on {network.name}: checks from there resume.",
-                )
+    with transaction.atomic():
+        # All rows locked at once, in one order: two concurrent checks cannot both flip a network.
+        networks = list(Network.objects.select_for_update().order_by("name", "pk"))
+        statuses = worker_statuses(networks=networks, now=now)
+        went_silent, came_back = [], []
+        for network in networks:
+            status = statuses[network.pk]
+            if status.stale and network.worker_silent_since is None:
+                network.worker_silent_since = status.silent_since
+                went_silent.append(network)
+            elif not status.stale and network.worker_silent_since is not None:
+                network.worker_silent_since = None
+                came_back.append(network)
             else:
                 continue
-            locked.save(update_fields=["worker_silent_since"])
-            raised.append(alert_raise(kind=kind, network=locked, target=None, message=message, now=now))
+            network.save(update_fields=["worker_silent_since"])
+        hostnames = dict(
+            WorkerHeartbeat.objects.filter(queue__in=[n.queue for n in went_silent + came_back]).values_list(
+                "queue", "hostname"
+            )
+        )
+        raised = []
+        for kind, changed in ((Alert.Kind.WORKER_SILENT, went_silent), (Alert.Kind.WORKER_BACK, came_back)):
+            for group in vantage_groups(networks=changed, hostnames=hostnames):
+                message = _worker_message(kind, group, statuses, hostnames)
+                worker = hostnames.get(group[0].queue, "")
+                raised += _raise_once(kind=kind, group=group, worker=worker, message=message, now=now)
     return raised
+
+
+def _worker_message(
+    kind: str, group: list[Network], statuses: dict[int, WorkerStatus], hostnames: dict[str, str]
+) -> str:
+    names = _and([n.name for n in group])
+    if kind == Alert.Kind.WORKER_BACK:
+        return f"a worker is back on {names}: checks from there resume."
+    # One worker: the earliest of its queues' last heartbeats is when it was last heard.
+    since = min(filter(None, (statuses[n.pk].silent_since for n in group)))
+    when = since.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if len(group) == 1:
+        [network] = group
+        return (
+            f"no worker on {network.name} since {when}: its checks are stale, not up. Start the worker "
+            f"attached to {network.name} (celery worker -Q {network.queue})."
+        )
+    worker = hostnames.get(group[0].queue, "")
+    return (
+        f"no worker on {names} since {when} (one worker, {worker}, served them all): their checks "
+        f"are stale, not up. Start it again (celery worker -Q {','.join(n.queue for n in group)})."
+    )
+
+
+def _raise_once(*, kind: str, group: list[Network], worker: str, message: str, now: datetime) -> list[Alert]:
+    """One alert sent for the group, by its first network not in a maintenance window; the others
+    recorded as told by it (a muted network keeps its own "muted" reason: alert_raise)."""
+    muted = {n.pk for n in group if muted_because(network=n, target=None, now=now)}
+    sender = next((n for n in group if n.pk not in muted), group[0])
+    raised = [alert_raise(kind=kind, network=sender, target=None, message=message, now=now)]
+    for network in group:
+        if network is sender:
+            continue
+        told = (
+            f"Not sent: {network.name} and {sender.name} are served by the same worker ({worker}) with "
+            f"the same network facts; the alert sent for {sender.name} names each."
+        )
+        raised.append(
+            alert_raise(
+                kind=kind, network=network, target=None, message=message, now=now, not_sent_because=told
+            )
+        )
+    return raised
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab_server import LabHTTPServer, Responses, SilentListener, start_in_thread
+from tests.webhook_listener import WebhookReceiver
 
 
 @pytest.fixture
@@ -35,6 +37,16 @@ def http_server() -> Iterator[Callable[..., LabHTTPServer]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A webhook listener on loopback; `.posts` holds what it received."""
+    server = WebhookReceiver()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # a quick shutdown
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

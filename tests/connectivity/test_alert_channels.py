@@ -14,8 +14,8 @@ from django.urls import reverse
 from portal.celery import app
 from portal.connectivity import alerts
 from portal.connectivity.models import Alert, AlertChannel, AlertDelivery
-from tests.connectivity.test_connectivity_alerts import WebhookReceiver, webhook  # noqa: F401
 from tests.mailbox import deliver_queued_mail, portal_mail
+from tests.webhook_listener import WebhookReceiver
 from tests.workers import CeleryWorker
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_the_admin_refuses_a_webhook_that_is_not_http(admin_client: Client) -> N
 
 def test_the_channel_page_sends_a_test_alert_through_the_webhook(
     admin_client: Client,
-    webhook: WebhookReceiver,  # noqa: F811
+    webhook: WebhookReceiver,
     start_worker: Callable[[], CeleryWorker],
 ) -> None:
     start_worker()  # the worker that delivers real alerts sends the test too
@@ -128,7 +128,7 @@ def test_the_admin_action_mails_a_test_alert_to_each_chosen_channel(
 
 def test_with_no_worker_a_test_alert_says_it_waits_and_the_web_process_posts_nothing(
     admin_client: Client,
-    webhook: WebhookReceiver,  # noqa: F811
+    webhook: WebhookReceiver,
 ) -> None:
     """The web process never posts to a staff-entered URL: with no worker the test waits in the
     queue, and the page says so within seconds."""

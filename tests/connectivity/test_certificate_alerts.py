@@ -3,6 +3,7 @@ thresholds that are not numbers refused with a sentence."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import pytest
@@ -12,10 +13,12 @@ from django.urls import reverse
 
 from portal.connectivity import alerts, checks
 from portal.connectivity.models import Alert, AlertChannel, CertificateWarning, Network, Target
+from portal.connectivity.probes import tls
 from tests.connectivity.conftest import SelfSignedCert
 from tests.connectivity.factories import make_network, make_target
 from tests.lab_server import LabHTTPServer
 from tests.mailbox import deliver_queued_mail
+from tests.webhook_listener import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +97,37 @@ def test_the_network_admin_refuses_bad_thresholds(admin_client: Client) -> None:
     assert "'soon' is not a number of days" in response.context["adminform"].form.errors["tls_alert_days"][0]
     network.refresh_from_db()
     assert network.tls_alert_days == ""
+
+
+def test_each_threshold_alerts_once_as_the_days_pass(
+    http_server: Callable[..., LabHTTPServer],
+    cert_10_days: SelfSignedCert,
+    webhook: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 10 days left: 14 (and 30) told once; three days on, 7 told once; re-checks tell nothing.
+    AlertChannel.objects.create(name="ops hook", kind="webhook", webhook_url=webhook.url)
+    server = http_server({"/health": (200, "OK")}, tls=cert_10_days.server_context())
+    network = make_network("lab-tls")
+    target = https_target(server, network)
+
+    def check_twice() -> None:
+        for _ in range(2):
+            checks.target_check_now(target=target, network=network)
+        alerts.alerts_deliver()
+
+    check_twice()
+
+    class ThreeDaysOn(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> ThreeDaysOn:
+            return super().now(tz) + datetime.timedelta(days=3)
+
+    monkeypatch.setattr(tls, "datetime", ThreeDaysOn)  # only the certificate's clock moves on
+    check_twice()
+
+    told = [post["text"] for _path, post in webhook.posts]
+    assert len(told) == 2, told
+    assert "expires in 9 days (alert at 14 days left)" in told[0]
+    assert "expires in 6 days (alert at 7 days left)" in told[1]
+    assert sorted(CertificateWarning.objects.values_list("threshold_days", flat=True)) == [7, 14, 30]

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -17,42 +12,9 @@ from portal.connectivity.models import Alert, AlertChannel, AlertDelivery, Netwo
 from portal.models import WorkerHeartbeat
 from tests.connectivity.factories import make_network
 from tests.mailbox import deliver_queued_mail
+from tests.webhook_listener import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
-
-
-class WebhookReceiver(ThreadingHTTPServer):
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((self.path, json.loads(body)))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/services/T000/B000/secret-token-xyz"
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def raise_alert(network: Network, message: str = "lab-db from lab is DOWN") -> Alert:

@@ -82,6 +82,9 @@ def test_a_muted_target_sends_nothing_and_says_it_is_muted(admin_client: Client,
     [email] = deliver_queued_mail()
     assert "lab-cache" in email.body
 
+    listing = admin_client.get(reverse("admin:connectivity_alert_changelist")).content.decode()
+    assert '<span class="conn-not-sent">lab-db is muted until ' in listing  # the row says why
+    assert listing.count('class="conn-not-sent"') == 1  # lab-cache's row was sent
     page = admin_client.get(reverse("admin:connectivity_dashboard")).content.decode()
     assert "Muted: lab-db until " in page and "(DB upgrade)" in page
     assert page.count("muted until ") == 1  # lab-db's cell, not lab-cache's
