@@ -19,24 +19,74 @@ from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 
 from integrations.litellm import keys, limits
-from integrations.litellm.admin.common import dispatch_keys, outcome_words
+from integrations.litellm.admin.common import dispatch_keys, outcome_words, send_keys
 from integrations.litellm.admin.key_drift import accept_theirs_action, drift_urls, restore_ours_action
+from integrations.litellm.admin.key_pages import buttons_for, key_page_urls, pending_column, pending_context
 from integrations.litellm.forms import CHANGE_FIELD_TO_LITELLM
-from integrations.litellm.models import KeyAction, VirtualKey
+from integrations.litellm.models import CheckStatus, KeyAction, LiteLLMServer, VirtualKey
 from portal.core.admin_pages import admin_page, admin_path
+from portal.core.batches import Sent, batch_start
+from portal.core.confirm import confirm_first, confirmation_page, confirmed
 
 log = logging.getLogger(__name__)
 
 
-def _key_action(action: str, label: str, description: str, *, permission: str = "change") -> Any:
-    """An admin action that records `action` on every selected key (KeyActionsMixin._run_action)."""
+def _key_action(
+    action: str, label: str, description: str, consequences: list[str], *, permission: str = "change"
+) -> Any:
+    """An admin action that records `action` on every selected key (KeyActionsMixin._run_action),
+    after a confirmation page that lists the keys and says what will change."""
 
     @admin.action(permissions=(permission,), description=description)
-    def run(model_admin: KeyActionsMixin, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
-        model_admin._run_action(request, queryset, action, label)
+    @confirm_first(consequences=consequences, note=key_note)
+    def run(model_admin: KeyActionsMixin, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> Any:
+        return model_admin._run_action(request, queryset, action, label)
 
     run.__name__ = f"{label}_action"
     return run
+
+
+def key_note(key: VirtualKey) -> str:
+    """A key's line on a confirmation page: what it is, where, and any work in flight."""
+    words = [key.key_name or "no key yet", f"on {key.server}", key.get_status_display()]
+    if key.owner:
+        words.insert(1, f"owner {key.owner}")
+    if key.pending_action:
+        words.append(f"{key.get_pending_action_display()} pending")
+    return ", ".join(words)
+
+
+# What each action does, said before it is done (portal.core.confirm).
+BLOCK_WORDS = [
+    "LiteLLM refuses every request made with these keys until they are unblocked: whoever uses "
+    "them (a person's LibreChat, a script) gets errors at once."
+]
+UNBLOCK_WORDS = ["These keys work again in LiteLLM, within their budgets and limits."]
+ROTATE_WORDS = [
+    "Each key gets a new secret with the same settings and budget; the old secret is deleted in "
+    "LiteLLM (a staff key's old secret keeps working for its server's grace period).",
+    "Whoever holds an old secret must be given the new one: you see it once, on the key's page.",
+]
+DELETE_WORDS = [
+    "These keys are deleted in LiteLLM: every request made with them fails from then on.",
+    "This cannot be undone; the rows stay in the portal as deleted, for the record.",
+]
+REFRESH_WORDS = ["Spend and state are read again from LiteLLM; nothing changes in LiteLLM."]
+CANCEL_WORDS = [
+    "The pending work of these keys is given up: keys still being created are removed from the "
+    "portal, any other pending action is dropped.",
+    "LiteLLM may still hold a key (or have applied the action) if its request got through before "
+    "the server went quiet: the next sync of the server tells. A key found there shows as "
+    "found in LiteLLM, to delete there.",
+]
+WORDS_OF = {
+    "block_action": BLOCK_WORDS,
+    "unblock_action": UNBLOCK_WORDS,
+    "rotate_action": ROTATE_WORDS,
+    "delete_action": DELETE_WORDS,
+    "refresh_action": REFRESH_WORDS,
+    "cancel_action": CANCEL_WORDS,
+}
 
 
 class KeyActionsMixin(admin.ModelAdmin):
@@ -48,10 +98,20 @@ class KeyActionsMixin(admin.ModelAdmin):
         "rotate_action",
         "delete_action",
         "refresh_action",
+        "cancel_action",
         restore_ours_action,
         accept_theirs_action,
     )
     change_form_template = "admin/litellm/virtualkey/change_form.html"
+    pending_display = staticmethod(pending_column)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        key = context.get("original")
+        if key is not None and key.pk:  # the page's buttons and its work in flight
+            context.update(key_buttons=buttons_for(key), key_pending=pending_context(key))
+        return super().render_change_form(request, context, *args, **kwargs)
 
     # --- create and change: LiteLLM first, after the admin's transaction committed
 
@@ -90,6 +150,10 @@ class KeyActionsMixin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: Any = None,
     ) -> HttpResponse:
+        if object_id is None and request.method == "POST" and not confirmed(request):
+            warning = self._warn_before_create(request)
+            if warning is not None:
+                return warning
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
         except ValueError as exc:  # e.g. another action still pending on this key
@@ -114,6 +178,39 @@ class KeyActionsMixin(admin.ModelAdmin):
         messages.add_message(request, level, f"{key}: {what}: {words}")
         return HttpResponseRedirect(change_url)
 
+    def _warn_before_create(self, request: HttpRequest) -> HttpResponse | None:
+        """A key made on a server whose last check failed waits as "being created" until the
+        server answers: say so first, with the check's time and words, and ask."""
+        server_id = request.POST.get("server", "")
+        server = LiteLLMServer.objects.filter(pk=server_id).first() if server_id.isdigit() else None
+        if server is None or server.check_status not in (CheckStatus.FAILED, CheckStatus.KEY_REJECTED):
+            return None
+        when = f"{server.checked_at:%Y-%m-%d %H:%M} UTC" if server.checked_at else "its last check"
+        said = [
+            f"{server}'s last check failed at {when}: {server.get_check_status_display()}"
+            + (f" ({server.check_diagnosis})" if server.check_diagnosis else "")
+            + ".",
+            "Created anyway, the key waits as being created until the server answers; you can "
+            "cancel it from its page meanwhile. Test the connection on the server's page first "
+            "to see whether it answers now.",
+        ]
+        hidden = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in ("csrfmiddlewaretoken", "post")
+            for value in values
+        ]
+        return confirmation_page(
+            self,
+            request,
+            title=f"Create the key on {server} anyway?",
+            objects=[],
+            consequences=said,
+            button="Yes: create it anyway",
+            hidden=hidden,
+            cancel_url=reverse("admin:litellm_litellmserver_change", args=[server.pk]),
+        )
+
     def response_add(
         self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
     ) -> HttpResponse:
@@ -133,6 +230,7 @@ class KeyActionsMixin(admin.ModelAdmin):
         return [
             admin_path(self, "<int:pk>/reveal/", never_cache(self.reveal_view), "litellm_virtualkey_reveal"),
             *drift_urls(self),
+            *key_page_urls(self),
             *super().get_urls(),
         ]
 
@@ -163,7 +261,9 @@ class KeyActionsMixin(admin.ModelAdmin):
 
     def _run_action(
         self, request: HttpRequest, queryset: QuerySet[VirtualKey], action: str, label: str
-    ) -> None:
+    ) -> HttpResponse | None:
+        """One key: wait a few seconds for LiteLLM and say how it went. More: background work,
+        and the request returns at once to a page that follows each key's task."""
         accepted: list[VirtualKey] = []
         for key in queryset.select_related("server"):
             try:
@@ -173,9 +273,12 @@ class KeyActionsMixin(admin.ModelAdmin):
                 self.log_change(request, key, f"{label}: refused ({exc})")
                 continue
             accepted.append(key)
-        results = dispatch_keys([k.pk for k in accepted])
+        if len(accepted) > 1:
+            return self._run_in_background(request, accepted, action, label)
+        why: dict[int, str] = {}
+        results = dispatch_keys([k.pk for k in accepted], why=why)
         for key in accepted:
-            level, words = outcome_words(results.get(key.pk))
+            level, words = outcome_words(results.get(key.pk), why.get(key.pk, ""))
             messages.add_message(request, level, f"{key}: {label}: {words}")
             self.log_change(request, key, f"{label}: {words}")
             if action == KeyAction.ROTATE:
@@ -186,12 +289,46 @@ class KeyActionsMixin(admin.ModelAdmin):
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
                 )
 
-    block_action = _key_action(KeyAction.BLOCK, "block", "Block in LiteLLM")
-    unblock_action = _key_action(KeyAction.UNBLOCK, "unblock", "Unblock in LiteLLM")
+    block_action = _key_action(KeyAction.BLOCK, "block", "Block in LiteLLM", BLOCK_WORDS)
+    unblock_action = _key_action(KeyAction.UNBLOCK, "unblock", "Unblock in LiteLLM", UNBLOCK_WORDS)
     rotate_action = _key_action(
-        KeyAction.ROTATE, "rotate", "Rotate (new key, same settings; old one deleted)"
+        KeyAction.ROTATE, "rotate", "Rotate (new key, same settings; old one deleted)", ROTATE_WORDS
     )
     delete_action = _key_action(
-        KeyAction.DELETE, "delete", "Delete in LiteLLM", permission="delete_in_litellm"
+        KeyAction.DELETE, "delete", "Delete in LiteLLM", DELETE_WORDS, permission="delete_in_litellm"
     )
-    refresh_action = _key_action(KeyAction.REFRESH, "refresh", "Refresh spend from LiteLLM")
+    refresh_action = _key_action(KeyAction.REFRESH, "refresh", "Refresh spend from LiteLLM", REFRESH_WORDS)
+
+    @admin.action(permissions=("change",), description="Cancel pending work (e.g. stuck on a dead server)")
+    @confirm_first(consequences=CANCEL_WORDS, note=key_note)
+    def cancel_action(self, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
+        for key in queryset.select_related("server"):
+            try:
+                words = keys.key_cancel_pending(key=key)
+            except ValueError as exc:
+                messages.error(request, f"{key}: not cancelled: {exc}.")
+                continue
+            # The admin log names the row by id: a removed row's entry still says what it was.
+            self.log_change(request, key, f"Cancelled pending work: {words}"[:2000])
+            messages.warning(request, words + ".")
+        return None
+
+    def _run_in_background(
+        self, request: HttpRequest, accepted: list[VirtualKey], action: str, label: str
+    ) -> HttpResponse:
+        sent = send_keys([k.pk for k in accepted])
+        lines = []
+        for key in accepted:
+            self.log_change(request, key, f"{label}: sent to the worker (bulk)")
+            if action == KeyAction.ROTATE:
+                keys.key_reveal_to(key_id=key.pk, user=request.user)
+            async_result, queue = sent.get(key.pk, (None, ""))
+            url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
+            lines.append(Sent(str(key), async_result.id if async_result else "", queue, url))
+        return batch_start(
+            request,
+            title=f"{label.capitalize()} {len(accepted)} keys",
+            sent=lines,
+            back_url=reverse("admin:litellm_virtualkey_changelist"),
+            vendor="LiteLLM",
+        )

@@ -309,18 +309,6 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
             f"{obj.drift_found_at:%Y-%m-%d %H:%M}",
         )
 
-    @admin.display(description="pending")
-    def pending_display(self, obj: VirtualKey) -> str:
-        if obj.rotation_step == keys.HANDOVER_STEP:
-            return "rotate: waiting for the hand-over"
-        if obj.rotation_step == keys.GRACE_STEP:
-            return "rotate: grace period (both keys share the budget)"
-        if obj.pending_action:
-            return obj.get_pending_action_display()
-        if obj.last_action_ok is False:
-            return f"{obj.last_action} failed"
-        return ""
-
     @admin.display(description="full key")
     def reveal_link(self, obj: VirtualKey) -> str:
         if keys.key_revealable(obj):
