@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from portal.celery import app
-from portal.connectivity import admin as connectivity_admin
+from portal.connectivity import admin_check_now as connectivity_admin
 from portal.connectivity.facts import NetworkFacts
 from portal.connectivity.models import CheckResult, Network, State
 from portal.connectivity.schedules import heartbeat_task_name, sweep_task_name
@@ -112,10 +112,13 @@ def test_it_shows_check_now_as_pending_when_no_worker_consumes_the_network_queue
 
     response = admin_client.post(
         reverse("admin:connectivity_target_changelist"),
-        {"action": "check_now", "_selected_action": [target.pk]},
+        {"action": "check_now", "_selected_action": [target.pk], "post": "yes"},
     )
 
     assert response.status_code == 302
     [message] = [str(m) for m in get_messages(response.wsgi_request)]
-    assert f"pending (no answer yet; is a worker consuming {network.queue}?)" in message
+    # Said from the task's state and the heartbeats: nobody took it, no worker heard there.
+    assert (
+        f"pending, no answer yet: waiting in the queue {network.queue}: no worker heard on it ever" in message
+    )
     assert not CheckResult.objects.filter(target=target).exists()  # the default worker left it alone
