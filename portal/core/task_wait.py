@@ -77,9 +77,7 @@ def waiting(
     if state in ("SUCCESS", "FAILURE", "REVOKED"):
         return Waiting(FINISHED, "finished")
     if state in ("STARTED", "RETRY"):
-        return Waiting(
-            RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer (the worker is fine)"
-        )
+        return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
     heard, seen = worker_heard(queue)
     if state == "PENDING" or not task_id:
         return Waiting(*_queued_words(queue, heard, seen))

@@ -70,8 +70,9 @@ def dispatch_keys(
 def outcome_words(result: dict[str, Any] | None, waiting: str = "") -> tuple[int, str]:
     """An outcome in words; `waiting` (task_wait's sentence) says why there is none yet."""
     if result is None:
-        why = f" ({waiting})" if waiting else ""
-        return messages.WARNING, f"pending{why}: no answer yet; the outcome will show on the key"
+        if waiting:
+            return messages.WARNING, f"pending: {waiting}; the outcome will show on the key"
+        return messages.WARNING, "pending: no answer yet; the outcome will show on the key"
     if result.get("ok") is True:
         return messages.SUCCESS, str(result.get("detail") or "done")
     if result.get("ok") is None:
