@@ -105,6 +105,9 @@ class KeyActionsMixin(admin.ModelAdmin):
     change_form_template = "admin/litellm/virtualkey/change_form.html"
     pending_display = staticmethod(pending_column)
 
+    class Media:
+        js = ("portal/refresh.js",)  # pending cells refresh themselves (key_pages.pending_column)
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Any:

@@ -28,6 +28,14 @@
     if (!url || done(box)) { return; }
     timer = window.setInterval(refresh, seconds * 1000);
   }
-  var boxes = document.querySelectorAll(".portal-refresh");
-  for (var i = 0; i < boxes.length; i++) { follow(boxes[i]); }
+  function start() {
+    var boxes = document.querySelectorAll(".portal-refresh");
+    for (var i = 0; i < boxes.length; i++) { follow(boxes[i]); }
+  }
+  // The admin's Media puts the script in <head> without defer: wait for the rows.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
