@@ -52,7 +52,7 @@ def batch_start(
         "title": title,
         "back_url": back_url,
         "vendor": vendor,
-        "started": timezone.now().isoformat(),
+        "started": f"{timezone.now():%Y-%m-%d %H:%M:%S}",
         "sent": [[s.label, s.task_id, s.queue, s.url] for s in sent],
         "unsent": list(unsent),
     }
@@ -76,7 +76,7 @@ def _line(label: str, task_id: str, queue: str, url: str, vendor: str) -> Line:
 
     if not task_id:  # the broker refused the message: the row's retry job sends it later
         return Line(label, url, FINISHED, "not sent (broker unreachable); the retry job sends it", None)
-    result = AsyncResult(task_id, app=app)
+    result: Any = AsyncResult(task_id, app=app)
     try:
         state = result.state
         value = result.result if state in ("SUCCESS", "FAILURE") else None
@@ -109,7 +109,7 @@ def batch_progress_view(request: HttpRequest, token: str) -> HttpResponse:
     batch = (request.session.get(SESSION_KEY) or {}).get(token)
     if batch is None:
         raise Http404("No such batch in this session (a batch page is kept for the last ten).")
-    lines = [_line(*row, batch["vendor"]) for row in batch["sent"]]
+    lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"]) for row in batch["sent"]]
     counts = {
         "done": sum(line.kind == FINISHED for line in lines),
         "running": sum(line.kind == RUNNING for line in lines),

@@ -59,12 +59,14 @@ def test_confirm_pages_and_work_in_progress_move_by_themselves(
     assert "block pending" in cell.inner_text()
     assert "no worker heard" in (cell.locator("[title]").get_attribute("title") or "")
     shot(page, "1-list-pending")
+    cell.screenshot(path=str(ARTIFACTS / "confirm-1-cell-pending.png"))
     key_work.key_apply_pending(key_id=made[0].pk)  # a worker did it (here, in the test's process)
     page.wait_for_function(
         "() => document.querySelector('.portal-refresh').innerText.includes('Blocked in LiteLLM')"
     )
     assert page.url.endswith("/admin/litellm/virtualkey/")  # no reload, no navigation
     shot(page, "2-list-done")
+    cell.screenshot(path=str(ARTIFACTS / "confirm-2-cell-done.png"))
 
     # 2. The key page's Block button asks first; "No, take me back" changes nothing.
     page.goto(f"/admin/litellm/virtualkey/{made[1].pk}/change/")

@@ -291,6 +291,7 @@ class KeyActionsMixin(admin.ModelAdmin):
                 messages.info(
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
                 )
+        return None
 
     block_action = _key_action(KeyAction.BLOCK, "block", "Block in LiteLLM", BLOCK_WORDS)
     unblock_action = _key_action(KeyAction.UNBLOCK, "unblock", "Unblock in LiteLLM", UNBLOCK_WORDS)
@@ -314,7 +315,6 @@ class KeyActionsMixin(admin.ModelAdmin):
             # The admin log names the row by id: a removed row's entry still says what it was.
             self.log_change(request, key, f"Cancelled pending work: {words}"[:2000])
             messages.warning(request, words + ".")
-        return None
 
     def _run_in_background(
         self, request: HttpRequest, accepted: list[VirtualKey], action: str, label: str
