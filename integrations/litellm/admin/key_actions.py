@@ -21,7 +21,19 @@ from django.views.decorators.cache import never_cache
 from integrations.litellm import keys, limits
 from integrations.litellm.admin.common import dispatch_keys, outcome_words, send_keys
 from integrations.litellm.admin.key_drift import accept_theirs_action, drift_urls, restore_ours_action
-from integrations.litellm.admin.key_pages import buttons_for, key_page_urls, pending_column, pending_context
+from integrations.litellm.admin.key_pages import (
+    BLOCK_WORDS,
+    CANCEL_WORDS,
+    DELETE_WORDS,
+    REFRESH_WORDS,
+    ROTATE_WORDS,
+    UNBLOCK_WORDS,
+    buttons_for,
+    key_note,
+    key_page_urls,
+    pending_column,
+    pending_context,
+)
 from integrations.litellm.forms import CHANGE_FIELD_TO_LITELLM
 from integrations.litellm.models import CheckStatus, KeyAction, LiteLLMServer, VirtualKey
 from portal.core.admin_pages import admin_page, admin_path
@@ -44,49 +56,6 @@ def _key_action(
 
     run.__name__ = f"{label}_action"
     return run
-
-
-def key_note(key: VirtualKey) -> str:
-    """A key's line on a confirmation page: what it is, where, and any work in flight."""
-    words = [key.key_name or "no key yet", f"on {key.server}", key.get_status_display()]
-    if key.owner:
-        words.insert(1, f"owner {key.owner}")
-    if key.pending_action:
-        words.append(f"{key.get_pending_action_display()} pending")
-    return ", ".join(words)
-
-
-# What each action does, said before it is done (portal.core.confirm).
-BLOCK_WORDS = [
-    "LiteLLM refuses every request made with these keys until they are unblocked: whoever uses "
-    "them (a person's LibreChat, a script) gets errors at once."
-]
-UNBLOCK_WORDS = ["These keys work again in LiteLLM, within their budgets and limits."]
-ROTATE_WORDS = [
-    "Each key gets a new secret with the same settings and budget; the old secret is deleted in "
-    "LiteLLM (a staff key's old secret keeps working for its server's grace period).",
-    "Whoever holds an old secret must be given the new one: you see it once, on the key's page.",
-]
-DELETE_WORDS = [
-    "These keys are deleted in LiteLLM: every request made with them fails from then on.",
-    "This cannot be undone; the rows stay in the portal as deleted, for the record.",
-]
-REFRESH_WORDS = ["Spend and state are read again from LiteLLM; nothing changes in LiteLLM."]
-CANCEL_WORDS = [
-    "The pending work of these keys is given up: keys still being created are removed from the "
-    "portal, any other pending action is dropped.",
-    "LiteLLM may still hold a key (or have applied the action) if its request got through before "
-    "the server went quiet: the next sync of the server tells. A key found there shows as "
-    "found in LiteLLM, to delete there.",
-]
-WORDS_OF = {
-    "block_action": BLOCK_WORDS,
-    "unblock_action": UNBLOCK_WORDS,
-    "rotate_action": ROTATE_WORDS,
-    "delete_action": DELETE_WORDS,
-    "refresh_action": REFRESH_WORDS,
-    "cancel_action": CANCEL_WORDS,
-}
 
 
 class KeyActionsMixin(admin.ModelAdmin):

@@ -39,6 +39,49 @@ BUTTONS = (
 REFRESH_SECONDS = 3
 
 
+def key_note(key: VirtualKey) -> str:
+    """A key's line on a confirmation page: what it is, where, and any work in flight."""
+    words = [key.key_name or "no key yet", f"on {key.server}", key.get_status_display()]
+    if key.owner:
+        words.insert(1, f"owner {key.owner}")
+    if key.pending_action:
+        words.append(f"{key.get_pending_action_display()} pending")
+    return ", ".join(words)
+
+
+# What each action does, said before it is done (portal.core.confirm).
+BLOCK_WORDS = [
+    "LiteLLM refuses every request made with these keys until they are unblocked: whoever uses "
+    "them (a person's LibreChat, a script) gets errors at once."
+]
+UNBLOCK_WORDS = ["These keys work again in LiteLLM, within their budgets and limits."]
+ROTATE_WORDS = [
+    "Each key gets a new secret with the same settings and budget; the old secret is deleted in "
+    "LiteLLM (a staff key's old secret keeps working for its server's grace period).",
+    "Whoever holds an old secret must be given the new one: you see it once, on the key's page.",
+]
+DELETE_WORDS = [
+    "These keys are deleted in LiteLLM: every request made with them fails from then on.",
+    "This cannot be undone; the rows stay in the portal as deleted, for the record.",
+]
+REFRESH_WORDS = ["Spend and state are read again from LiteLLM; nothing changes in LiteLLM."]
+CANCEL_WORDS = [
+    "The pending work of these keys is given up: keys still being created are removed from the "
+    "portal, any other pending action is dropped.",
+    "LiteLLM may still hold a key (or have applied the action) if its request got through before "
+    "the server went quiet: the next sync of the server tells. A key found there shows as "
+    "found in LiteLLM, to delete there.",
+]
+WORDS_OF = {
+    "block_action": BLOCK_WORDS,
+    "unblock_action": UNBLOCK_WORDS,
+    "rotate_action": ROTATE_WORDS,
+    "delete_action": DELETE_WORDS,
+    "refresh_action": REFRESH_WORDS,
+    "cancel_action": CANCEL_WORDS,
+}
+
+
 def buttons_for(key: VirtualKey) -> list[tuple[str, str]]:
     """(url, words) of the buttons that make sense for the key as it is now."""
     if key.status == keys.KeyStatus.DELETED:
@@ -71,8 +114,6 @@ def key_page_urls(model_admin: Any) -> list[URLPattern]:
         change_url = reverse("admin:litellm_virtualkey_change", args=[pk])
         queryset: QuerySet[VirtualKey] = VirtualKey.objects.filter(pk=pk)
         if not confirmed(request):
-            from integrations.litellm.admin.key_actions import WORDS_OF, key_note
-
             return confirmation_page(
                 model_admin,
                 request,
