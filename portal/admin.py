@@ -16,6 +16,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin as UpstreamPeriodicTaskAd
 from django_celery_beat.models import PeriodicTask
 
 from portal.core import mail
+from portal.core.confirm import confirm_first
 from portal.models import OutgoingMail
 
 
@@ -69,6 +70,7 @@ class OutgoingMailAdmin(admin.ModelAdmin):
         return False  # mail is written by the portal, not typed in here
 
     @admin.action(permissions=("change",), description="Send again now")
+    @confirm_first(consequences=["Each mail is handed to a worker to be sent again now."])
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutgoingMail]) -> None:
         count = mail.mails_retry(mails=queryset)
         self.message_user(request, f"{count} mail(s) handed to a worker to send again.")

@@ -22,6 +22,7 @@ from integrations.librechat import accounts, gate, servers, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
 from portal.core.admin_pages import admin_path
+from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait, network_queue_name, wake
 from portal.core.server_address import ServerAddressAdminMixin
@@ -79,6 +80,11 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
         permissions=("server_address",),
         description="Confirm the new address (people's LibreChat logins then go there)",
     )
+    @confirm_first(
+        consequences=[
+            "From then on people's LibreChat logins and sessions go to the new address of each server."
+        ]
+    )
     def confirm_address(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
             if not servers.address_confirm(server=server):
@@ -97,6 +103,11 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
         return "; ".join(gate.gates_closed(server=server)) or "open"
 
     @admin.action(permissions=("change",), description="Test connection (health, registration open?)")
+    @confirm_first(
+        consequences=[
+            "Each server's health and whether registration is open are checked now; nothing changes in LibreChat."
+        ]
+    )
     def check_connection(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset[:WAIT_FOR_AT_MOST]:
             self._check(request, server)
@@ -144,6 +155,11 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
     @admin.action(
         permissions=("change",),
         description="Open the rate-limit gates now (after raising LibreChat's limits)",
+    )
+    @confirm_first(
+        consequences=[
+            "Provisioning waiting behind each server's rate-limit gate starts again at once: do this after raising LibreChat's limits, or the gate closes again."
+        ]
     )
     def open_gates(self, request: HttpRequest, queryset: QuerySet[LibreChatServer]) -> None:
         for server in queryset:
@@ -213,14 +229,27 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
         )
 
     @admin.action(permissions=("change",), description="Provision now")
+    @confirm_first(
+        consequences=[
+            "Each selected person's LibreChat account is created (or its work retried) now by the worker of its server's network."
+        ]
+    )
     def provision_now(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         self._queue(request, queryset, "Provision now")
 
     @admin.action(permissions=("change",), description="Retry accounts that need attention")
+    @confirm_first(
+        consequences=["Accounts that need attention are tried again now; the others are left alone."]
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         self._queue(request, queryset.filter(status=AccountStatus.NEEDS_ATTENTION), "Retry")
 
     @admin.action(permissions=("change",), description="Re-login (new LibreChat session)")
+    @confirm_first(
+        consequences=[
+            "Each ready account's LibreChat sessions are revoked and a new one is made: the person may be logged out of open LibreChat tabs."
+        ]
+    )
     def relogin(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for n, account in enumerate(queryset.filter(status=AccountStatus.READY).select_related("server")):
             sessions.sessions_revoke(account=account)
@@ -241,6 +270,11 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{account}: {result.get('error')}", messages.ERROR)
 
     @admin.action(permissions=("change",), description="Revoke LibreChat sessions")
+    @confirm_first(
+        consequences=[
+            "Each account's LibreChat sessions are revoked: the person is logged out of LibreChat until they come back through the portal."
+        ]
+    )
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         total = 0
         for account in queryset.select_related("server"):
@@ -252,6 +286,11 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
 
     @admin.action(
         permissions=("change",), description="Reset the LibreChat password (where LibreChat allows it)"
+    )
+    @confirm_first(
+        consequences=[
+            "Each account gets a new LibreChat password (where LibreChat allows it); the old password stops working."
+        ]
     )
     def reset_password(self, request: HttpRequest, queryset: QuerySet[LibreChatAccount]) -> None:
         for account in queryset.select_related("server")[:WAIT_FOR_AT_MOST]:

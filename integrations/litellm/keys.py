@@ -138,6 +138,47 @@ def key_request(
     return key
 
 
+# What staff read when they give up on work LiteLLM never answered (a dead server).
+CANCELLED_CREATE = (
+    "removed from the portal before LiteLLM confirmed it. If LiteLLM did create it, the next "
+    "sync of the server finds it and lists it as found in LiteLLM, to delete there"
+)
+CANCELLED_ACTION = (
+    "cancelled before LiteLLM confirmed it; LiteLLM may have applied it: the next sync of the "
+    "server shows the key as LiteLLM holds it"
+)
+
+
+def key_cancel_pending(*, key: VirtualKey) -> str:
+    """Give up on the key's pending work (its server never answers). A key still being
+    created is removed from the portal (its raw value with it); any other pending action is
+    dropped and recorded as cancelled. Returns what was done, in words; ValueError when
+    there is nothing to cancel, or a rotation went too far to be taken back."""
+    with transaction.atomic():
+        row = VirtualKey.objects.select_for_update().filter(pk=key.pk).first()
+        if row is None:
+            raise ValueError(f"{key} no longer exists")
+        if row.status in (KeyStatus.CREATING, KeyStatus.FAILED):  # never (known to be) in LiteLLM
+            row.delete()
+            return f"{key}: {CANCELLED_CREATE}"
+        if not row.pending_action:
+            raise ValueError(f"{key} has no pending work to cancel")
+        if row.pending_action == KeyAction.ROTATE and row.rotation_step not in ("", "generate"):
+            # Past "generate" the new key exists in LiteLLM and may be handed on already.
+            raise ValueError(
+                f"{key} is mid-rotation (step {row.rotation_step}): let it finish, or delete the key"
+            )
+        action = row.pending_action
+        row.last_action, row.last_action_ok = action, False
+        row.last_action_detail, row.last_action_at = CANCELLED_ACTION, timezone.now()
+        row.pending_action, row.pending_changes = "", {}
+        row.next_attempt_at, row.attempts = None, 0
+        if action == KeyAction.ROTATE:
+            row.rotation_step, row.rotation_new_key = "", None
+        row.save()
+    return f"{key}: {action} {CANCELLED_ACTION}"
+
+
 def key_block(*, key: VirtualKey, enqueue: bool = True) -> VirtualKey:
     return key_request(key=key, action=KeyAction.BLOCK, enqueue=enqueue)
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from portal.access import personal_keys, reconcile
 from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
+from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
@@ -73,10 +74,20 @@ class PairingAdmin(admin.ModelAdmin):
             self.log_change(request, pairing, "reconcile" + (" and repair" if repair else ""))
 
     @admin.action(permissions=("change",), description="Reconcile: report drift")
+    @confirm_first(
+        consequences=[
+            "Each pairing's keys in LiteLLM are compared with the portal's; findings are listed, nothing is changed."
+        ]
+    )
     def reconcile_report(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
         self._reconcile(request, queryset, repair=False)
 
     @admin.action(permissions=("change",), description="Reconcile and repair what is safe")
+    @confirm_first(
+        consequences=[
+            "Each pairing's keys are compared with LiteLLM's, and what is safe to repair is repaired (keys may be re-pushed into LibreChat or deleted in LiteLLM)."
+        ]
+    )
     def reconcile_and_repair(self, request: HttpRequest, queryset: QuerySet[Pairing]) -> None:
         self._reconcile(request, queryset, repair=True)
 
@@ -156,6 +167,11 @@ class PersonalKeyAdmin(admin.ModelAdmin):
             personal_keys.personal_key_plan_change(record=obj, plan=obj.plan)
 
     @admin.action(permissions=("change",), description="Rotate the key now")
+    @confirm_first(
+        consequences=[
+            "Each person's key is rotated: a new key is pushed into their LibreChat; the old one works until LibreChat holds the new one, then is deleted."
+        ]
+    )
     def rotate_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
         for record in queryset:
             try:
@@ -167,6 +183,7 @@ class PersonalKeyAdmin(admin.ModelAdmin):
         self.message_user(request, "Rotation requested; the old key works until LibreChat holds the new one.")
 
     @admin.action(permissions=("change",), description="Retry now")
+    @confirm_first(consequences=["Each person's key's pending step is tried again now."])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[PersonalKey]) -> None:
         for record in queryset:
             personal_keys.personal_key_retry(record=record)
@@ -202,6 +219,11 @@ class DriftFindingAdmin(ViewOnlyAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
     @admin.action(permissions=("fix",), description="Fix the selected findings")
+    @confirm_first(
+        consequences=[
+            "Each finding is fixed as its kind says (a key deleted in LiteLLM, re-pushed, or re-linked); workers carry it out."
+        ]
+    )
     def fix(self, request: HttpRequest, queryset: QuerySet[DriftFinding]) -> None:
         for finding in queryset.filter(fixed_at__isnull=True):
             outcome = reconcile.drift_fix(finding_id=finding.pk)

@@ -19,6 +19,7 @@ from portal.accounts.forms import CanonicalEmailField, CanonicalPasswordResetFor
 from portal.accounts.models import SignupMode, SignupPolicy, User
 from portal.accounts.staff_limits import StaffLimitedUserAdmin, refuse_untouchable_people
 from portal.core.admin_pages import admin_page, admin_path
+from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 
 
@@ -93,6 +94,11 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     @admin.action(
         permissions=("change",), description="Approve (LibreChat account once the email is verified)"
     )
+    @confirm_first(
+        consequences=[
+            "Each person is approved: once their email is verified they get a LibreChat account and their own LiteLLM key."
+        ]
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         if refuse_untouchable_people(request, self, queryset):
             return
@@ -115,6 +121,11 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     @admin.action(
         permissions=("change",),
         description="Mark the email verified and approve (they choose their password from a mailed link)",
+    )
+    @confirm_first(
+        consequences=[
+            "Each person's email counts as verified without their click, and they are approved: they are mailed a link to choose their password, then get a LibreChat account and a key."
+        ]
     )
     def mark_verified_and_approve(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         if refuse_untouchable_people(request, self, queryset):

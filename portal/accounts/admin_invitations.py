@@ -23,6 +23,7 @@ from portal.accounts.invitation_csv import MAX_BYTES, MAX_ROWS, FileRefused
 from portal.accounts.models import ImportStatus, Invitation, InvitationImport, User
 from portal.accounts.views_invitation import accept_url
 from portal.core.admin_pages import admin_page, admin_path
+from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.view_only import ViewOnlyAdmin
 from portal.models import MailStatus
@@ -176,6 +177,9 @@ class InvitationAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(permissions=("change",), description="Resend with a new link (the old link stops working)")
+    @confirm_first(
+        consequences=["Each invitation gets a new link and is mailed again; the old link stops working."]
+    )
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> HttpResponse | None:
         made = []
         for invitation in queryset.select_related("invited_by").order_by("pk"):
@@ -195,6 +199,9 @@ class InvitationAdmin(admin.ModelAdmin):
         )
 
     @admin.action(permissions=("change",), description="Revoke (the link stops working)")
+    @confirm_first(
+        consequences=["Each invitation's link stops working; nobody can sign up with it any more."]
+    )
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         revoked = 0
         for invitation in queryset.order_by("pk"):

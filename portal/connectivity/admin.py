@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, reverse
+from django.urls import URLPattern
 
 from portal.connectivity import workers
+from portal.connectivity.admin_check_now import CheckNowMixin
 from portal.connectivity.dashboard import dashboard_build
 from portal.connectivity.models import (
     CheckResult,
@@ -27,13 +26,9 @@ from portal.connectivity.probes import ProbeSpec
 from portal.connectivity.server_checks import configured_by_label
 from portal.core.admin_pages import admin_page, admin_path
 from portal.core.pagination import LargeTablePaginator
-from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
 from portal.core.view_only import ViewOnlyAdmin
-
-# How long an admin waits for "Check now" answers from all networks together.
-CHECK_NOW_WAIT_SECONDS = 10.0
 
 
 @admin.register(Network)
@@ -228,7 +223,7 @@ def _has_password(cleaned: dict[str, Any]) -> bool:
 
 
 @admin.register(Target)
-class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
+class TargetAdmin(CheckNowMixin, ServerAddressAdminMixin, SecretFormAdmin):
     form = TargetForm
     address_fields = ("address",)  # where a PostgreSQL or Redis password goes
     inlines = (TargetNetworkInline,)
@@ -281,51 +276,6 @@ class TargetAdmin(ServerAddressAdminMixin, SecretFormAdmin):
             title="Connectivity from each network",
             dashboard=dashboard_build(),
         )
-
-    def check_now_view(self, request: HttpRequest, target_id: int) -> HttpResponse:
-        target = get_object_or_404(Target, pk=target_id)
-        if not self.has_change_permission(request, target):
-            raise PermissionDenied  # probing an address is a capability of its own
-        if request.method != "POST":
-            return HttpResponse("Check now is a POST from the target's page.", status=405)
-        self._check_now(request, [target])
-        return HttpResponseRedirect(reverse("admin:connectivity_target_change", args=[target.pk]))
-
-    @admin.action(permissions=("change",), description="Check now from every network")
-    def check_now(self, request: HttpRequest, queryset: QuerySet[Target]) -> None:
-        self._check_now(request, list(queryset))
-
-    def _check_now(self, request: HttpRequest, targets: list[Target]) -> None:
-        """Send one check per (target, network) to that network's queue; wait a little."""
-        from portal.connectivity.tasks import target_check
-
-        deadline = time.monotonic() + CHECK_NOW_WAIT_SECONDS
-        for target in targets:
-            lines = []
-            for placement in target.placements.select_related("network").order_by("network__name"):
-                network = placement.network
-                done, result, _task_id = dispatch_and_wait(
-                    target_check,
-                    network=network.name,
-                    kwargs={"target_id": target.pk, "network_id": network.pk},
-                    wait_seconds=max(0.5, deadline - time.monotonic()),
-                )
-                if not done:
-                    lines.append(
-                        f"{network.name}: pending (no answer yet; is a worker consuming {network.queue}?)"
-                    )
-                elif isinstance(result, dict):
-                    word = "ok" if result.get("ok") else "FAILED"
-                    line = f"{network.name}: {word}, state {result.get('state')}"
-                    if not result.get("ok"):
-                        line += f": {result.get('summary')} {result.get('fix')}".rstrip()
-                    lines.append(line)
-                else:  # the task raised: its exception, which names no secret
-                    lines.append(f"{network.name}: the check failed to run ({result!r})")
-            summary = "; ".join(lines) or "not placed on any network"
-            self.log_change(request, target, f"Check now: {summary}"[:2000])
-            level = messages.SUCCESS if lines and all(": ok" in line for line in lines) else messages.WARNING
-            self.message_user(request, f"{target.name}: {summary}", level)
 
 
 @admin.register(CheckResult)

@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from portal.connectivity.models import Alert, AlertChannel, AlertDelivery, MuteWindow
 from portal.core.admin_pages import admin_path
+from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import NoWorker, dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
@@ -76,6 +77,11 @@ class AlertChannelAdmin(SecretFormAdmin):
         return HttpResponseRedirect(reverse("admin:connectivity_alertchannel_change", args=[channel.pk]))
 
     @admin.action(permissions=("change",), description="Send a test alert")
+    @confirm_first(
+        consequences=[
+            "A test alert is sent to each channel (its webhook or mail address receives a message)."
+        ]
+    )
     def send_test_alert(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
         self._send_tests(request, list(queryset))
 

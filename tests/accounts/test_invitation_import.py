@@ -217,7 +217,7 @@ def test_staff_who_may_only_look_cannot_upload_confirm_resend_or_revoke(make_per
     assert client.post(f"/admin/accounts/invitation/import/{batch.pk}/").status_code == 403
     listing = client.get("/admin/accounts/invitation/").content.decode()
     assert "Invite from a CSV file" not in listing and 'value="resend"' not in listing
-    action = {"_selected_action": [made.invitation.pk], "index": 0}
+    action = {"_selected_action": [made.invitation.pk], "post": "yes", "index": 0}
     for name in ("resend", "revoke"):
         client.post("/admin/accounts/invitation/", {**action, "action": name})
     batch.refresh_from_db()

@@ -233,7 +233,7 @@ def test_staff_cannot_invite_a_person_or_an_address_twice(staff_client: Client) 
 def test_resend_and_revoke_from_the_admin(staff_client: Client, client: Client, policy: Any) -> None:
     policy(SignupMode.INVITATION)
     first = invite()
-    action = {"_selected_action": [first.invitation.pk], "index": 0}
+    action = {"_selected_action": [first.invitation.pk], "post": "yes", "index": 0}
     resent = staff_client.post("/admin/accounts/invitation/", {**action, "action": "resend"})
     assert resent.status_code == 200 and "mailed again with a new link" in resent.content.decode()
     new_path = LINK.search(resent.content.decode())

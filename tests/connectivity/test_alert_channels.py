@@ -116,7 +116,7 @@ def test_the_admin_action_mails_a_test_alert_to_each_chosen_channel(
 
     response = admin_client.post(
         reverse("admin:connectivity_alertchannel_changelist"),
-        {"action": "send_test_alert", "_selected_action": [ops.pk]},
+        {"action": "send_test_alert", "_selected_action": [ops.pk], "post": "yes"},
         follow=True,
     )
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from portal.celery import app
-from portal.connectivity import admin as connectivity_admin
+from portal.connectivity import admin_check_now as connectivity_admin
 from portal.connectivity.facts import NetworkFacts
 from portal.connectivity.models import CheckResult, Network, State
 from portal.connectivity.schedules import heartbeat_task_name, sweep_task_name
@@ -112,10 +112,46 @@ def test_it_shows_check_now_as_pending_when_no_worker_consumes_the_network_queue
 
     response = admin_client.post(
         reverse("admin:connectivity_target_changelist"),
-        {"action": "check_now", "_selected_action": [target.pk]},
+        {"action": "check_now", "_selected_action": [target.pk], "post": "yes"},
     )
 
     assert response.status_code == 302
     [message] = [str(m) for m in get_messages(response.wsgi_request)]
-    assert f"pending (no answer yet; is a worker consuming {network.queue}?)" in message
+    # Said from the task's state and the heartbeats: nobody took it, no worker heard there.
+    assert (
+        f"pending, no answer yet: waiting in the queue {network.queue}: no worker heard on it ever" in message
+    )
     assert not CheckResult.objects.filter(target=target).exists()  # the default worker left it alone
+
+
+def test_check_now_on_many_targets_returns_at_once_and_its_progress_page_follows_the_worker(
+    network: Network,
+    network_worker: CeleryWorker,
+    http_server: Callable[..., LabHTTPServer],
+    silent_port: int,
+    admin_client: Client,
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    fine = make_target(f"http://127.0.0.1:{server.port}/health", network, name="fine")
+    slow = make_target(f"http://127.0.0.1:{silent_port}/health", network, name="slow", timeout_seconds=3.0)
+    chosen = {"action": "check_now", "_selected_action": [fine.pk, slow.pk]}
+    asked = admin_client.post(reverse("admin:connectivity_target_changelist"), chosen)
+    assert "Check now from every network?" in asked.content.decode()  # asks first
+    assert not CheckResult.objects.exists()
+
+    started = time.monotonic()
+    response = admin_client.post(reverse("admin:connectivity_target_changelist"), {**chosen, "post": "yes"})
+    assert response.status_code == 302 and time.monotonic() - started < 2  # no 10 s freeze
+    fragment = response["Location"] + "?fragment=1"
+    # While the silent target holds its probe, the page blames the target, not the worker.
+    wait_for(
+        lambda: (
+            "took it and is waiting for the target to answer" in admin_client.get(fragment).content.decode()
+        ),
+        network_worker,
+    )
+    wait_for(lambda: 'data-done="1"' in admin_client.get(fragment).content.decode(), network_worker)
+    text = admin_client.get(fragment).content.decode()
+    assert "2 of 2" in text and "(1 failed)" in text
+    assert CheckResult.objects.filter(target=fine, ok=True).exists()
+    assert CheckResult.objects.filter(target=slow, ok=False).exists()

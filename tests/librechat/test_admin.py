@@ -74,7 +74,8 @@ def test_it_queues_provisioning_and_logs_the_action(
     )
     with django_capture_on_commit_callbacks() as callbacks:
         response = staff_client.post(
-            "/admin/librechat/librechataccount/", {"action": "retry", "_selected_action": [account.pk]}
+            "/admin/librechat/librechataccount/",
+            {"action": "retry", "_selected_action": [account.pk], "post": "yes"},
         )
     assert response.status_code == 302
     account.refresh_from_db()
@@ -87,7 +88,7 @@ def test_it_queues_provisioning_and_logs_the_action(
 def test_it_revokes_sessions_from_the_admin(staff_client: Client, ready_account: LibreChatAccount) -> None:
     staff_client.post(
         "/admin/librechat/librechataccount/",
-        {"action": "revoke_sessions", "_selected_action": [ready_account.pk]},
+        {"action": "revoke_sessions", "_selected_action": [ready_account.pk], "post": "yes"},
     )
     assert sessions.session_live(account=ready_account) is None
     assert LogEntry.objects.filter(change_message__startswith="Revoked 1 LibreChat session").exists()
@@ -140,7 +141,7 @@ def test_it_resets_the_password_and_checks_the_server_through_the_network_worker
     old = ready_account.password.reveal()
     response = staff_client.post(
         "/admin/librechat/librechataccount/",
-        {"action": "reset_password", "_selected_action": [ready_account.pk]},
+        {"action": "reset_password", "_selected_action": [ready_account.pk], "post": "yes"},
         follow=True,
     )
     assert "password reset" in response.content.decode(), net_worker.log()[-3000:]
@@ -152,7 +153,7 @@ def test_it_resets_the_password_and_checks_the_server_through_the_network_worker
     sim.configure(allow_registration=False)
     response = staff_client.post(
         "/admin/librechat/librechatserver/",
-        {"action": "check_connection", "_selected_action": [ready_account.server_id]},
+        {"action": "check_connection", "_selected_action": [ready_account.server_id], "post": "yes"},
         follow=True,
     )
     assert "registration is closed" in response.content.decode()

@@ -51,7 +51,9 @@ def drifted_key(server: LiteLLMServer, sim: LiteLLMSimulator) -> VirtualKey:
 
 
 def act(client: Client, action: str, key: VirtualKey) -> str:
-    response = client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [key.pk]}, follow=True)
+    response = client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [key.pk], "post": "yes"}, follow=True
+    )
     assert response.status_code == 200
     return response.content.decode()
 
@@ -90,7 +92,7 @@ def test_the_change_page_answers_drift_in_one_click(
     assert f'action="{accept}"' in page and "restore ours" in page
 
     assert staff.get(accept).status_code == 405  # a click is a POST; a link never changes a key
-    response = staff.post(accept, follow=True)
+    response = staff.post(accept, {"post": "yes"}, follow=True)
 
     assert response.redirect_chain[-1][0] == change
     assert "Accepted LiteLLM&#x27;s limits (max budget)" in response.content.decode()
@@ -130,9 +132,9 @@ def test_staff_who_may_only_view_keys_can_neither_restore_nor_accept(
     client.force_login(viewer)
 
     for action in ("restore_ours_action", "accept_theirs_action"):
-        client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [key.pk]})
+        client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [key.pk], "post": "yes"})
     for button in ("admin:litellm_virtualkey_restore", "admin:litellm_virtualkey_accept"):
-        assert client.post(reverse(button, args=[key.pk])).status_code == 403
+        assert client.post(reverse(button, args=[key.pk]), {"post": "yes"}).status_code == 403
 
     key.refresh_from_db()
     assert key.max_budget == Decimal("10") and key.drift_found_at is not None

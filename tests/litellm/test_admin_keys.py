@@ -4,6 +4,7 @@ simulator as LiteLLM, the admin through Django's test client."""
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,7 @@ from integrations.litellm.models import KeyStatus, LiteLLMModel, LiteLLMServer, 
 from portal.accounts.models import User
 from tests.litellm.conftest import stored_key
 from tests.simulators.litellm import LiteLLMSimulator
-from tests.workers import CeleryWorker
+from tests.workers import CeleryWorker, wait_for
 
 
 @pytest.fixture
@@ -135,20 +136,27 @@ def test_the_actions_report_per_key_and_land_in_the_admin_log(
         key = keys.key_create(server=tx_server, alias=alias, enqueue=False)
         key_work.key_apply_pending(key_id=key.pk)
         made.append(key)
-    response = staff.post(
-        reverse("admin:litellm_virtualkey_changelist"),
-        {"action": "block_action", "_selected_action": [k.pk for k in made]},
-        follow=True,
-    )
-    text = response.content.decode()
-    # (the admin capitalises messages)
-    assert "A: block: Blocked in LiteLLM" in text and "B: block: Blocked in LiteLLM" in text
+    chosen = {"action": "block_action", "_selected_action": [k.pk for k in made]}
+    asked = staff.post(reverse("admin:litellm_virtualkey_changelist"), chosen)
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "Block in LiteLLM?" in page  # the confirmation first
+    assert "a" in page and made[1].key_name in page and 'name="post" value="yes"' in page
+    assert not any(stored_key(sim, k.token_hash)["blocked"] for k in made)  # nothing yet
+
+    started = time.monotonic()
+    response = staff.post(reverse("admin:litellm_virtualkey_changelist"), {**chosen, "post": "yes"})
+    assert time.monotonic() - started < 2  # many keys: background work, the request returns at once
+    progress = response["Location"]
+    assert progress.startswith("/admin/progress/")
+    wait_for(lambda: "All finished." in staff.get(progress + "?fragment=1").content.decode(), net_worker)
+    text = staff.get(progress).content.decode()
+    assert "2 of 2" in text and text.count("Blocked in LiteLLM") == 2
     assert all(stored_key(sim, k.token_hash)["blocked"] for k in made)
-    assert LogEntry.objects.filter(change_message__contains="block: Blocked in LiteLLM").count() == 2
+    assert LogEntry.objects.filter(change_message__contains="block: sent to the worker").count() == 2
 
     response = staff.post(
         reverse("admin:litellm_virtualkey_changelist"),
-        {"action": "rotate_action", "_selected_action": [made[0].pk]},
+        {"action": "rotate_action", "_selected_action": [made[0].pk], "post": "yes"},
         follow=True,
     )
     assert "A: rotate: Rotated" in response.content.decode()

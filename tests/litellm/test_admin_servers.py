@@ -111,7 +111,7 @@ def test_the_costly_health_check_runs_only_when_asked(
     sim.configure(unhealthy_models={"claude-mock"})
     response = staff.post(
         reverse("admin:litellm_litellmserver_changelist"),
-        {"action": "health_action", "_selected_action": [tx_server.pk]},
+        {"action": "health_action", "_selected_action": [tx_server.pk], "post": "yes"},
         follow=True,
     )
     text = response.content.decode()

@@ -86,7 +86,7 @@ def test_the_admin_adds_a_model_and_refuses_literal_keys(
     row = LiteLLMModel.objects.get(model_name="mini")
     response = staff.post(
         reverse("admin:litellm_litellmmodel_changelist"),
-        {"action": "delete_from_litellm", "_selected_action": [row.pk]},
+        {"action": "delete_from_litellm", "_selected_action": [row.pk], "post": "yes"},
         follow=True,
     )
     assert "deleted" in response.content.decode()

@@ -167,7 +167,7 @@ def test_item6_relogin_with_redis_down_says_pending_within_seconds(
     response, elapsed = timed(
         admin_client.post,
         "/admin/librechat/librechataccount/",
-        {"action": "relogin", "_selected_action": [account.pk]},
+        {"action": "relogin", "_selected_action": [account.pk], "post": "yes"},
         follow=True,
     )
     assert response.status_code == 200 and elapsed < FEW_SECONDS
@@ -495,7 +495,7 @@ def test_item7_staff_with_change_permission_send_a_given_up_mail_again(
         next_attempt_at=None,
         last_error="SMTPAuthenticationError",
     )
-    action = {"action": "send_again", "_selected_action": [given_up.pk]}
+    action = {"action": "send_again", "_selected_action": [given_up.pk], "post": "yes"}
     viewer = staff_with("portal.view_outgoingmail", email="viewer@example.com")
     assert "SMTPAuthenticationError" in viewer.get("/admin/portal/outgoingmail/").content.decode()
     viewer.post("/admin/portal/outgoingmail/", action)

@@ -295,7 +295,7 @@ def test_people_s_librechat_credentials_go_only_to_a_confirmed_address(
 
     # Only the permission confirms; the confirmation is in the admin history.
     changelist = reverse("admin:librechat_librechatserver_changelist")
-    confirm = {"action": "confirm_address", "_selected_action": [chat_server.pk]}
+    confirm = {"action": "confirm_address", "_selected_action": [chat_server.pk], "post": "yes"}
     editor.post(changelist, confirm, follow=True)
     chat_server.refresh_from_db()
     assert not chat_server.address_confirmed

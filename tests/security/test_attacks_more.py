@@ -85,7 +85,7 @@ def test_staff_marking_a_strangers_signup_verified_never_activates_the_strangers
     _, helpdesk = staff_holding("accounts.view_user", "accounts.change_user")
     response = helpdesk.post(
         "/admin/accounts/user/",
-        {"action": "mark_verified_and_approve", "_selected_action": [victim.pk]},
+        {"action": "mark_verified_and_approve", "_selected_action": [victim.pk], "post": "yes"},
     )
     assert response.status_code == 302
     victim.refresh_from_db()
@@ -116,7 +116,8 @@ def test_the_strangers_open_session_ends_when_staff_vouch_for_the_address(
     victim = User.objects.get(email="victim@corp.test")
     _, helpdesk = staff_holding("accounts.view_user", "accounts.change_user")
     helpdesk.post(
-        "/admin/accounts/user/", {"action": "mark_verified_and_approve", "_selected_action": [victim.pk]}
+        "/admin/accounts/user/",
+        {"action": "mark_verified_and_approve", "_selected_action": [victim.pk], "post": "yes"},
     )
     response = attacker.get("/me/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

@@ -128,7 +128,7 @@ def test_the_admins_rotate_action_keeps_the_keys_spend(litellm_sim: LiteLLMSimul
 
     response = staff.post(
         reverse("admin:litellm_virtualkey_changelist"),
-        {"action": "rotate_action", "_selected_action": [key.pk]},
+        {"action": "rotate_action", "_selected_action": [key.pk], "post": "yes"},
         follow=True,
     )
 

@@ -223,7 +223,11 @@ def test_staff_bulk_actions_leave_a_superusers_row_alone() -> None:
 
     response = logged_in(helpdesk).post(
         reverse("admin:accounts_user_changelist"),
-        {"action": "mark_verified_and_approve", "_selected_action": [root.pk, ops.pk, person.pk]},
+        {
+            "action": "mark_verified_and_approve",
+            "_selected_action": [root.pk, ops.pk, person.pk],
+            "post": "yes",
+        },
         follow=True,
     )
 

@@ -69,7 +69,7 @@ def test_it_refuses_key_actions_to_view_only_staff_and_calls_no_vendor(
     client = staff_with("litellm.view_virtualkey")
     response = client.post(
         reverse("admin:litellm_virtualkey_changelist"),
-        {"action": action, "_selected_action": [key.pk]},
+        {"action": action, "_selected_action": [key.pk], "post": "yes"},
         follow=True,
     )
     assert response.status_code == 200

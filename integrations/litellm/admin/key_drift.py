@@ -22,6 +22,7 @@ from integrations.litellm.admin.common import dispatch_keys, outcome_words
 from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from integrations.litellm.models import VirtualKey
 from portal.core.admin_pages import admin_path
+from portal.core.confirm import confirm_first
 
 
 class IdleFilter(admin.SimpleListFilter):
@@ -71,6 +72,9 @@ def _words(names: list[str]) -> str:
 
 
 @admin.action(permissions=("change",), description="Limits changed in LiteLLM: restore ours")
+@confirm_first(
+    consequences=["LiteLLM is told the portal's limits again for each key, replacing what was changed there."]
+)
 def restore_ours_action(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
     accepted: dict[int, tuple[VirtualKey, list[str]]] = {}
     drifted = list(queryset.filter(drift_found_at__isnull=False).select_related("server"))
@@ -94,6 +98,11 @@ def restore_ours_action(model_admin: Any, request: HttpRequest, queryset: QueryS
 
 
 @admin.action(permissions=("change",), description="Limits changed in LiteLLM: accept LiteLLM's")
+@confirm_first(
+    consequences=[
+        "The portal takes the limits LiteLLM holds for each key as its own; LiteLLM is not changed."
+    ]
+)
 def accept_theirs_action(model_admin: Any, request: HttpRequest, queryset: QuerySet[VirtualKey]) -> None:
     drifted = list(queryset.filter(drift_found_at__isnull=False))
     if not drifted:
@@ -118,7 +127,10 @@ def drift_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
             key = get_object_or_404(VirtualKey, pk=pk)
             if not model_admin.has_change_permission(request, key):
                 raise PermissionDenied
-            action(model_admin, request, VirtualKey.objects.filter(pk=pk))
+            # The first POST shows the confirmation page; its post=yes runs the action.
+            response = action(model_admin, request, VirtualKey.objects.filter(pk=pk))
+            if response is not None:
+                return response
             return HttpResponseRedirect(reverse("admin:litellm_virtualkey_change", args=[pk]))
 
         return view

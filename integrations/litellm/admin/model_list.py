@@ -23,6 +23,7 @@ from integrations.litellm.models import (
     ModelSource,
 )
 from portal.core.admin_pages import admin_page
+from portal.core.confirm import confirm_first
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
 
@@ -103,6 +104,12 @@ class LiteLLMModelAdmin(admin.ModelAdmin):
 
     @admin.action(
         permissions=("delete_in_litellm",), description="Delete from LiteLLM (database models only)"
+    )
+    @confirm_first(
+        consequences=[
+            "Each database model is deleted from its LiteLLM: requests naming it fail from then on, "
+            "for every key. Models from config.yaml are left alone (edit that file instead)."
+        ]
     )
     def delete_from_litellm(self, request: HttpRequest, queryset: QuerySet[LiteLLMModel]) -> None:
         for model in queryset.select_related("server"):

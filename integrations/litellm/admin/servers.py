@@ -23,10 +23,13 @@ from integrations.litellm.models import (
     LiteLLMModel,
     LiteLLMServer,
 )
+from integrations.litellm.servers import server_queue
 from portal.core.admin_pages import admin_path
+from portal.core.confirm import confirm_first
 from portal.core.queues import dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin
+from portal.core.task_wait import waiting
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,14 @@ class LiteLLMModelInline(admin.TabularInline):
         return False
 
 
-def _ask(task: Any, server: LiteLLMServer) -> tuple[bool, Any]:
-    """Run a server's task on its network's queue; (False, None) when it has not answered in time."""
-    done, result, _ = dispatch_and_wait(
+def _ask(task: Any, server: LiteLLMServer) -> tuple[bool, Any, str]:
+    """Run a server's task on its network's queue: (done, result, why not done yet), where
+    "why" comes from the task's state and the worker's heartbeat: no worker, or LiteLLM slow."""
+    done, result, task_id = dispatch_and_wait(
         task, network=server.network, kwargs={"server_id": server.pk}, wait_seconds=admin_wait_seconds()
     )
-    return done, result
+    why = "" if done else waiting(queue=server_queue(server), task_id=task_id, vendor="LiteLLM").sentence
+    return done, result, why
 
 
 @admin.register(LiteLLMServer)
@@ -104,11 +109,11 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         ]
 
     def _check(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result = _ask(tasks.server_check, server)
+        done, result, why = _ask(tasks.server_check, server)
         if not done:
             messages.warning(
                 request,
-                f"{server}: no answer within {admin_wait_seconds():g} s (is a worker consuming net.{server.network}?); "
+                f"{server}: no answer within {admin_wait_seconds():g} s: {why}; "
                 "the result will show on the server page.",
             )
         elif isinstance(result, dict):
@@ -122,10 +127,10 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         return self._server_button(request, pk, self._check)
 
     def _sync(self, request: HttpRequest, server: LiteLLMServer) -> None:
-        done, result = _ask(tasks.server_sync, server)
+        done, result, why = _ask(tasks.server_sync, server)
         if not done:
             messages.warning(
-                request, f"{server}: sync still running; its outcome will show on the server page."
+                request, f"{server}: sync not finished yet ({why}); its outcome will show on the server page."
             )
         elif isinstance(result, dict) and result.get("ok"):
             messages.success(request, f"{server}: {result['detail']}")
@@ -159,6 +164,9 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
         return response
 
     @admin.action(permissions=("change",), description="Test connection")
+    @confirm_first(
+        consequences=["Each server's health and master key are checked now; nothing changes in LiteLLM."]
+    )
     def test_connection_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._check(request, server)
@@ -166,12 +174,20 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
     @admin.action(
         permissions=("change",), description="Call every model now (/health: real requests, costs money)"
     )
+    @confirm_first(
+        consequences=[
+            "LiteLLM sends a real request to every model of each server: each costs what a request "
+            "to that model costs, and a slow model holds the answer."
+        ]
+    )
     def health_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
-            done, result = _ask(tasks.server_health, server)
+            done, result, why = _ask(tasks.server_health, server)
             self.log_change(request, server, "Called every model (/health)")
             if not done or not isinstance(result, dict):
-                messages.warning(request, f"{server}: /health has not answered yet (it calls every model).")
+                messages.warning(
+                    request, f"{server}: /health has not answered yet ({why or 'it calls every model'})."
+                )
             elif "detail" in result:
                 messages.error(request, f"{server}: /health failed: {result['detail']}")
             else:
@@ -181,6 +197,12 @@ class LiteLLMServerAdmin(ServerAddressAdminMixin, SecretFormAdmin):
                 messages.add_message(request, level, f"{server}: healthy: {healthy}; unhealthy: {unhealthy}.")
 
     @admin.action(permissions=("change",), description="Sync keys and models now")
+    @confirm_first(
+        consequences=[
+            "Each server's keys and models are read from LiteLLM: keys found only there are "
+            "adopted (found in LiteLLM), keys LiteLLM no longer has are marked missing."
+        ]
+    )
     def sync_action(self, request: HttpRequest, queryset: QuerySet[LiteLLMServer]) -> None:
         for server in queryset:
             self._sync(request, server)

@@ -53,7 +53,9 @@ def test_it_rotates_from_the_admin_and_logs_the_action(staff_client, litellm_sim
     old = key_of(record)
 
     response = staff_client.post(
-        "/admin/access/personalkey/", {"action": "rotate_now", "_selected_action": [record.pk]}, follow=True
+        "/admin/access/personalkey/",
+        {"action": "rotate_now", "_selected_action": [record.pk], "post": "yes"},
+        follow=True,
     )
 
     assert "Rotation requested" in response.content.decode()
@@ -84,7 +86,9 @@ def test_it_fixes_a_drift_finding_in_one_click(staff_client, litellm_sim, chat_s
     reconcile.pairing_reconcile(pairing_id=record.pairing_id)
     finding = DriftFinding.objects.get(kind="orphan_key")
 
-    staff_client.post("/admin/access/driftfinding/", {"action": "fix", "_selected_action": [finding.pk]})
+    staff_client.post(
+        "/admin/access/driftfinding/", {"action": "fix", "_selected_action": [finding.pk], "post": "yes"}
+    )
 
     finding.refresh_from_db()
     assert finding.fixed_at is not None and finding.fix_outcome == "deletion in LiteLLM requested"

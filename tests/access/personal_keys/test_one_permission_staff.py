@@ -29,7 +29,9 @@ def test_view_only_staff_cannot_rotate_or_retry_a_persons_key(litellm_sim, chat_
     page = client.get("/admin/access/personalkey/")
     assert page.status_code == 200 and "Rotate the key now" not in page.content.decode()
     for action in ("rotate", "retry", "rotate_now", "retry_now"):
-        client.post("/admin/access/personalkey/", {"action": action, "_selected_action": [record.pk]})
+        client.post(
+            "/admin/access/personalkey/", {"action": action, "_selected_action": [record.pk], "post": "yes"}
+        )
 
     record.refresh_from_db()
     assert record.rotation_requested_at is None and record.step == ""

@@ -156,7 +156,7 @@ def test_it_reconciles_from_the_admin_through_the_litellm_networks_worker(
 
     response = client.post(
         "/admin/access/pairing/",
-        {"action": "reconcile_report", "_selected_action": [pairing.pk]},
+        {"action": "reconcile_report", "_selected_action": [pairing.pk], "post": "yes"},
         follow=True,
     )
 
