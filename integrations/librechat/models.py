@@ -19,11 +19,13 @@ from portal.crypto import EncryptedTextField
 class LibreChatServer(models.Model):
     name = models.CharField(max_length=100, unique=True)
     api_url = models.CharField(
+        verbose_name="API URL",
         max_length=500,
         validators=[validate_http_url],
         help_text="LibreChat's API as the portal's worker reaches it on its network, e.g. http://librechat-api:3080.",
     )
     public_url = models.CharField(
+        verbose_name="public URL",
         max_length=500,
         blank=True,
         validators=[validate_http_url],
@@ -95,7 +97,7 @@ class LibreChatAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="librechat_account"
     )
     server = models.ForeignKey(LibreChatServer, on_delete=models.PROTECT, related_name="accounts")
-    librechat_user_id = models.CharField("LibreChat user id", max_length=64, blank=True)
+    librechat_user_id = models.CharField("LibreChat user ID", max_length=64, blank=True)
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=80)
     username = models.CharField(max_length=80, blank=True)

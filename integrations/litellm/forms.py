@@ -121,8 +121,12 @@ class _KeyLimitsMixin(forms.ModelForm):
     soft_budget = BudgetField(
         label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
     )
-    tpm_limit = forms.IntegerField(required=False, min_value=1)
-    rpm_limit = forms.IntegerField(required=False, min_value=1)
+    tpm_limit = forms.IntegerField(
+        label="TPM limit", required=False, min_value=1, help_text="Tokens per minute."
+    )
+    rpm_limit = forms.IntegerField(
+        label="RPM limit", required=False, min_value=1, help_text="Requests per minute."
+    )
     max_parallel_requests = forms.IntegerField(required=False, min_value=1)
     budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_budget_duration])
     key_alias = forms.CharField(required=False, max_length=255, validators=[validate_alias])
@@ -333,6 +337,7 @@ class ModelAddForm(forms.Form):
     )
     api_base = forms.CharField(
         required=False,
+        label="API base",
         max_length=500,
         validators=[validate_http_url],
         help_text="Where LiteLLM sends this model's requests, with the provider key; setting it takes "

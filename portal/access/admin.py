@@ -43,7 +43,7 @@ class PairingAdmin(admin.ModelAdmin):
             field.validators.append(validate_http_url)  # the baseURL pasted into librechat.yaml
         return field
 
-    @admin.display(description="librechat.yaml (custom endpoint, ready to paste)")
+    @admin.display(description="Block for librechat.yaml (custom endpoint, ready to paste)")
     def librechat_yaml(self, obj: Pairing) -> str:
         if obj.pk is None:
             return "Save the pairing first."
