@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 from portal.crypto import EncryptedTextField
 
 
@@ -33,7 +33,7 @@ class LiteLLMServer(models.Model):
     base_url = models.CharField(
         verbose_name="base URL",
         max_length=500,
-        validators=[validate_http_url],
+        validators=[validate_network_url],
         help_text="The proxy's URL as seen from its network, e.g. http://litellm:4000 (a trailing /v1 is fine).",
     )
     network = models.CharField(

@@ -17,7 +17,7 @@ from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemov
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 from portal.core.view_only import ViewOnlyAdmin
 
 RECONCILE_WAIT_SECONDS = 8.0
@@ -40,7 +40,7 @@ class PairingAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "litellm_url_for_librechat" and field is not None:
-            field.validators.append(validate_http_url)  # the baseURL pasted into librechat.yaml
+            field.validators.append(validate_network_url)  # the baseURL pasted into librechat.yaml
         return field
 
     @admin.display(description="Block for librechat.yaml (custom endpoint, ready to paste)")

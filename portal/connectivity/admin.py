@@ -34,7 +34,7 @@ from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import NoWorker, dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
 from portal.core.server_address import ServerAddressAdminMixin, may_change_address
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 from portal.core.view_only import ViewOnlyAdmin
 
 # How long an admin waits for "Check now" answers from all networks together.
@@ -368,11 +368,12 @@ class CheckResultAdmin(ViewOnlyAdmin):
 
 
 class AlertChannelForm(forms.ModelForm):
-    new_webhook_url = forms.URLField(
+    # Not a URLField: its URLValidator refuses one-label names (http://alertmanager:9093).
+    new_webhook_url = forms.CharField(
         label="Webhook URL",
         required=False,
-        assume_scheme="https",
-        validators=[validate_http_url],
+        max_length=500,
+        validators=[validate_network_url],
         widget=forms.PasswordInput(render_value=False),
         help_text="Receives JSON with a Slack-compatible `text`. Stored encrypted (the URL is the "
         "credential) and never shown; leave empty to keep it.",

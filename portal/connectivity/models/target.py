@@ -13,6 +13,7 @@ from portal.connectivity.models.network import Network, split_list
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
 from portal.connectivity.probes.presets import preset_choice_label
 from portal.connectivity.probes.spec import ERROR_KIND_LABELS, PROBE_KIND_LABELS
+from portal.core.validators import network_host_problem
 from portal.crypto import EncryptedTextField
 
 
@@ -119,6 +120,10 @@ class Target(models.Model):
             spec = self.probe_spec(with_password=False)
         except ValueError as exc:
             raise ValidationError({"address": str(exc)}) from None
+        # The same host rule as every address inside a network (portal.core.validators).
+        problem = network_host_problem(spec.target_host) if spec.target_host else None
+        if problem:
+            raise ValidationError({"address": f"This address cannot be checked: {problem}."})
         self.kind = spec.kind.value
 
     @property
