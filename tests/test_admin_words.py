@@ -170,3 +170,28 @@ def test_it_keeps_the_capitals_of_a_name_that_starts_a_message(rows: None) -> No
         "librechat-dev: its address http://librechat-api:3080 on backend-dev was confirmed already." in html
     )
     assert "Librechat-dev" not in html
+
+
+def test_the_keys_list_reads_a_state_not_a_red_cross(rows: None) -> None:
+    key = VirtualKey.objects.get()
+    VirtualKey.objects.create(
+        server=key.server, key_alias="stopped", key_name="sk-...cd34", status="active", blocked=True
+    )
+    client = Client()
+    client.force_login(User.objects.get(email="words@example.com"))
+    html = client.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
+    states = re.findall(r'<td class="field-state_column"><span class="key-state [\w-]+">([^<]+)</span>', html)
+    assert sorted(states) == ["active", "blocked"]
+    assert "icon-no.svg" not in html and "icon-yes.svg" not in html
+
+
+def test_the_people_list_reads_one_state_per_person(rows: None) -> None:
+    person = User.objects.get(email="person@example.com")
+    client = Client()
+    client.force_login(User.objects.get(email="words@example.com"))
+    html = client.get(reverse("admin:accounts_user_changelist")).content.decode()
+    assert "email not verified, not approved" in html and '<div class="cell-note">superuser</div>' in html
+    person.email_verified_at = timezone.now()
+    person.save()
+    assert "waiting for approval" in client.get(reverse("admin:accounts_user_changelist")).content.decode()
+    assert "icon-no.svg" not in html

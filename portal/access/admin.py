@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from portal.access import personal_keys, reconcile
 from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
+from portal.core.admin_columns import next_try_words
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
@@ -97,17 +98,8 @@ class IdleKeyFilter(admin.SimpleListFilter):
 
 @admin.register(PersonalKey)
 class PersonalKeyAdmin(admin.ModelAdmin):
-    list_display = (
-        "person",
-        "status",
-        "step",
-        "key_name",
-        "plan",
-        "last_used",
-        "attempts",
-        "next_attempt_at",
-        "problem",
-    )
+    # Fits 1366 px: the step under the status, attempts and the next try in one column.
+    list_display = ("person", "status_and_step", "key_name", "plan", "last_used", "next_try", "problem")
     list_select_related = ("person", "key", "plan")
     list_filter = ("status", IdleKeyFilter, "pairing")
     search_fields = ("person__email",)
@@ -145,6 +137,18 @@ class PersonalKeyAdmin(admin.ModelAdmin):
     @admin.display(description="last used", ordering="key__last_used_at")
     def last_used(self, obj: PersonalKey) -> str:
         return last_used_words(obj.key.last_used_at) if obj.key else "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_and_step(self, obj: PersonalKey) -> str:
+        if not obj.step:
+            return obj.get_status_display()
+        return format_html(
+            '{}<div class="cell-note">{}</div>', obj.get_status_display(), obj.get_step_display()
+        )
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, obj: PersonalKey) -> str:
+        return next_try_words(obj.attempts, obj.next_attempt_at)
 
     @admin.display(description="problem")
     def problem(self, obj: PersonalKey) -> str:

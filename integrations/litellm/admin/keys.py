@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 
 from integrations.litellm import keys, limits
 from integrations.litellm.admin.common import dispatch_keys, outcome_words
+from integrations.litellm.admin.key_columns import alias_column, state_column
 from integrations.litellm.admin.key_drift import (
     DriftFilter,
     IdleFilter,
@@ -142,20 +143,8 @@ def _key_action(action: str, label: str, description: str, *, permission: str = 
 
 @admin.register(VirtualKey)
 class VirtualKeyAdmin(admin.ModelAdmin):
-    list_display = (
-        "alias_display",
-        "server",
-        "owner",
-        "key_display",
-        "status",
-        "blocked",
-        "spend_bar",
-        last_used_column,
-        "expires",
-        "origin",
-        "pending_display",
-        drift_column,
-    )
+    # Fits 1366 px (key_columns): owner and server under the alias, expiry and origin on the row.
+    list_display = (alias_column, "key_display", state_column, "spend_bar", last_used_column)
     list_filter = (
         "server",
         OwnerFilter,
@@ -292,11 +281,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
 
     # --- columns
 
-    @admin.display(description="alias", ordering="key_alias")
-    def alias_display(self, obj: VirtualKey) -> str:
-        return obj.key_alias or "(no alias)"
-
-    @admin.display(description="key", ordering="key_name")
+    @admin.display(description="LiteLLM key", ordering="key_name")
     def key_display(self, obj: VirtualKey) -> str:
         """The key; during a rotation's grace period or hand-over also the old one, which
         still works (both are in LiteLLM until it is deleted)."""
@@ -338,18 +323,6 @@ class VirtualKeyAdmin(admin.ModelAdmin):
             found,
             f"{obj.drift_found_at:%Y-%m-%d %H:%M}",
         )
-
-    @admin.display(description="pending")
-    def pending_display(self, obj: VirtualKey) -> str:
-        if obj.rotation_step == keys.HANDOVER_STEP:
-            return "rotate: waiting for the hand-over"
-        if obj.rotation_step == keys.GRACE_STEP:
-            return "rotate: grace period (both keys share the budget)"
-        if obj.pending_action:
-            return obj.get_pending_action_display()
-        if obj.last_action_ok is False:
-            return f"{obj.last_action} failed"
-        return ""
 
     @admin.display(description="full key")
     def reveal_link(self, obj: VirtualKey) -> str:
