@@ -72,14 +72,23 @@ def rows(db: None) -> None:
     chat = LibreChatServer.objects.create(
         name="LibreChat", api_url="http://librechat-api:3080", public_url="https://chat.example.com"
     )
-    account = LibreChatAccount.objects.create(person=person, server=chat, email=person.email, name="Person")
+    account = LibreChatAccount.objects.create(
+        person=person, server=chat, email=person.email, name="Person", attempts=2, next_attempt_at=now
+    )
     LibreChatSession.objects.create(
         account=account,
         access_expires_at=now + timedelta(minutes=15),
         refresh_expires_at=now + timedelta(days=7),
     )
     pairing = Pairing.objects.create(librechat_server=chat, litellm_server=server, default_plan=plan)
-    PersonalKey.objects.create(person=person, pairing=pairing, plan=plan, key=key)
+    PersonalKey.objects.create(
+        person=person,
+        pairing=pairing,
+        plan=plan,
+        key=key,
+        attempts=1,
+        next_attempt_at=now + timedelta(days=2),
+    )
     DriftFinding.objects.create(pairing=pairing, kind=DriftKind.ORPHAN_KEY, found_at=now)
     PersonRemoval.objects.create(email="gone@example.com", litellm_server=server, librechat_server=chat)
     Invitation.objects.create(

@@ -31,6 +31,9 @@ class PairingAdmin(admin.ModelAdmin):
     readonly_fields = ("librechat_yaml", "created_at")
     actions = ("reconcile_report", "reconcile_and_repair")
 
+    class Media:
+        js = ("portal/copy.js",)  # the librechat.yaml block's copy button
+
     def get_readonly_fields(self, request: HttpRequest, obj: Pairing | None = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
         # LibreChat sends every person's LiteLLM key to this URL: a LiteLLM server's address.
@@ -48,7 +51,12 @@ class PairingAdmin(admin.ModelAdmin):
     def librechat_yaml(self, obj: Pairing) -> str:
         if obj.pk is None:
             return "Save the pairing first."
-        return format_html("<pre>{}</pre>", personal_keys.pairing_librechat_yaml(pairing=obj))
+        return format_html(
+            '<pre id="librechat-yaml">{}</pre><button type="button" class="button copy-button" '
+            'data-copy="librechat-yaml" aria-label="Copy the librechat.yaml block">Copy</button>'
+            '<span id="librechat-yaml-copy-status" class="copy-status" role="status" aria-live="polite"></span>',
+            personal_keys.pairing_librechat_yaml(pairing=obj),
+        )
 
     def _reconcile(self, request: HttpRequest, queryset: QuerySet[Pairing], *, repair: bool) -> None:
         from portal.access.tasks import pairing_reconcile_task

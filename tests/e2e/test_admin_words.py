@@ -138,3 +138,58 @@ def test_every_list_fits_1366_px(wide_page: Any, transactional_db: None) -> None
         if width > WIDTH:
             too_wide[url] = width
     assert not too_wide, f"lists wider than {WIDTH} px: {too_wide}"
+
+
+def click_copy(page: Any, name: str) -> str:
+    """Click the copy button called `name`, see it say "Copied", return the clipboard."""
+    button = page.get_by_role("button", name=name)
+    button.click()
+    page.wait_for_function("b => b.textContent === 'Copied'", arg=button.element_handle())
+    return str(page.evaluate("navigator.clipboard.readText()"))
+
+
+def test_the_copy_buttons_copy(wide_page: Any, transactional_db: None, live_server: Any) -> None:
+    staff = long_rows()
+    admin_log_in(wide_page, "operator@example.com", PASSWORD)
+    key = VirtualKey.objects.filter(blocked=False, rotation_step="").first()
+    assert key is not None
+    VirtualKey.objects.filter(pk=key.pk).update(pending_action="", reveal_to=staff)
+    key.raw_key = "sk-copy-me-0123456789abcdef"
+    key.save(update_fields=["raw_key"])
+
+    wide_page.goto(reverse("admin:litellm_virtualkey_reveal", args=[key.pk]))
+    assert click_copy(wide_page, "Copy the full key") == "sk-copy-me-0123456789abcdef"
+    wide_page.screenshot(path=str(ARTIFACTS / "words-copy-key-copied.png"))
+
+    pairing = Pairing.objects.get()
+    wide_page.goto(reverse("admin:access_pairing_change", args=[pairing.pk]))
+    copied = click_copy(wide_page, "Copy the librechat.yaml block")
+    block = str(wide_page.locator("#librechat-yaml").text_content())
+    assert copied.strip() == block.strip() and "baseURL" in copied  # the clipboard drops a last newline
+    wide_page.screenshot(path=str(ARTIFACTS / "words-copy-librechat-yaml.png"), full_page=True)
+
+    # Without navigator.clipboard (plain http on another host), the text is selected instead.
+    wide_page.evaluate("Object.defineProperty(navigator, 'clipboard', {value: undefined})")
+    button = wide_page.get_by_role("button", name="Copy the librechat.yaml block")
+    button.click()
+    assert button.inner_text() == "Selected: press Ctrl+C"
+    assert wide_page.evaluate("window.getSelection().toString()").strip() == block.strip()
+
+    # The person's own LibreChat password on /me/, after re-entering their portal password.
+    account = LibreChatAccount.objects.select_related("person").first()
+    assert account is not None
+    account.password = "generated-librechat-password-42"
+    account.status = "ready"
+    account.provisioned_at = timezone.now()
+    account.save()
+    wide_page.context.clear_cookies()
+    wide_page.goto("/accounts/login/")
+    wide_page.get_by_label("Email").fill(account.person.email)
+    wide_page.get_by_label("Password").fill("a long passphrase 1")
+    wide_page.keyboard.press("Enter")
+    wide_page.wait_for_url(lambda url: "login" not in url)
+    wide_page.goto("/me/")
+    wide_page.get_by_label("Your portal password").fill("a long passphrase 1")
+    wide_page.get_by_role("button", name="Show the LibreChat password").click()
+    assert click_copy(wide_page, "Copy the LibreChat password") == "generated-librechat-password-42"
+    wide_page.screenshot(path=str(ARTIFACTS / "words-copy-me-password.png"), full_page=True)
