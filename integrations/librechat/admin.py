@@ -21,6 +21,7 @@ from integrations.checks import check_sentence
 from integrations.librechat import accounts, gate, servers, sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer, LibreChatSession
 from integrations.librechat.tasks import account_password_reset_task, server_check_task, session_ensure_task
+from portal.core.admin_columns import next_try_words
 from portal.core.admin_pages import admin_path
 from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
@@ -171,15 +172,8 @@ class LibreChatServerAdmin(ServerAddressAdminMixin):
 
 @admin.register(LibreChatAccount)
 class LibreChatAccountAdmin(admin.ModelAdmin):
-    list_display = (
-        "email",
-        "server",
-        "status_badge",
-        "attempts",
-        "next_attempt_at",
-        "short_error",
-        "role_flag",
-    )
+    # Fits 1366 px: attempts and the next try in one column.
+    list_display = ("email", "server", "status_badge", "next_try", "short_error", "role_flag")
     list_filter = ("status", "server")
     list_select_related = ("server",)
     search_fields = ("email",)
@@ -201,6 +195,10 @@ class LibreChatAccountAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, account: LibreChatAccount) -> str:
         return account.status_line
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, account: LibreChatAccount) -> str:
+        return next_try_words(account.attempts, account.next_attempt_at)
 
     @admin.display(description="last error")
     def short_error(self, account: LibreChatAccount) -> str:

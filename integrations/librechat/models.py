@@ -12,21 +12,23 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_browser_url, validate_network_url
 from portal.crypto import EncryptedTextField
 
 
 class LibreChatServer(models.Model):
     name = models.CharField(max_length=100, unique=True)
     api_url = models.CharField(
+        verbose_name="API URL",
         max_length=500,
-        validators=[validate_http_url],
+        validators=[validate_network_url],
         help_text="LibreChat's API as the portal's worker reaches it on its network, e.g. http://librechat-api:3080.",
     )
     public_url = models.CharField(
+        verbose_name="public URL",
         max_length=500,
         blank=True,
-        validators=[validate_http_url],
+        validators=[validate_browser_url],
         help_text="Where people open LibreChat's web UI in a browser, e.g. https://chat.example.com.",
     )
     network = models.CharField(
@@ -70,7 +72,7 @@ class LibreChatServer(models.Model):
         """public_url if it is an http(s) address, else "": a row saved before the validator
         (or written around it) never becomes a `javascript:` link on /me/."""
         try:
-            validate_http_url(self.public_url)
+            validate_browser_url(self.public_url)
         except ValidationError:
             return ""
         return self.public_url
@@ -95,7 +97,7 @@ class LibreChatAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="librechat_account"
     )
     server = models.ForeignKey(LibreChatServer, on_delete=models.PROTECT, related_name="accounts")
-    librechat_user_id = models.CharField("LibreChat user id", max_length=64, blank=True)
+    librechat_user_id = models.CharField("LibreChat user ID", max_length=64, blank=True)
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=80)
     username = models.CharField(max_length=80, blank=True)

@@ -22,7 +22,7 @@ from integrations.litellm.models import (
     LiteLLMServer,
     VirtualKey,
 )
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 
 # LiteLLM's durations: 30s, 30m, 30h, 30d, 1w, 1mo (§2.1 budget_duration / duration).
 DURATION_RE = re.compile(r"^[1-9][0-9]{0,5}(s|m|h|d|w|mo)$")
@@ -121,8 +121,12 @@ class _KeyLimitsMixin(forms.ModelForm):
     soft_budget = BudgetField(
         label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
     )
-    tpm_limit = forms.IntegerField(required=False, min_value=1)
-    rpm_limit = forms.IntegerField(required=False, min_value=1)
+    tpm_limit = forms.IntegerField(
+        label="TPM limit", required=False, min_value=1, help_text="Tokens per minute."
+    )
+    rpm_limit = forms.IntegerField(
+        label="RPM limit", required=False, min_value=1, help_text="Requests per minute."
+    )
     max_parallel_requests = forms.IntegerField(required=False, min_value=1)
     budget_duration = forms.CharField(required=False, max_length=20, validators=[validate_budget_duration])
     key_alias = forms.CharField(required=False, max_length=255, validators=[validate_alias])
@@ -279,7 +283,7 @@ class ServerForm(forms.ModelForm):
             url = normalise_base_url(self.cleaned_data["base_url"])
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        validate_http_url(url)  # also a port that is a number in range, before address_changed()
+        validate_network_url(url)  # also a port that is a number in range, before address_changed()
         return url
 
     def clean(self) -> dict[str, Any]:
@@ -333,8 +337,9 @@ class ModelAddForm(forms.Form):
     )
     api_base = forms.CharField(
         required=False,
+        label="API base",
         max_length=500,
-        validators=[validate_http_url],
+        validators=[validate_network_url],
         help_text="Where LiteLLM sends this model's requests, with the provider key; setting it takes "
         '"Can change a server\'s address".',
     )

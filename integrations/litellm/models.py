@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 from portal.crypto import EncryptedTextField
 
 
@@ -31,8 +31,9 @@ MAX_ROTATION_GRACE_MINUTES = 7 * 24 * 60
 class LiteLLMServer(models.Model):
     name = models.CharField(max_length=100, unique=True)
     base_url = models.CharField(
+        verbose_name="base URL",
         max_length=500,
-        validators=[validate_http_url],
+        validators=[validate_network_url],
         help_text="The proxy's URL as seen from its network, e.g. http://litellm:4000 (a trailing /v1 is fine).",
     )
     network = models.CharField(
@@ -41,7 +42,7 @@ class LiteLLMServer(models.Model):
         help_text="The Docker network the proxy lives on; calls to it run on that network's queue.",
     )
     master_key = EncryptedTextField(help_text="LITELLM_MASTER_KEY of this proxy.")
-    litellm_version = models.CharField(max_length=50, blank=True)
+    litellm_version = models.CharField(verbose_name="LiteLLM version", max_length=50, blank=True)
     db_status = models.CharField(
         max_length=50, blank=True, help_text="The proxy's own database, as it reports it."
     )
@@ -89,8 +90,8 @@ class KeyPlan(models.Model):
     max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     budget_duration = models.CharField(max_length=20, blank=True, help_text="Spend reset period, e.g. 30d.")
     soft_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
-    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(verbose_name="TPM limit", null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(verbose_name="RPM limit", null=True, blank=True)
     max_parallel_requests = models.PositiveIntegerField(null=True, blank=True)
     key_duration = models.CharField(
         max_length=20, blank=True, help_text="Key lifetime, e.g. 90d; empty = never expires."
@@ -141,8 +142,8 @@ class VirtualKey(models.Model):
     max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     budget_duration = models.CharField(max_length=20, blank=True)
     soft_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
-    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(verbose_name="TPM limit", null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(verbose_name="RPM limit", null=True, blank=True)
     max_parallel_requests = models.PositiveIntegerField(null=True, blank=True)
     expires = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -234,7 +235,7 @@ class VirtualKey(models.Model):
     # A digest of what LiteLLM last said about the key: the sync compares 16 characters
     # instead of loading and comparing every column of every unchanged row.
     sync_fingerprint = models.CharField(max_length=16, blank=True, editable=False)
-    litellm_created_at = models.DateTimeField(null=True, blank=True)
+    litellm_created_at = models.DateTimeField(verbose_name="created in LiteLLM at", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -324,9 +325,12 @@ class LiteLLMModel(models.Model):
     model_name = models.CharField(max_length=255)
     provider_model = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=10, choices=ModelSource.choices, default=ModelSource.CONFIG)
-    model_id = models.CharField(max_length=255)
+    model_id = models.CharField(verbose_name="model ID", max_length=255)
     litellm_params = models.JSONField(
-        default=dict, blank=True, help_text="As LiteLLM shows them (secrets removed)."
+        verbose_name="LiteLLM params",
+        default=dict,
+        blank=True,
+        help_text="As LiteLLM shows them (secrets removed).",
     )
     last_synced_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,11 +14,12 @@ from django.utils.html import format_html
 from integrations.litellm.last_use import IDLE_CHOICES, idle_condition, last_used_words
 from portal.access import personal_keys, reconcile
 from portal.access.models import DriftFinding, Pairing, PersonalKey, PersonRemoval
+from portal.core.admin_columns import next_try_words
 from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import dispatch_and_wait
 from portal.core.server_address import may_change_address
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 from portal.core.view_only import ViewOnlyAdmin
 
 RECONCILE_WAIT_SECONDS = 8.0
@@ -31,6 +32,9 @@ class PairingAdmin(admin.ModelAdmin):
     readonly_fields = ("librechat_yaml", "created_at")
     actions = ("reconcile_report", "reconcile_and_repair")
 
+    class Media:
+        js = ("portal/copy.js",)  # the librechat.yaml block's copy button
+
     def get_readonly_fields(self, request: HttpRequest, obj: Pairing | None = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
         # LibreChat sends every person's LiteLLM key to this URL: a LiteLLM server's address.
@@ -41,14 +45,19 @@ class PairingAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "litellm_url_for_librechat" and field is not None:
-            field.validators.append(validate_http_url)  # the baseURL pasted into librechat.yaml
+            field.validators.append(validate_network_url)  # the baseURL pasted into librechat.yaml
         return field
 
-    @admin.display(description="librechat.yaml (custom endpoint, ready to paste)")
+    @admin.display(description="Block for librechat.yaml (custom endpoint, ready to paste)")
     def librechat_yaml(self, obj: Pairing) -> str:
         if obj.pk is None:
             return "Save the pairing first."
-        return format_html("<pre>{}</pre>", personal_keys.pairing_librechat_yaml(pairing=obj))
+        return format_html(
+            '<pre id="librechat-yaml">{}</pre><button type="button" class="button copy-button" '
+            'data-copy="librechat-yaml" aria-label="Copy the librechat.yaml block">Copy</button>'
+            '<span id="librechat-yaml-copy-status" class="copy-status" role="status" aria-live="polite"></span>',
+            personal_keys.pairing_librechat_yaml(pairing=obj),
+        )
 
     def _reconcile(self, request: HttpRequest, queryset: QuerySet[Pairing], *, repair: bool) -> None:
         from portal.access.tasks import pairing_reconcile_task
@@ -108,17 +117,8 @@ class IdleKeyFilter(admin.SimpleListFilter):
 
 @admin.register(PersonalKey)
 class PersonalKeyAdmin(admin.ModelAdmin):
-    list_display = (
-        "person",
-        "status",
-        "step",
-        "key_name",
-        "plan",
-        "last_used",
-        "attempts",
-        "next_attempt_at",
-        "problem",
-    )
+    # Fits 1366 px: the step under the status, attempts and the next try in one column.
+    list_display = ("person", "status_and_step", "key_name", "plan", "last_used", "next_try", "problem")
     list_select_related = ("person", "key", "plan")
     list_filter = ("status", IdleKeyFilter, "pairing")
     search_fields = ("person__email",)
@@ -156,6 +156,18 @@ class PersonalKeyAdmin(admin.ModelAdmin):
     @admin.display(description="last used", ordering="key__last_used_at")
     def last_used(self, obj: PersonalKey) -> str:
         return last_used_words(obj.key.last_used_at) if obj.key else "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_and_step(self, obj: PersonalKey) -> str:
+        if not obj.step:
+            return obj.get_status_display()
+        return format_html(
+            '{}<div class="cell-note">{}</div>', obj.get_status_display(), obj.get_step_display()
+        )
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, obj: PersonalKey) -> str:
+        return next_try_words(obj.attempts, obj.next_attempt_at)
 
     @admin.display(description="problem")
     def problem(self, obj: PersonalKey) -> str:

@@ -19,10 +19,16 @@ class Pairing(models.Model):
     """Where a LibreChat server's people get their keys from, and under which endpoint name."""
 
     librechat_server = models.OneToOneField(
-        "librechat.LibreChatServer", on_delete=models.CASCADE, related_name="pairing"
+        "librechat.LibreChatServer",
+        verbose_name="LibreChat server",
+        on_delete=models.CASCADE,
+        related_name="pairing",
     )
     litellm_server = models.ForeignKey(
-        "litellm.LiteLLMServer", on_delete=models.PROTECT, related_name="pairings"
+        "litellm.LiteLLMServer",
+        verbose_name="LiteLLM server",
+        on_delete=models.PROTECT,
+        related_name="pairings",
     )
     endpoint_name = models.CharField(
         max_length=100,
@@ -31,6 +37,7 @@ class Pairing(models.Model):
     )
     default_plan = models.ForeignKey("litellm.KeyPlan", on_delete=models.PROTECT, related_name="pairings")
     litellm_url_for_librechat = models.CharField(
+        verbose_name="LiteLLM URL for LibreChat",
         max_length=500,
         blank=True,
         help_text="LiteLLM as LibreChat's containers reach it (service name and container port), e.g. "
@@ -174,10 +181,20 @@ class PersonRemoval(models.Model):
 
     email = models.EmailField(max_length=254)
     litellm_server = models.ForeignKey(
-        "litellm.LiteLLMServer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "litellm.LiteLLMServer",
+        verbose_name="LiteLLM server",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     librechat_server = models.ForeignKey(
-        "librechat.LibreChatServer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "librechat.LibreChatServer",
+        verbose_name="LibreChat server",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     librechat_password = EncryptedTextField()
     key_hashes = models.JSONField(

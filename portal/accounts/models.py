@@ -60,10 +60,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("email address", max_length=254, unique=True)
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(
-        default=False, help_text="Can log in to the admin (what they may do there is set by permissions)."
+        "staff status",
+        default=False,
+        help_text="Can log in to the admin (what they may do there is set by permissions).",
     )
     is_active = models.BooleanField(
-        default=True, help_text="Unticking suspends the person instead of deleting them."
+        "active", default=True, help_text="Unticking suspends the person instead of deleting them."
     )
     date_joined = models.DateTimeField(default=timezone.now)
     # Nothing is provisioned (no LibreChat account, no AI access) until both are set: the

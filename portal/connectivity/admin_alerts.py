@@ -23,7 +23,7 @@ from portal.core.confirm import confirm_first
 from portal.core.pagination import LargeTablePaginator
 from portal.core.queues import NoWorker, dispatch_and_wait
 from portal.core.sensitive import SecretFormAdmin
-from portal.core.validators import validate_http_url
+from portal.core.validators import validate_network_url
 
 # A test alert: a webhook's 10 s timeout and a little more; a worker must take it within 3 s.
 TEST_ALERT_WAIT_SECONDS = 12.0
@@ -33,11 +33,12 @@ MESSAGE_IN_LIST = 120
 
 
 class AlertChannelForm(forms.ModelForm):
-    new_webhook_url = forms.URLField(
+    # Not a URLField: its URLValidator refuses one-label names (http://alertmanager:9093).
+    new_webhook_url = forms.CharField(
         label="Webhook URL",
         required=False,
-        assume_scheme="https",
-        validators=[validate_http_url],
+        max_length=500,
+        validators=[validate_network_url],
         widget=forms.PasswordInput(render_value=False),
         help_text="Receives JSON with a Slack-compatible `text`. Stored encrypted (the URL is the "
         "credential) and never shown; leave empty to keep it.",

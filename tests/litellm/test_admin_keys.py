@@ -159,7 +159,7 @@ def test_the_actions_report_per_key_and_land_in_the_admin_log(
         {"action": "rotate_action", "_selected_action": [made[0].pk], "post": "yes"},
         follow=True,
     )
-    assert "A: rotate: Rotated" in response.content.decode()
+    assert "a: rotate: Rotated" in response.content.decode()
     made[0].refresh_from_db()
     assert stored_key(sim, made[0].token_hash)["key_alias"] == "a" and sim.key_count() == 2
 

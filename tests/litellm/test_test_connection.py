@@ -62,7 +62,7 @@ def test_the_simulators_401_for_a_wrong_master_key_is_named(
     on_the_host()
     server = server_at(sim.base_url, WRONG_KEY)
     text = press_test_connection(staff, server)
-    assert "Gateway: reachable, but its credential was rejected: LiteLLM at" in text
+    assert "gateway: reachable, but its credential was rejected: LiteLLM at" in text
     assert "rejected the master key (HTTP 401" in text
     assert "Fix: Enter this proxy's master key" in text
     assert "not reachable" not in text and WRONG_KEY not in text and MASTER not in text
@@ -84,7 +84,7 @@ def test_the_real_proxys_400_no_db_connection_for_a_wrong_master_key_is_named(
     on_the_host()
     server = server_at(real_litellm.base_url + "/v1", WRONG_KEY)
     text = press_test_connection(staff, server)
-    assert "Gateway: reachable, but its credential was rejected" in text
+    assert "gateway: reachable, but its credential was rejected" in text
     assert "rejected the master key (HTTP 400: No connected db.)" in text
     assert WRONG_KEY not in text and real_litellm.master_key not in text
 
@@ -94,7 +94,7 @@ def test_the_right_key_lists_the_models_discovered(
 ) -> None:
     on_the_host()
     text = press_test_connection(staff, server_at(sim.base_url, MASTER))
-    assert "Gateway: Connection successful: LiteLLM" in text
+    assert "gateway: Connection successful: LiteLLM" in text
     assert "Models: claude-mock, gpt-4o-mock." in text
 
 
@@ -104,7 +104,7 @@ def test_an_unreachable_proxy_gets_the_diagnosis_and_its_fix(
     on_the_host()
     text = press_test_connection(staff, server_at(f"http://127.0.0.1:{unused_tcp_port}", MASTER))
     assert (
-        f"Gateway: not reachable from {NETWORK}: Nothing on this host listens on 127.0.0.1:{unused_tcp_port}"
+        f"gateway: not reachable from {NETWORK}: Nothing on this host listens on 127.0.0.1:{unused_tcp_port}"
         in text
     )
     assert "Fix: Start the service, or use the port it listens on" in text
@@ -187,5 +187,5 @@ def test_a_proxy_that_never_answers_is_explained_within_the_admins_wait(
         seconds = time.monotonic() - started
     finally:
         silent.close()
-    assert "Gateway: not reachable from" in text and "is a worker consuming" not in text
+    assert "gateway: not reachable from" in text and "is a worker consuming" not in text
     assert seconds < 5.0, seconds

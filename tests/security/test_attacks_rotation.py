@@ -132,7 +132,7 @@ def test_the_admins_rotate_action_keeps_the_keys_spend(litellm_sim: LiteLLMSimul
         follow=True,
     )
 
-    assert "Team-search: rotate: Rotated" in response.content.decode()
+    assert "team-search: rotate: Rotated" in response.content.decode()
     key.refresh_from_db()
     assert key.token_hash != old_hash and litellm_sim.get_key(old_hash) is None
     new = litellm_sim.get_key(key.token_hash or "")

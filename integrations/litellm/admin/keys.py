@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from integrations.litellm import keys, limits
 from integrations.litellm.admin.key_actions import KeyActionsMixin
+from integrations.litellm.admin.key_columns import alias_column, state_column
 from integrations.litellm.admin.key_drift import (
     DriftFilter,
     IdleFilter,
@@ -122,20 +123,8 @@ _WORK_IN_FLIGHT = (
 
 @admin.register(VirtualKey)
 class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
-    list_display = (
-        "alias_display",
-        "server",
-        "owner",
-        "key_display",
-        "status",
-        "blocked",
-        "spend_bar",
-        last_used_column,
-        "expires",
-        "origin",
-        "pending_display",
-        drift_column,
-    )
+    # Fits 1366 px (key_columns): owner and server under the alias, expiry and origin on the row.
+    list_display = (alias_column, "key_display", state_column, "spend_bar", last_used_column)
     list_filter = (
         "server",
         OwnerFilter,
@@ -262,11 +251,7 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
 
     # --- columns
 
-    @admin.display(description="alias", ordering="key_alias")
-    def alias_display(self, obj: VirtualKey) -> str:
-        return obj.key_alias or "(no alias)"
-
-    @admin.display(description="key", ordering="key_name")
+    @admin.display(description="LiteLLM key", ordering="key_name")
     def key_display(self, obj: VirtualKey) -> str:
         """The key; during a rotation's grace period or hand-over also the old one, which
         still works (both are in LiteLLM until it is deleted)."""

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 @admin.register(LiteLLMModel)
 class LiteLLMModelAdmin(admin.ModelAdmin):
-    list_display = ("model_name", "server", "provider_model", "source", "model_id", "last_synced_at")
+    # Fits 1366 px: LiteLLM's model ID (a long hash) is on the row's page.
+    list_display = ("model_name", "server", "provider_model", "source", "last_synced_at")
     list_filter = ("server", "source")
     search_fields = ("model_name", "provider_model")
     list_select_related = ("server",)

@@ -11,6 +11,9 @@ from django.db import models
 from portal.connectivity.cert_thresholds import validate_tls_alert_days
 from portal.connectivity.models.network import Network, split_list
 from portal.connectivity.probes import PRESETS, ErrorKind, ProbeKind, ProbeSpec
+from portal.connectivity.probes.presets import preset_choice_label
+from portal.connectivity.probes.spec import ERROR_KIND_LABELS, PROBE_KIND_LABELS
+from portal.core.validators import network_host_problem
 from portal.crypto import EncryptedTextField
 
 
@@ -18,11 +21,13 @@ class Target(models.Model):
     """A service to check, given as a URL: http(s)://, tcp://, dns://, postgres://, redis://."""
 
     name = models.CharField(max_length=120, unique=True)
-    kind = models.CharField(max_length=16, choices=[(k.value, k.value) for k in ProbeKind], editable=False)
+    kind = models.CharField(
+        max_length=16, choices=[(k.value, PROBE_KIND_LABELS[k]) for k in ProbeKind], editable=False
+    )
     preset = models.CharField(
         max_length=40,
         blank=True,
-        choices=[("", "none")] + [(name, name) for name in PRESETS],
+        choices=[("", "none")] + [(name, preset_choice_label(name)) for name in PRESETS],
         help_text="A known service's health check (paths, keyword, usual service names).",
     )
     address = models.CharField(
@@ -42,7 +47,7 @@ class Target(models.Model):
         default=False,
         help_text="LiteLLM /health/readiness: healthy only when its `db` says connected.",
     )
-    verify_tls = models.BooleanField(default=True)
+    verify_tls = models.BooleanField(verbose_name="verify TLS", default=True)
     service_names = models.CharField(
         max_length=300,
         blank=True,
@@ -115,6 +120,10 @@ class Target(models.Model):
             spec = self.probe_spec(with_password=False)
         except ValueError as exc:
             raise ValidationError({"address": str(exc)}) from None
+        # The same host rule as every address inside a network (portal.core.validators).
+        problem = network_host_problem(spec.target_host) if spec.target_host else None
+        if problem:
+            raise ValidationError({"address": f"This address cannot be checked: {problem}."})
         self.kind = spec.kind.value
 
     @property
@@ -173,7 +182,9 @@ class TargetNetwork(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_ok = models.BooleanField(null=True, editable=False)
     last_latency_ms = models.FloatField(null=True, blank=True, editable=False)
-    last_tls_days_left = models.IntegerField(null=True, blank=True, editable=False)
+    last_tls_days_left = models.IntegerField(
+        verbose_name="last TLS days left", null=True, blank=True, editable=False
+    )
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error_kind = models.CharField(max_length=40, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
@@ -201,14 +212,16 @@ class CheckResult(models.Model):
     answered = models.BooleanField(help_text="The probe itself succeeded.")
     latency_ms = models.FloatField(null=True, blank=True)
     resolved_addresses = models.JSONField(default=list, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    error_kind = models.CharField(max_length=40, blank=True, choices=[(k.value, k.value) for k in ErrorKind])
+    http_status = models.PositiveSmallIntegerField(verbose_name="HTTP status", null=True, blank=True)
+    error_kind = models.CharField(
+        max_length=40, blank=True, choices=[(k.value, ERROR_KIND_LABELS[k]) for k in ErrorKind]
+    )
     phase = models.CharField(max_length=16, blank=True)
     detail = models.TextField(blank=True)
     diagnosis_kind = models.CharField(max_length=40, blank=True)
     diagnosis = models.TextField(blank=True)
     suggested_fix = models.TextField(blank=True)
-    tls_days_left = models.IntegerField(null=True, blank=True)
+    tls_days_left = models.IntegerField(verbose_name="TLS days left", null=True, blank=True)
     alternatives = models.JSONField(
         default=list, blank=True, help_text="Other addresses tried from the same network, and which answered."
     )

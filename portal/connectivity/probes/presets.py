@@ -66,6 +66,14 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
 )
 
 
+def preset_choice_label(name: str) -> str:
+    """ "LiteLLM liveliness (HTTP /health/liveliness, port 4000)": what a preset checks, in words."""
+    preset = PRESETS[name]
+    what = name.split("_", 1)[1].replace("_", " ") if "_" in name else ""
+    check = f"HTTP {preset.path}" if preset.kind is ProbeKind.HTTP else "connect and log in"
+    return f"{preset.label} {what}".strip() + f" ({check}, port {preset.port})"
+
+
 def spec_from_preset(
     name: str,
     host: str,

@@ -40,6 +40,32 @@ class ErrorKind(StrEnum):
     OTHER = "other"
 
 
+# What the admin shows for a kind or an error (filters, columns, choices): words, not ids.
+PROBE_KIND_LABELS: Mapping[str, str] = {
+    ProbeKind.HTTP: "HTTP",
+    ProbeKind.TCP: "TCP",
+    ProbeKind.DNS: "DNS",
+    ProbeKind.POSTGRES: "PostgreSQL",
+    ProbeKind.REDIS: "Redis",
+}
+ERROR_KIND_LABELS: Mapping[str, str] = {
+    ErrorKind.DNS_FAILURE: "name does not resolve (DNS)",
+    ErrorKind.REFUSED: "connection refused",
+    ErrorKind.TIMEOUT: "timed out",
+    ErrorKind.UNREACHABLE: "unreachable",
+    ErrorKind.TLS_ERROR: "TLS handshake or certificate",
+    ErrorKind.TLS_TO_PLAIN: "https:// to a plain HTTP port",
+    ErrorKind.PLAIN_TO_TLS: "http:// to a TLS port",
+    ErrorKind.HTTP_STATUS: "unexpected HTTP status",
+    ErrorKind.KEYWORD_MISSING: "keyword missing from the answer",
+    ErrorKind.DB_NOT_CONNECTED: "LiteLLM's database not connected",
+    ErrorKind.AUTH_FAILED: "credentials refused",
+    ErrorKind.SERVER_ERROR: "server answered with an error",
+    ErrorKind.PROTOCOL_ERROR: "answered in another protocol",
+    ErrorKind.OTHER: "other",
+}
+
+
 class Phase(StrEnum):
     """The step a probe was in when it stopped; tells a connect timeout from a silent service."""
 
