@@ -88,7 +88,9 @@ def alert_thresholds_refusal(value: object) -> str | None:
     """Why a list of alert thresholds is refused (a sentence for the form), or None. The text
     form reads "80, 100" into a list first (forms.AlertThresholdsField)."""
     example = "Give percentages of the max budget from 1 to 100, ascending, e.g. 80, 100."
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):
+        return f"Thresholds are a list of whole numbers. {example}"
+    if not value:
         return f"No thresholds given. {example}"
     # bool is an int to Python: `true` in the JSON is not 1 %.
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
