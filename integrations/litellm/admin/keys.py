@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 
 from integrations.litellm import keys, limits
+from integrations.litellm.admin.budget_alerts import budget_alerts_display
 from integrations.litellm.admin.common import dispatch_keys, outcome_words
 from integrations.litellm.admin.key_drift import (
     DriftFilter,
@@ -203,6 +204,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "litellm_created_at",
         "created_at",
         "reveal_link",
+        budget_alerts_display,
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VirtualKey]:
@@ -265,6 +267,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     )
                 },
             ),
+            ("Budget alerts", {"fields": (budget_alerts_display,)}),
             (
                 "Work in flight",
                 {
