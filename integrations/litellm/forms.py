@@ -22,6 +22,7 @@ from integrations.litellm.models import (
     LiteLLMServer,
     VirtualKey,
     alert_thresholds_refusal,
+    default_alert_thresholds,
 )
 from portal.core.validators import validate_http_url
 
@@ -421,7 +422,9 @@ class KeyPlanForm(forms.ModelForm):
         label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
     )
     alert_thresholds = AlertThresholdsField(
-        label="Budget alerts at (%)", help_text=KeyPlan._meta.get_field("alert_thresholds").help_text
+        label="Budget alerts at (%)",
+        initial=default_alert_thresholds,  # a declared field does not take the model's default
+        help_text=KeyPlan._meta.get_field("alert_thresholds").help_text,
     )
 
     class Meta:
