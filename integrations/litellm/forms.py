@@ -441,6 +441,12 @@ class KeyPlanForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_allowed_model_choices(self)
+        if self.is_bound and "alert_thresholds" not in self.data:
+            # A post that does not name the field (a script written before it existed) keeps the
+            # plan's thresholds; a field sent empty is refused in words.
+            self.data = self.data.copy()
+            current = self.instance.alert_thresholds if self.instance.pk else default_alert_thresholds()
+            self.data["alert_thresholds"] = ", ".join(str(n) for n in current)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -192,3 +192,11 @@ def test_the_model_refuses_what_the_form_would(stored: object) -> None:
     with pytest.raises(ValidationError) as refused:
         plan.full_clean()
     assert "e.g. 80, 100" in str(refused.value.message_dict["alert_thresholds"])
+
+
+def test_a_post_that_does_not_name_the_field_keeps_the_plans_thresholds() -> None:
+    plan = KeyPlan.objects.create(name="p", alert_thresholds=[50, 90])
+    form = KeyPlanForm(data={"name": "p", "max_budget": "10"}, instance=plan)
+    assert form.is_valid(), form.errors
+    assert form.save().alert_thresholds == [50, 90]
+    assert not plan_form("").is_valid()  # sent empty: refused in words
