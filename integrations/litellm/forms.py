@@ -444,9 +444,10 @@ class KeyPlanForm(forms.ModelForm):
         if self.is_bound and "alert_thresholds" not in self.data:
             # A post that does not name the field (a script written before it existed) keeps the
             # plan's thresholds; a field sent empty is refused in words.
-            self.data = self.data.copy()
             current = self.instance.alert_thresholds if self.instance.pk else default_alert_thresholds()
-            self.data["alert_thresholds"] = ", ".join(str(n) for n in current)
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict or a dict: both copy
+            data["alert_thresholds"] = ", ".join(str(n) for n in current)
+            self.data = data
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
