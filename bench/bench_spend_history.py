@@ -1,8 +1,11 @@
-"""Spend history: a sync of 10,000 keys that all spent something, with spend recording vs
-without (goal ratio <= 1.2), in one run against the simulator process.
+"""Spend history: a sync of 10,000 keys that all spent something, with spend recording and
+budget alert checking vs without either (goal ratio <= 1.2), in one run against the simulator
+process.
 
-"Without" is the same sync with the recording step (sync._record_spend) replaced by nothing,
-so the ratio is what recording adds. Every key's spend moves before each sync: the worst case.
+"Without" is the same sync with the recording step (sync._record_spend) and the alert check
+(sync.budget_alerts_check) replaced by nothing, so the ratio is what both add. Every key's
+spend moves before each sync: the worst case. The budget ($1.25) makes the "with" rounds cross
+80 % (10,000 new alerts), then 100 % (10,000 more), then nothing new (every row a conflict).
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ from bench.bench_litellm import PAGE_SIZE, QueryCounter, SimulatorProcess, _clea
 
 SYNC_KEYS = size(10_000, 300)
 ROUNDS = size(3, 1)
+BUDGET = 1.25
 
 
 def run() -> None:
     from integrations.litellm import sync
     from integrations.litellm.client import LiteLLMClient
-    from integrations.litellm.models import KeySpend, LiteLLMServer
+    from integrations.litellm.models import BudgetAlert, KeySpend, LiteLLMServer
 
     master = "sk-bench-master-0123456789abcdef"
     _clean()
     with SimulatorProcess(master) as sim:
-        raws = sim.control("POST", "/_sim/seed_keys", {"n": SYNC_KEYS, "fields": {"max_budget": 50.0}})[
+        raws = sim.control("POST", "/_sim/seed_keys", {"n": SYNC_KEYS, "fields": {"max_budget": BUDGET}})[
             "keys"
         ]
         server = LiteLLMServer(name="bench", base_url=sim.base_url, network="backend-dev")
@@ -33,7 +37,7 @@ def run() -> None:
         server.save()
         client = LiteLLMClient(base_url=sim.base_url, master_key=master)
         sync.keys_sync(server=server, client=client)  # adopt: every key gets its baseline
-        recording = sync._record_spend
+        recording, checking = sync._record_spend, sync.budget_alerts_check
         level = 0.0
         timings: dict[str, list[float]] = {"without": [], "with": []}
         queries: dict[str, int] = {}
@@ -42,14 +46,16 @@ def run() -> None:
                 level += 0.5
                 for raw in raws:
                     sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": level})
-                sync._record_spend = recording if variant == "with" else (lambda applied, started: None)
+                if variant == "without":
+                    sync._record_spend = lambda applied, started: None
+                    sync.budget_alerts_check = lambda rows, now=None: []  # type: ignore[misc]
                 try:
                     with QueryCounter() as counter:
                         started = time.perf_counter()
                         sync.keys_sync(server=server, client=client)
                         timings[variant].append(time.perf_counter() - started)
                 finally:
-                    sync._record_spend = recording
+                    sync._record_spend, sync.budget_alerts_check = recording, checking
                 queries[variant] = counter.count
         client.close()
     without, with_recording = min(timings["without"]), min(timings["with"])
@@ -57,6 +63,7 @@ def run() -> None:
     print(
         f"spend_history_sync: keys={SYNC_KEYS} best_of={ROUNDS} without_s={without:.2f} with_s={with_recording:.2f} "
         f"ratio={with_recording / without:.2f} queries_without={queries['without']} queries_with={queries['with']} "
-        f"pages={pages} history_rows={KeySpend.objects.count()} (goal ratio <= 1.2; queries bounded per page)",
+        f"pages={pages} history_rows={KeySpend.objects.count()} budget_alerts={BudgetAlert.objects.count()} "
+        f"with_rounds_s={','.join(f'{t:.2f}' for t in timings['with'])} (goal ratio <= 1.2; queries bounded per page)",
         flush=True,
     )

@@ -21,6 +21,8 @@ from integrations.litellm.models import (
     LiteLLMModel,
     LiteLLMServer,
     VirtualKey,
+    alert_thresholds_refusal,
+    default_alert_thresholds,
 )
 from portal.core.validators import validate_network_url
 
@@ -102,6 +104,49 @@ class BudgetField(forms.DecimalField):
 
     def run_validators(self, value: Any) -> None:
         pass
+
+
+# ASCII digits only: Python's int() also reads Arabic-Indic or fullwidth digits, which look
+# like 80 and are no operator's intent.
+_THRESHOLD_RE = re.compile(r"[0-9]{1,3}")
+
+
+class AlertThresholdsField(forms.CharField):
+    """Alert thresholds typed as "80, 100" (a trailing % is fine), kept as [80, 100]; every
+    refusal is a sentence (models.alert_thresholds_refusal)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=200, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(n) for n in value)
+        return value
+
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
+        text = str(value or "").strip()
+        if not text:
+            return []  # refused by validate() with the same words as the model's
+        if len(text) > 200:
+            raise ValidationError("Too long: a few percentages from 1 to 100 are enough, e.g. 80, 100.")
+        numbers = []
+        for part in text.split(","):
+            entry = part.strip().removesuffix("%").strip()
+            if not entry:
+                raise ValidationError(
+                    f"An empty entry in '{text[:50]}': separate the percentages by single commas, e.g. 80, 100."
+                )
+            if not _THRESHOLD_RE.fullmatch(entry):
+                raise ValidationError(
+                    f"'{entry[:20]}' is not a whole percentage from 1 to 100 (digits 0-9), e.g. 80, 100."
+                )
+            numbers.append(int(entry))
+        return numbers
+
+    def validate(self, value: Any) -> None:
+        refusal = alert_thresholds_refusal(value)
+        if refusal:
+            raise ValidationError(refusal)
 
 
 def check_budgets(form: forms.BaseForm, cleaned: dict[str, Any]) -> None:
@@ -381,6 +426,11 @@ class KeyPlanForm(forms.ModelForm):
     soft_budget = BudgetField(
         label="Soft budget", help_text="An alert when spend passes it; at most the max budget."
     )
+    alert_thresholds = AlertThresholdsField(
+        label="Budget alerts at (%)",
+        initial=default_alert_thresholds,  # a declared field does not take the model's default
+        help_text=KeyPlan._meta.get_field("alert_thresholds").help_text,
+    )
 
     class Meta:
         model = KeyPlan
@@ -388,6 +438,7 @@ class KeyPlanForm(forms.ModelForm):
             "name",
             "description",
             *limits.ROW_FIELDS,
+            "alert_thresholds",
             "key_duration",
             "rotation_days",
         )
@@ -395,6 +446,13 @@ class KeyPlanForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_allowed_model_choices(self)
+        if self.is_bound and "alert_thresholds" not in self.data:
+            # A post that does not name the field (a script written before it existed) keeps the
+            # plan's thresholds; a field sent empty is refused in words.
+            current = self.instance.alert_thresholds if self.instance.pk else default_alert_thresholds()
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict or a dict: both copy
+            data["alert_thresholds"] = ", ".join(str(n) for n in current)
+            self.data = data
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -8,6 +8,7 @@ message loses nothing.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
@@ -77,6 +78,35 @@ class LiteLLMServer(models.Model):
         return self.name
 
 
+DEFAULT_ALERT_THRESHOLDS = (80, 100)
+
+
+def default_alert_thresholds() -> list[int]:
+    return list(DEFAULT_ALERT_THRESHOLDS)
+
+
+def alert_thresholds_refusal(value: object) -> str | None:
+    """Why a list of alert thresholds is refused (a sentence for the form), or None. The text
+    form reads "80, 100" into a list first (forms.AlertThresholdsField)."""
+    example = "Give percentages of the max budget from 1 to 100, ascending, e.g. 80, 100."
+    if not isinstance(value, list):
+        return f"Thresholds are a list of whole numbers. {example}"
+    if not value:
+        return f"No thresholds given. {example}"
+    # bool is an int to Python: `true` in the JSON is not 1 %.
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+        return f"Thresholds are whole numbers. {example}"
+    outside = [n for n in value if not 1 <= n <= 100]
+    if outside:
+        return f"{outside[0]} is outside 1-100. {example}"
+    twice = sorted({n for n in value if value.count(n) > 1})
+    if twice:
+        return f"{twice[0]} is given twice. {example}"
+    if value != sorted(value):
+        return f"Thresholds out of order ({', '.join(map(str, value))}). {example}"
+    return None
+
+
 class KeyPlan(models.Model):
     """A named preset for keys. Editing a plan does NOT change keys already issued from it:
     each key keeps the values it was created with (LiteLLM holds them per key); a new plan
@@ -99,12 +129,25 @@ class KeyPlan(models.Model):
     rotation_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Rotate keys of this plan after this many days; empty = never."
     )
+    # Percentages of the max budget, ascending (budget_alerts.py). Unlike the limits above, read
+    # at every sync: editing them applies to the keys already issued from the plan.
+    alert_thresholds = models.JSONField(
+        default=default_alert_thresholds,
+        help_text="Percentages of the max budget at which the person and staff are told, once per "
+        "budget period, ascending, e.g. 80, 100. A key with a soft budget is also told when it "
+        "passes it. Applies to keys already issued from this plan.",
+    )
 
     class Meta:
         ordering = ("name",)
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        refusal = alert_thresholds_refusal(self.alert_thresholds)
+        if refusal:
+            raise ValidationError({"alert_thresholds": refusal})
 
 
 class KeyOrigin(models.TextChoices):
@@ -313,6 +356,58 @@ class KeySpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id} {self.grain} {self.bucket:%Y-%m-%d %H:00}: {self.amount}"
+
+
+SOFT_BUDGET_THRESHOLD = "soft"
+
+
+class BudgetAlert(models.Model):
+    """One threshold crossed by one key in one budget period (budget_alerts.py).
+
+    The unique row is the fact "this crossing was told": the sync inserts it (ON CONFLICT DO
+    NOTHING) in the transaction that saves the spend, so two workers or a re-run sync never
+    make a second one. A person's chain of keys is one row (the rotation engine keeps it), and
+    a rotation keeps the reset date (budget_windows), so a rotation does not alert again; a
+    budget reset starts a new period, which alerts again. Each side (the person's mail, the
+    staff alert channels) is handed over once and marked here; the beat picks up the rest."""
+
+    key = models.ForeignKey(VirtualKey, on_delete=models.CASCADE, related_name="budget_alerts")
+    # The period is named by the reset that ends it; NULL = a budget that never resets.
+    period_reset_at = models.DateTimeField(null=True, blank=True)
+    threshold = models.CharField(max_length=8, help_text='A percentage of the max budget, or "soft".')
+    limit = models.DecimalField(max_digits=14, decimal_places=6, help_text="The amount crossed.")
+    spend = models.DecimalField(max_digits=14, decimal_places=6, help_text="The spend the sync saw.")
+    max_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    created_at = models.DateTimeField()
+    person_done_at = models.DateTimeField(null=True, blank=True)
+    person_detail = models.CharField(max_length=300, blank=True)
+    staff_done_at = models.DateTimeField(null=True, blank=True)
+    staff_detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "period_reset_at", "threshold"],
+                name="litellm_budget_alert_once",
+                nulls_distinct=False,  # a budget that never resets has one period (PostgreSQL 15+)
+            ),
+        ]
+        indexes = [
+            # The beat's look-ups of sides not handed over yet.
+            models.Index(fields=["id"], name="litellm_budget_alert_person", condition=Q(person_done_at=None)),
+            models.Index(fields=["id"], name="litellm_budget_alert_staff", condition=Q(staff_done_at=None)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id}: {self.threshold_label}"
+
+    @property
+    def threshold_label(self) -> str:
+        return (
+            "the soft budget"
+            if self.threshold == SOFT_BUDGET_THRESHOLD
+            else f"{self.threshold}% of the budget"
+        )
 
 
 class ModelSource(models.TextChoices):

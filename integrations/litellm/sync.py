@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.litellm.budget_alerts import budget_alerts_check
 from integrations.litellm.client import (
     MAX_PAGE_SIZE,
     KeyInfo,
@@ -318,6 +319,7 @@ def _sync_page(
         if changed:
             VirtualKey.objects.bulk_update(changed, _SYNC_FIELDS, batch_size=500)
         _record_spend(applied, started)
+        budget_alerts_check(applied, now=started)  # the thresholds the saved spend reached
     report.seen += len(keys)
     report.adopted += len(new)
     report.updated += len(changed)

@@ -17,6 +17,7 @@ from integrations.librechat import sessions as librechat_sessions
 from integrations.librechat.models import AccountStatus, LibreChatAccount
 from integrations.litellm.drift import key_enforced_limits
 from integrations.litellm.models import LiteLLMModel
+from portal.access.budget_mail import budget_alert_line
 from portal.access.models import PersonalKey, PersonalKeyStatus
 from portal.access.personal_keys import (
     FIRST_ISSUE_STEPS,
@@ -93,6 +94,7 @@ class KeyOverview:
     can_rotate: bool
     rotating: bool
     reported_at: dt.datetime | None = None  # when LiteLLM last told us the budget and spend
+    budget_alert: str = ""  # "You have used 80% of your budget this period." (budget_mail)
 
 
 def personal_key_overview(*, person: Any) -> KeyOverview | None:
@@ -142,6 +144,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         and record.rotation_requested_at is None,
         rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
         reported_at=key.last_synced_at if key is not None else None,
+        budget_alert=budget_alert_line(key_id=key.pk, period_reset_at=key.budget_reset_at) if key else "",
     )
 
 

@@ -1,7 +1,8 @@
 """What happens to a person's AI access when the person row changes in the portal.
 
 These are receivers of portal.accounts' own User model (accounts knows nothing of access,
-which builds on it), connected in AccessConfig.ready. No receiver listens to an integration:
+which builds on it), connected in AccessConfig.ready. The one receiver of an integration's
+signal is budget_mail's (a key crossed a budget threshold: its holder is mailed). The rest:
 - cleared for AI (verified, approved, active): portal.access.provisioning starts the chain;
 - deactivated: the key is blocked and the LibreChat session revoked; reactivated: unblocked;
 - deleted: portal.access.removal keeps what the removal still needs before the row goes.
@@ -16,7 +17,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 
 from integrations.librechat import sessions as librechat_sessions
 from integrations.librechat.models import LibreChatAccount
-from portal.access import personal_keys, provisioning
+from portal.access import budget_mail, personal_keys, provisioning
 from portal.access.removal import person_removal_start
 from portal.accounts.models import User
 
@@ -25,6 +26,7 @@ def connect() -> None:
     pre_save.connect(_person_before_save, sender=User, dispatch_uid="access.person_active_before")
     post_save.connect(_person_saved, sender=User, dispatch_uid="access.person_active_after")
     pre_delete.connect(_person_deleting, sender=User, dispatch_uid="access.person_removal")
+    budget_mail.connect()  # a key crossed a budget threshold: its holder is mailed
 
 
 def _person_before_save(sender: Any, instance: User, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from portal.access import key_steps, personal_keys, provisioning, reconcile, removal
+from portal.access import budget_mail, key_steps, personal_keys, provisioning, reconcile, removal
 
 
 @shared_task(name="access.personal_key_advance")
@@ -32,8 +32,15 @@ def person_provision_task(self: Task[Any, Any], account_id: int) -> dict[str, An
 
 @shared_task(name="access.personal_keys_due", ignore_result=True)
 def personal_keys_due_task() -> int:
-    """Beat, on the default queue: hands due steps to their network's queue."""
-    return personal_keys.personal_keys_due() + removal.removals_due()
+    """Beat, on the default queue: hands due steps to their network's queue; mails the budget
+    alerts whose wake-up was lost (no vendor call: the outbox sends them)."""
+    return personal_keys.personal_keys_due() + removal.removals_due() + budget_mail.budget_alerts_mail_due()
+
+
+@shared_task(name="access.budget_alerts_mail", ignore_result=True)
+def budget_alerts_mail_task(alert_ids: list[int]) -> int:
+    """Ids only: the holder of each BudgetAlert row's key is mailed once (budget_mail.py)."""
+    return budget_mail.budget_alerts_mail(alert_ids=alert_ids)
 
 
 @shared_task(name="access.person_removal")

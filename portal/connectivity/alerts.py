@@ -38,14 +38,17 @@ def alert_raise(
     message: str,
     now: datetime | None = None,
     not_sent_because: str = "",
+    mutable: bool = True,
 ) -> Alert:
     """Record one alert and one delivery per enabled channel; delivery runs on the default queue.
 
     With `not_sent_because`, or during a maintenance window (mutes.py), the change is recorded
-    (the alerts list shows it, and why) but nothing is delivered.
+    (the alerts list shows it, and why) but nothing is delivered. `mutable=False`: an alert
+    that is not about the network's health (a budget) goes out through a maintenance window.
     """
     now = now or timezone.now()
-    not_sent_because = muted_because(network=network, target=target, now=now) or not_sent_because
+    muted = muted_because(network=network, target=target, now=now) if mutable else ""
+    not_sent_because = muted or not_sent_because
     alert = Alert.objects.create(
         kind=kind,
         network=network,

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import current_task, shared_task
 
-from portal.connectivity import alerts, checks, retention, workers
+from portal.connectivity import alerts, budget_alerts, checks, retention, workers
 from portal.connectivity.models import AlertChannel, Network, Target
 
 
@@ -44,12 +44,19 @@ def target_check(target_id: int, network_id: int) -> dict[str, Any]:
 @shared_task(name="connectivity.workers_check", ignore_result=True)
 def workers_check() -> None:
     workers.network_workers_check()
+    budget_alerts.budget_alerts_raise_due()
     alerts.alerts_deliver()
 
 
 @shared_task(name="connectivity.alerts_deliver", ignore_result=True)
 def alerts_deliver() -> None:
     alerts.alerts_deliver()
+
+
+@shared_task(name="connectivity.budget_alerts_raise", ignore_result=True)
+def budget_alerts_raise(alert_ids: list[int]) -> None:
+    """Ids only: each BudgetAlert row becomes one staff alert (budget_alerts.py)."""
+    budget_alerts.budget_alerts_raise(alert_ids=alert_ids)
 
 
 @shared_task(name="connectivity.results_prune", ignore_result=True)

@@ -109,6 +109,11 @@ def to_staff(subject: str, body: str, *, kind: str = "staff_alert") -> OutgoingM
     return _queue(kind, recipients, subject, body)
 
 
+def budget_alert(*, email: str, subject: str, body: str) -> OutgoingMail:
+    """A person's key crossed a budget alert threshold (portal/access/budget_mail.py)."""
+    return _queue("budget_alert", [email], subject, body)
+
+
 def alert(*, recipients: list[str], subject: str, body: str) -> OutgoingMail:
     """A connectivity alert to an email channel's recipients."""
     return _queue("alert", recipients, subject, body)

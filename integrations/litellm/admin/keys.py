@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations.litellm import keys, limits
+from integrations.litellm.admin.budget_alerts import budget_alerts_display
 from integrations.litellm.admin.key_actions import KeyActionsMixin
 from integrations.litellm.admin.key_columns import alias_column, state_column
 from integrations.litellm.admin.key_drift import (
@@ -162,6 +163,7 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
         "litellm_created_at",
         "created_at",
         "reveal_link",
+        budget_alerts_display,
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VirtualKey]:
@@ -224,6 +226,7 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
                     )
                 },
             ),
+            ("Budget alerts", {"fields": (budget_alerts_display,)}),
             (
                 "Work in flight",
                 {

@@ -25,6 +25,7 @@ class KeyPlanAdmin(admin.ModelAdmin):
         "name",
         "max_budget",
         "budget_duration",
+        "thresholds_display",
         "models_display",
         "rpm_limit",
         "tpm_limit",
@@ -32,6 +33,10 @@ class KeyPlanAdmin(admin.ModelAdmin):
     )
     search_fields = ("name",)
     readonly_fields = ("existing_keys_note",)
+
+    @admin.display(description="alerts at")
+    def thresholds_display(self, obj: KeyPlan) -> str:
+        return ", ".join(f"{n}%" for n in obj.alert_thresholds or [])
 
     @admin.display(description="models")
     def models_display(self, obj: KeyPlan) -> str:

@@ -70,6 +70,7 @@ class Alert(models.Model):
         WORKER_SILENT = "worker_silent", "worker silent"
         WORKER_BACK = "worker_back", "worker back"
         CERT_EXPIRING = "cert_expiring", "certificate expiring"
+        BUDGET = "budget", "budget alert"  # a LiteLLM key crossed a threshold (budget_alerts.py)
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="alerts")
