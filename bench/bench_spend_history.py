@@ -1,7 +1,7 @@
 """Spend history: a sync of 10,000 keys that all spent something, with spend recording vs
 without (goal ratio <= 1.2), in one run against the simulator process.
 
-"Without" is the same sync with the recording step (sync._record_spend) replaced by nothing,
+"Without" is the same sync with the recording step (sync.spend_record_applied) replaced by nothing,
 so the ratio is what recording adds. Every key's spend moves before each sync: the worst case.
 """
 
@@ -33,7 +33,7 @@ def run() -> None:
         server.save()
         client = LiteLLMClient(base_url=sim.base_url, master_key=master)
         sync.keys_sync(server=server, client=client)  # adopt: every key gets its baseline
-        recording = sync._record_spend
+        recording = sync.spend_record_applied
         level = 0.0
         timings: dict[str, list[float]] = {"without": [], "with": []}
         queries: dict[str, int] = {}
@@ -42,14 +42,14 @@ def run() -> None:
                 level += 0.5
                 for raw in raws:
                     sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": level})
-                sync._record_spend = recording if variant == "with" else (lambda applied, started: None)
+                sync.spend_record_applied = recording if variant == "with" else (lambda applied, at: None)
                 try:
                     with QueryCounter() as counter:
                         started = time.perf_counter()
                         sync.keys_sync(server=server, client=client)
                         timings[variant].append(time.perf_counter() - started)
                 finally:
-                    sync._record_spend = recording
+                    sync.spend_record_applied = recording
                 queries[variant] = counter.count
         client.close()
     without, with_recording = min(timings["without"]), min(timings["with"])
