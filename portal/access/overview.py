@@ -93,6 +93,7 @@ class KeyOverview:
     can_rotate: bool
     rotating: bool
     reported_at: dt.datetime | None = None  # when LiteLLM last told us the budget and spend
+    budget_duration: str = ""  # what the budget period is (LiteLLM's budget_duration)
 
 
 def personal_key_overview(*, person: Any) -> KeyOverview | None:
@@ -142,6 +143,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         and record.rotation_requested_at is None,
         rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
         reported_at=key.last_synced_at if key is not None else None,
+        budget_duration=enforced.budget_duration if enforced is not None else "",
     )
 
 
