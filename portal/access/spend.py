@@ -18,6 +18,7 @@ from django.db.models import Sum
 
 from integrations.litellm.models import KeySpend, SpendGrain
 from integrations.litellm.spend_forecast import Forecast, Outlook
+from portal.core.svg_charts import dollars
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,17 @@ def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | 
     resets = f" It starts again on {forecast.resets_on:%-d %B %Y}." if forecast.resets_on else ""
     match forecast.outlook:
         case Outlook.NO_BUDGET:
-            return f"Your key has no budget limit; ${spent:.2f} spent this period."
+            return f"Your key has no budget limit; {dollars(spent)} spent this period."
         case Outlook.RESET_DUE:
             return (
                 f"Your budget period ended on {forecast.resets_on:%-d %B %Y %H:%M} UTC; "
                 "LiteLLM starts the new one at its next check."
             )
         case Outlook.USED_UP:
-            return f"Your budget is used up: ${spent:.2f} of ${max_budget:.2f}." + resets
+            return f"Your budget is used up: {dollars(spent)} of {dollars(max_budget)}." + resets
         case Outlook.IDLE:
             return (
-                f"You have spent nothing this period; ${forecast.left:.2f} of ${max_budget:.2f} left."
+                f"You have spent nothing this period; {dollars(forecast.left)} of {dollars(max_budget)} left."
                 + resets
             )
         case Outlook.RESETS_FIRST:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from integrations.litellm.spend_forecast import DAY, budget_forecast, budget_period
 from portal.access.spend import DaySpend, key_daily_spend, person_outlook
-from portal.core.svg_charts import Column, ColumnChart, column_chart
+from portal.core.svg_charts import Column, ColumnChart, column_chart, dollars
 
 CHART_DAYS = 30  # the span without a budget period; its last RATE_DAYS give a lifetime budget's rate
 RATE_DAYS = 7
@@ -69,8 +69,9 @@ def spend_chart(
         title=f"{whose} spend per day, {label} {span}",
         summary=_summary(days, spent=spent, max_budget=max_budget, stacked=stacked),
         line=max_budget if stacked or budget_duration in ("1d", "24h", "daily") else None,
-        line_label=f"budget ${max_budget:.2f}" if max_budget is not None else "",
+        line_label=f"budget {dollars(max_budget)}" if max_budget is not None else "",
         projection_to=projection,
+        stacked=stacked,
     )
     return SpendChart(chart, person_outlook(forecast, spent=spent, max_budget=max_budget))
 
@@ -110,9 +111,9 @@ def _summary(days: list[DaySpend], *, spent: Decimal, max_budget: Decimal | None
         words = f"No spend in these {len(days)} days."
     else:
         words = (
-            f"${total:.2f} spent in these {len(days)} days; the most on "
-            f"{busiest.day:%-d %B} (${busiest.amount:.2f})."
+            f"{dollars(total)} spent in these {len(days)} days; the most on "
+            f"{busiest.day:%-d %B} ({dollars(busiest.amount)})."
         )
     if stacked and max_budget is not None:
-        words += f" ${spent:.2f} of the ${max_budget:.2f} budget used."
+        words += f" {dollars(spent)} of the {dollars(max_budget)} budget used."
     return words

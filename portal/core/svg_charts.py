@@ -10,7 +10,13 @@ bars (top spenders, totals per plan or server).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+def dollars(amount: Decimal) -> str:
+    """$1.23, rounded half up as the templates' floatformat does: a chart's sentence and its
+    table must not differ by a cent ($0.125 is $0.13 in both)."""
+    return f"${amount.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
+
 
 PAD_TOP = 12  # room for the budget line's label above the tallest column
 
@@ -65,10 +71,12 @@ def column_chart(
     line: Decimal | None = None,
     line_label: str = "",
     projection_to: Decimal | None = None,
+    stacked: bool = False,
     width: int = 600,
     height: int = 160,
 ) -> ColumnChart:
-    """`projection_to`: the level the last future column reaches at this rate, drawn as a dashed
+    """`stacked`: columns stand on what came before (the table says "so far").
+    `projection_to`: the level the last future column reaches at this rate, drawn as a dashed
     line from the top of the last past column (clipped to the chart)."""
     tops = [c.base + c.amount for c in columns]
     scale = max([*tops, line or Decimal(0), Decimal(0)]) or Decimal(1)
@@ -103,7 +111,7 @@ def column_chart(
         line_y=y_of(line) if line is not None else None,
         line_label=line_label,
         projection=projection,
-        cumulative=any(c.base > 0 for c in columns),
+        cumulative=stacked,
     )
 
 
