@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+
 def dollars(amount: Decimal) -> str:
     """$1.23, rounded half up as the templates' floatformat does: a chart's sentence and its
     table must not differ by a cent ($0.125 is $0.13 in both)."""
