@@ -1,60 +1,25 @@
-"""A person's spend over time: one line across the keys they held.
+"""A person's spend over time: one line across the keys they held, and the sentence over it.
 
 THE rotation engine (integrations/litellm/rotation.py) keeps one key row across rotations and
 the hand-over to LibreChat, and a person's PersonalKey names that row, so a person's chain of
-keys is one row and their series is that row's daily history
-(integrations/litellm/spend_history.py), which already continues across rotations and budget
-resets and never goes negative.
+keys is one row and their series is that row's daily history (spend_series.py), which already
+continues across rotations and budget resets and never goes negative.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
-
-from integrations.litellm.models import KeySpend, SpendGrain
 from integrations.litellm.spend_forecast import Forecast, Outlook
+from integrations.litellm.spend_series import DaySpend, key_daily_spend
 from portal.core.svg_charts import dollars
-
-
-@dataclass(frozen=True)
-class DaySpend:
-    day: date
-    amount: Decimal
-
-
-def key_daily_spend(*, key_id: int | None, since: date, until: date) -> list[DaySpend]:
-    """Spend per UTC day from `since` to `until` inclusive, days without spend as zero. One
-    query of at most (until - since + 1) rows, on the (key, grain, bucket) unique index."""
-    by_day: dict[date, Decimal] = {}
-    if key_id is not None:
-        rows = (
-            KeySpend.objects.filter(
-                key_id=key_id,
-                grain=SpendGrain.DAY,
-                bucket__gte=_midnight(since),
-                bucket__lt=_midnight(until + timedelta(days=1)),
-            )
-            .values_list("bucket")
-            .annotate(total=Sum("amount"))
-            .order_by()
-        )
-        by_day = {bucket.astimezone(UTC).date(): total for bucket, total in rows}
-    days = (until - since).days + 1
-    return [DaySpend(day, by_day.get(day, Decimal(0))) for day in (since + timedelta(n) for n in range(days))]
 
 
 def person_daily_spend(*, person: Any, since: date, until: date) -> list[DaySpend]:
     personal = getattr(person, "personal_key", None)
     return key_daily_spend(key_id=personal.key_id if personal is not None else None, since=since, until=until)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)  # history buckets are UTC days
 
 
 def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | None) -> str:
