@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern
 
+from integrations.litellm.admin.spend import key_spend_chart_html
 from portal.accounts import (
     admin_invitations,  # noqa: F401  (registers the invitations' admin)
     services,
@@ -50,7 +51,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "name")
     # email_verified_at only through the action below, which drops a password chosen before.
-    readonly_fields = ("last_login", "date_joined", "email_verified_at")
+    readonly_fields = ("last_login", "date_joined", "email_verified_at", "spend_chart")
     actions = ("approve", "mark_verified_and_approve")
     change_list_template = "admin/accounts/user/change_list.html"
     fieldsets = (
@@ -59,6 +60,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
         ("Signup", {"fields": ("email_verified_at", "approved_at")}),
+        ("AI spend", {"fields": ("spend_chart",)}),
     )
     add_fieldsets = (
         (
@@ -66,6 +68,23 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
             {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")},
         ),
     )
+
+    @admin.display(description="spend per day")
+    def spend_chart(self, obj: User) -> str:
+        """The person's key (one row across its rotations): this budget period, or 30 days."""
+        personal = getattr(obj, "personal_key", None) if obj.pk else None
+        key = personal.key if personal is not None else None
+        if key is None:
+            return "No key yet."
+        return key_spend_chart_html(
+            key_id=key.pk,
+            spend=key.spend,
+            max_budget=key.max_budget,
+            reset_at=key.budget_reset_at,
+            budget_duration=key.budget_duration,
+            whose="Their spend",
+            dom_id="person-spend",
+        )
 
     @admin.action(
         permissions=("change",), description="Approve (LibreChat account once the email is verified)"

@@ -31,6 +31,7 @@ from integrations.litellm.admin.key_drift import (
     last_used_column,
     restore_ours_action,
 )
+from integrations.litellm.admin.spend import KeySpendChartMixin
 from integrations.litellm.forms import (
     CHANGE_FIELD_TO_LITELLM,
     KeyChangeForm,
@@ -141,7 +142,7 @@ def _key_action(action: str, label: str, description: str, *, permission: str = 
 
 
 @admin.register(VirtualKey)
-class VirtualKeyAdmin(admin.ModelAdmin):
+class VirtualKeyAdmin(KeySpendChartMixin, admin.ModelAdmin):
     list_display = (
         "alias_display",
         "server",
@@ -192,6 +193,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
         "plan",
         "blocked",
         "spend",
+        "spend_chart",
         "budget_reset_at",
         "last_used_at",
         "drift_display",
@@ -255,6 +257,7 @@ class VirtualKeyAdmin(admin.ModelAdmin):
                     "fields": (
                         "blocked",
                         "spend",
+                        "spend_chart",
                         "budget_reset_at",
                         "last_used_at",
                         "expires",
