@@ -24,6 +24,7 @@ def person_daily_spend(*, person: Any, since: date, until: date) -> list[DaySpen
 
 def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | None) -> str:
     """The sentence over the person's chart."""
+    budget = max_budget if max_budget is not None else Decimal(0)
     resets = f" It starts again on {forecast.resets_on:%-d %B %Y}." if forecast.resets_on else ""
     match forecast.outlook:
         case Outlook.NO_BUDGET:
@@ -34,10 +35,10 @@ def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | 
                 "LiteLLM starts the new one at its next check."
             )
         case Outlook.USED_UP:
-            return f"Your budget is used up: {dollars(spent)} of {dollars(max_budget)}." + resets
+            return f"Your budget is used up: {dollars(spent)} of {dollars(budget)}." + resets
         case Outlook.IDLE:
             return (
-                f"You have spent nothing this period; {dollars(forecast.left)} of {dollars(max_budget)} left."
+                f"You have spent nothing this period; {dollars(forecast.left)} of {dollars(budget)} left."
                 + resets
             )
         case Outlook.RESETS_FIRST:

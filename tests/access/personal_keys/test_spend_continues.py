@@ -17,6 +17,7 @@ from integrations.litellm.models import KeySpend
 from portal.access import personal_keys
 from portal.access.models import PersonalKey
 from portal.access.spend import person_daily_spend
+from portal.accounts.models import User
 from tests.access.personal_keys.support import drive, key_of, make_pairing, make_ready_person, pushed_raw_key
 from tests.access.personal_keys.test_rotation_budget import chat
 from tests.litellm.test_rotation_budget import WEDNESDAY, Clock
@@ -82,3 +83,10 @@ def test_a_persons_chart_continues_across_two_rotations_and_a_budget_reset(
     assert "Your spend per day, from 7 December to 13 December" in page
     assert "<td>7 December</td><td>$0.13</td><td>$0.13</td>" in page  # the new period from 0
     assert "$0.13 of the $10.00 budget used." in page
+    staff = Client()
+    staff.force_login(User.objects.create_superuser(email="ops@example.com", password="x"))
+    admin_page = staff.get(f"/admin/accounts/user/{person.pk}/change/").content.decode()
+    assert (
+        '<title id="person-spend-title">Their spend per day, from 7 December to 13 December</title>'
+        in admin_page
+    )
