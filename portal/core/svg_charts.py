@@ -80,7 +80,8 @@ def column_chart(
     `projection_to`: the level the last future column reaches at this rate, drawn as a dashed
     line from the top of the last past column (clipped to the chart)."""
     tops = [c.base + c.amount for c in columns]
-    scale = max([*tops, line or Decimal(0), Decimal(0)]) or Decimal(1)
+    # Headroom over the budget line, so a projection is seen crossing it, not ending on it.
+    scale = max([*tops, (line or Decimal(0)) * Decimal("1.1"), Decimal(0)]) or Decimal(1)
     usable = height - PAD_TOP
     slot = width / max(len(columns), 1)
 
@@ -99,9 +100,10 @@ def column_chart(
     past = [n for n, c in enumerate(columns) if not c.future]
     if projection_to is not None and past and past[-1] < len(columns) - 1:
         last = past[-1]
-        start = (last * slot + slot, y_of(tops[last]))
-        end = (len(columns) * slot, y_of(projection_to))
-        projection = f"{start[0]:.1f},{start[1]:.1f} {end[0]:.1f},{end[1]:.1f}"
+        x0, x1, v0 = last * slot + slot, len(columns) * slot, tops[last]
+        if projection_to > scale > v0:  # stop at the chart's top edge, past the budget line
+            x1 = x0 + (x1 - x0) * float((scale - v0) / (projection_to - v0))
+        projection = f"{x0:.1f},{y_of(v0):.1f} {x1:.1f},{y_of(projection_to):.1f}"
     return ColumnChart(
         dom_id=dom_id,
         title=title,

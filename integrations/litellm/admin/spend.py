@@ -84,8 +84,8 @@ class SpendAdmin(admin.ModelAdmin):
                 dom_id=f"per-{name}",
                 title=f"Spend per {name}, last {days} days",
                 summary=_rank_summary(totals, days=days, what=f"{name}s"),
-                width=560,
-                label_width=180,
+                width=460,
+                label_width=160,
             )
             for name, totals in (
                 ("plan", spend_report.spend_per(field="key__plan__name", days=days)),
