@@ -73,7 +73,7 @@ def _client(email: str, *, staff: bool) -> Any:
 
     from portal.accounts.models import User
 
-    user = User.objects.filter(email=email).first()
+    user = User.objects.get(email=email)  # made by _fixtures
     client = Client()
     client.force_login(user)
     return client
@@ -82,6 +82,8 @@ def _client(email: str, *, staff: bool) -> Any:
 def _fixtures() -> tuple[list[int], int]:
     """A server, three plans, KEYS keys near and far from their budgets, and a person whose
     key is one of them (a calendar-month budget period, so /me/ draws the whole month)."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from integrations.librechat.models import LibreChatServer
@@ -99,9 +101,9 @@ def _fixtures() -> tuple[list[int], int]:
         for n in range(3)
     ]
     now = timezone.now()
-    next_month = (
-        now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timezone.timedelta(days=32)
-    ).replace(day=1)
+    next_month = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(
+        day=1
+    )
     VirtualKey.objects.filter(server=server).delete()
     VirtualKey.objects.bulk_create(
         [
