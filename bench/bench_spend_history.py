@@ -2,7 +2,7 @@
 budget alert checking vs without either (goal ratio <= 1.2), in one run against the simulator
 process.
 
-"Without" is the same sync with the recording step (sync._record_spend) and the alert check
+"Without" is the same sync with the recording step (sync.spend_record_applied) and the alert check
 (sync.budget_alerts_check) replaced by nothing, so the ratio is what both add. Every key's
 spend moves before each sync: the worst case. The budget ($1.25) makes the "with" rounds cross
 80 % (10,000 new alerts), then 100 % (10,000 more), then nothing new (every row a conflict).
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from bench import size
 from bench.bench_litellm import PAGE_SIZE, QueryCounter, SimulatorProcess, _clean
@@ -37,7 +38,7 @@ def run() -> None:
         server.save()
         client = LiteLLMClient(base_url=sim.base_url, master_key=master)
         sync.keys_sync(server=server, client=client)  # adopt: every key gets its baseline
-        recording, checking = sync._record_spend, sync.budget_alerts_check
+        recording, checking = sync.spend_record_applied, sync.budget_alerts_check
         level = 0.0
         timings: dict[str, list[float]] = {"without": [], "with": []}
         queries: dict[str, int] = {}
@@ -47,7 +48,7 @@ def run() -> None:
                 for raw in raws:
                     sim.control("POST", "/_sim/set_spend", {"token": raw, "spend": level})
                 if variant == "without":
-                    sync._record_spend = lambda applied, started: None
+                    sync.spend_record_applied = _record_nothing
                     sync.budget_alerts_check = lambda rows, now=None: []  # type: ignore[misc]
                 try:
                     with QueryCounter() as counter:
@@ -55,7 +56,7 @@ def run() -> None:
                         sync.keys_sync(server=server, client=client)
                         timings[variant].append(time.perf_counter() - started)
                 finally:
-                    sync._record_spend, sync.budget_alerts_check = recording, checking
+                    sync.spend_record_applied, sync.budget_alerts_check = recording, checking
                 queries[variant] = counter.count
         client.close()
     without, with_recording = min(timings["without"]), min(timings["with"])
@@ -67,3 +68,7 @@ def run() -> None:
         f"with_rounds_s={','.join(f'{t:.2f}' for t in timings['with'])} (goal ratio <= 1.2; queries bounded per page)",
         flush=True,
     )
+
+
+def _record_nothing(applied: list[Any], *, at: Any) -> None:
+    """The recording step replaced by nothing: the "without" variant."""

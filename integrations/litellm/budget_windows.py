@@ -21,6 +21,7 @@ key that still holds one (`rotation_refusal`), saying how to fix it.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 # LiteLLM's own words for durations (duration_parser._BUDGET_DURATION_WORD_ALIASES).
 _WORDS = {"hourly": "1h", "daily": "24h", "weekly": "7d", "monthly": "30d"}
@@ -72,3 +73,20 @@ def rotation_refusal(budget_duration: str) -> str | None:
         "(LiteLLM counts it from the day a key is made); change the key's budget duration to "
         f"one of {KEPT_DURATIONS}, then rotate again"
     )
+
+
+def window_start(budget_duration: str, reset_at: datetime) -> datetime | None:
+    """When the window ending at `reset_at` began, for a duration LiteLLM resets on a fixed
+    boundary (the month ones start on the same day of the previous month); None for any other."""
+    if not budget_duration or not window_kept_across_rotation(budget_duration):
+        return None
+    normalized = _WORDS.get(budget_duration.strip().lower(), budget_duration.strip())
+    match = _DURATION.fullmatch(normalized)
+    assert match is not None  # window_kept_across_rotation matched it
+    value, unit = int(match.group(1)), match.group(2)
+    if unit == "mo" or (unit == "d" and value == 30):
+        # LiteLLM's 30d resets on the 1st of the month (_handle_month_reset): a calendar month.
+        year, month = (reset_at.year, reset_at.month - 1) if reset_at.month > 1 else (reset_at.year - 1, 12)
+        return reset_at.replace(year=year, month=month, day=min(reset_at.day, 28))
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}[unit]
+    return reset_at - timedelta(seconds=value * seconds)

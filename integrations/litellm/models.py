@@ -316,6 +316,10 @@ class VirtualKey(models.Model):
             models.Index(
                 fields=["-id"], name="litellm_key_drift_id", condition=Q(drift_found_at__isnull=False)
             ),
+            # The spend page's "near or over budget": keys by the share of their budget used.
+            models.Index(
+                F("spend") / F("max_budget"), name="litellm_key_budget_used", condition=Q(max_budget__gt=0)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -408,6 +412,28 @@ class BudgetAlert(models.Model):
             if self.threshold == SOFT_BUDGET_THRESHOLD
             else f"{self.threshold}% of the budget"
         )
+
+
+class KeySpendWindow(models.Model):
+    """What a key spent in the last 30 or 90 days, summed from its daily history by the beat
+    (spend_windows.py) so that the admin's spend page reads one row per key, never millions
+    of history rows: top spenders come off the (days, -amount) index."""
+
+    key = models.ForeignKey(VirtualKey, on_delete=models.CASCADE, related_name="+")
+    days = models.PositiveSmallIntegerField()
+    amount = models.DecimalField(max_digits=14, decimal_places=6)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "spend"
+        verbose_name_plural = "spend"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "days"], name="litellm_spendwindow_one_per_key"),
+        ]
+        indexes = [models.Index(fields=["days", "-amount"], name="litellm_spendwindow_top")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} last {self.days} days: {self.amount}"
 
 
 class ModelSource(models.TextChoices):

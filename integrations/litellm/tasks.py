@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.litellm import key_work, model_list, rotation, servers, spend_history, sync
+from integrations.litellm import key_work, model_list, rotation, servers, spend_history, spend_windows, sync
 from integrations.litellm.models import LiteLLMModel, LiteLLMServer
 
 
@@ -120,3 +120,8 @@ def model_delete(model_pk: int) -> dict[str, Any]:
     except Exception as exc:
         return {"ok": False, "detail": str(exc)}
     return {"ok": True, "detail": f"Model '{name}' deleted"}
+
+
+@shared_task(name="litellm.spend_windows_refresh", ignore_result=True)
+def spend_windows_refresh() -> int:
+    return spend_windows.spend_windows_refresh()

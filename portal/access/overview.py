@@ -95,6 +95,7 @@ class KeyOverview:
     rotating: bool
     reported_at: dt.datetime | None = None  # when LiteLLM last told us the budget and spend
     budget_alert: str = ""  # "You have used 80% of your budget this period." (budget_mail)
+    budget_duration: str = ""  # what the budget period is (LiteLLM's budget_duration)
 
 
 def personal_key_overview(*, person: Any) -> KeyOverview | None:
@@ -145,6 +146,7 @@ def personal_key_overview(*, person: Any) -> KeyOverview | None:
         rotating=record.step in ROTATION_STEPS or record.rotation_requested_at is not None,
         reported_at=key.last_synced_at if key is not None else None,
         budget_alert=budget_alert_line(key_id=key.pk, period_reset_at=key.budget_reset_at) if key else "",
+        budget_duration=enforced.budget_duration if enforced is not None else "",
     )
 
 

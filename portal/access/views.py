@@ -4,7 +4,6 @@ endpoint the LibreChat login page asks for a token."""
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -16,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.access import overview
-from portal.access.spend_chart import spend_chart
+from portal.access.spend_chart import person_spend_chart
 from portal.accounts import rate_limits
 from portal.accounts.forms import PasswordAgainForm
 from portal.accounts.views import too_many
@@ -36,12 +35,7 @@ def me(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"status": status, "account": status.account, "form": PasswordAgainForm()}
     context["personal_key"] = key = overview.personal_key_overview(person=person)
     if key is not None and key.key_name:
-        context["spend_chart"] = spend_chart(
-            person=person,
-            spent=Decimal(str(key.spend)),
-            max_budget=Decimal(str(key.max_budget)) if key.max_budget is not None else None,
-            reset_at=key.budget_reset_at,
-        )
+        context["spend_chart"] = person_spend_chart(person=person, key=key)
     if request.method == "POST" and status.account is not None and status.state == "ready":
         # Showing the LibreChat password asks for the portal password again.
         form = PasswordAgainForm(request.POST)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, reverse
 
+from integrations.litellm.admin.spend import key_spend_chart_html
 from portal.accounts import (
     admin_invitations,  # noqa: F401  (registers the invitations' admin)
     services,
@@ -68,7 +69,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
     show_full_result_count = False  # a COUNT(*) of millions of people on every page is slow
     search_fields = ("email", "name")
     # email_verified_at only through the action below, which drops a password chosen before.
-    readonly_fields = ("last_login", "date_joined", "email_verified_at")
+    readonly_fields = ("last_login", "date_joined", "email_verified_at", "spend_chart")
     actions = ("approve", "mark_verified_and_approve")
     change_list_template = "admin/accounts/user/change_list.html"
     fieldsets = (
@@ -77,6 +78,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
         ("Signup", {"fields": ("email_verified_at", "approved_at")}),
+        ("AI spend", {"fields": ("spend_chart",)}),
     )
     add_fieldsets = (
         (
@@ -84,6 +86,23 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
             {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")},
         ),
     )
+
+    @admin.display(description="spend per day")
+    def spend_chart(self, obj: User) -> str:
+        """The person's key (one row across its rotations): this budget period, or 30 days."""
+        personal = getattr(obj, "personal_key", None) if obj.pk else None
+        key = personal.key if personal is not None else None
+        if key is None:
+            return "No key yet."
+        return key_spend_chart_html(
+            key_id=key.pk,
+            spend=key.spend,
+            max_budget=key.max_budget,
+            reset_at=key.budget_reset_at,
+            budget_duration=key.budget_duration,
+            whose="Their spend",
+            dom_id="person-spend",
+        )
 
     @admin.action(
         permissions=("change",), description="Approve (LibreChat account once the email is verified)"

@@ -44,6 +44,7 @@ BEAT_SCHEDULES: tuple[Schedule, ...] = (
     Schedule("litellm: retry due key actions", "litellm.keys_due", 60),
     Schedule("litellm: rotations in their grace period", "litellm.rotations_in_grace_due", 60),
     Schedule("litellm: prune old spend history", "litellm.spend_history_prune", 3600),
+    Schedule("litellm: spend totals for the admin", "litellm.spend_windows_refresh", 15 * 60),
     Schedule("connectivity: workers check and alert delivery", "connectivity.workers_check", 60),
     Schedule("connectivity: prune old results", "connectivity.results_prune", 3600),
 )

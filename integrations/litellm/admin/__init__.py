@@ -5,6 +5,6 @@ seconds, else report the action as pending (the outcome lands on the row). The a
 services only: rows change through integrations.litellm.keys, LiteLLM is told by tasks.
 """
 
-from integrations.litellm.admin import keys, model_list, plans, servers
+from integrations.litellm.admin import keys, model_list, plans, servers, spend
 
-__all__ = ["keys", "model_list", "plans", "servers"]
+__all__ = ["keys", "model_list", "plans", "servers", "spend"]

@@ -27,6 +27,7 @@ from integrations.litellm.admin.key_drift import (
     drift_column,
     last_used_column,
 )
+from integrations.litellm.admin.spend import KeySpendChartMixin
 from integrations.litellm.forms import (
     KeyChangeForm,
     KeyCreateForm,
@@ -123,7 +124,7 @@ _WORK_IN_FLIGHT = (
 
 
 @admin.register(VirtualKey)
-class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
+class VirtualKeyAdmin(KeySpendChartMixin, KeyActionsMixin, admin.ModelAdmin):
     # Fits 1366 px (key_columns): owner and server under the alias, expiry and origin on the row.
     list_display = (alias_column, "key_display", state_column, "spend_bar", last_used_column)
     list_filter = (
@@ -152,6 +153,7 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
         "plan",
         "blocked",
         "spend",
+        "spend_chart",
         "budget_reset_at",
         "last_used_at",
         "drift_display",
@@ -216,6 +218,7 @@ class VirtualKeyAdmin(KeyActionsMixin, admin.ModelAdmin):
                     "fields": (
                         "blocked",
                         "spend",
+                        "spend_chart",
                         "budget_reset_at",
                         "last_used_at",
                         "expires",
