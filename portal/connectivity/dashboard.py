@@ -1,8 +1,9 @@
 """The dashboard's read model: targets x networks from the state rows and the hourly rollups.
 
-Six queries whatever the size of the history: networks, heartbeats, state rows, one
-aggregate over at most 7 x 24 rollup rows per cell, the last 24 hours' rollups for the
-sparklines, and the open maintenance windows. CheckResult is never read here.
+Six queries whatever the size of the history: networks, heartbeats, state rows (which carry
+each cell's last checks for its heartbeat bar, see heartbeat.py), one aggregate over at most
+7 x 24 rollup rows per cell, the last 24 hours' rollups for the sparklines, and the open
+maintenance windows. CheckResult is never read here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from portal.connectivity.heartbeat import Heartbeat, heartbeat_of
 from portal.connectivity.models import Expectation, HourlyRollup, MuteWindow, Network, State, TargetNetwork
 from portal.connectivity.mutes import mute_for, mutes_active
 from portal.connectivity.workers import WorkerStatus, worker_statuses
@@ -31,6 +33,7 @@ class Cell:
     spark_points: str  # SVG polyline points
     spark_failures: list[tuple[float, float]]  # (x, y) dots for hours with failures
     latency_max_ms: float | None
+    heartbeat: Heartbeat
     muted: MuteWindow | None = None  # changes here are recorded, not sent, until it ends
     # A target younger than a window says "since <date>", not "24 h" or "7 d" it never had.
     young_for_day: bool = False
@@ -125,6 +128,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
             spark_points=points,
             spark_failures=failed_hours,
             latency_max_ms=latency_max,
+            heartbeat=heartbeat_of(placement.recent_checks),
             muted=mute_for(mutes, target_id=placement.target_id, network_id=placement.network_id),
             young_for_day=placement.target.created_at > day_start,
             young_for_week=placement.target.created_at > week_start,
