@@ -155,8 +155,8 @@ def _sparkline(
     hours: list[tuple[datetime, float | None, int]], day_start: datetime
 ) -> tuple[str, list[tuple[float, float]], float | None]:
     latencies = [avg for _, avg, _ in hours if avg is not None]
-    if not hours:
-        return "", [], None
+    if len(hours) < 2:  # one hour is a dot, not a line: the heartbeat bar tells it better
+        return "", [], (round(max(latencies), 1) if latencies else None)
     top = max(latencies) if latencies else 1.0
     top = top or 1.0
     step = SPARK_WIDTH / 23

@@ -18,7 +18,7 @@ from portal.connectivity.models import HourlyRollup, Target, TargetNetwork
 WINDOWS = ((1, "24 h"), (7, "7 d"), (30, "30 d"), (90, "90 d"))
 DEFAULT_KEEP_ROLLUPS_DAYS = 91
 CHART_DAYS = 7
-CHART_WIDTH, CHART_HEIGHT = 720, 160
+CHART_WIDTH, CHART_HEIGHT = 960, 180
 CHART_LEFT, CHART_BOTTOM = 48, 18  # room for the axis labels
 # One colour per network column, in order; readable on white and apart from the failure red.
 COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00")
