@@ -38,6 +38,7 @@ class NetworkHistory:
     uptimes: list[Uptime]
     lines: list[str]  # SVG polyline points, one per run of hours with a latency
     failed_x: list[float]  # hours with a failure, as x positions on the chart
+    failed_path: str  # the same as one SVG path: one element, however many hours failed
     latency_avg_ms: float | None
     latency_max_ms: float | None
 
@@ -106,7 +107,8 @@ def target_history(*, target: Target, now: datetime | None = None) -> TargetHist
                 colour=COLOURS[index % len(COLOURS)],
                 uptimes=_uptimes(windows, total, target.created_at),
                 lines=chart.lines(rows),
-                failed_x=[chart.x(hour) for hour, _, failures in rows if failures],
+                failed_x=(failed := [chart.x(hour) for hour, _, failures in rows if failures]),
+                failed_path=marks_path(failed, top=CHART_HEIGHT - CHART_BOTTOM - 10, width=3, height=10),
                 latency_avg_ms=round(sum(values) / len(values), 1) if values else None,
                 latency_max_ms=round(max(values), 1) if values else None,
             )
@@ -151,6 +153,12 @@ def _summary(networks: list[NetworkHistory]) -> str:
                 f"{n.name}: hourly average {n.latency_avg_ms} ms, at most {n.latency_max_ms} ms{failed}"
             )
     return f"Latency over the last {CHART_DAYS} days. " + "; ".join(parts) + "." if parts else ""
+
+
+def marks_path(xs: list[float], *, top: float, width: float, height: float) -> str:
+    """Rectangles centred on each x as ONE path's `d`: a chart with a failure in every hour of
+    a week (or a dashboard of 400 cells) draws one element each, not one per hour."""
+    return "".join(f"M{round(x - width / 2, 1)},{top}h{width}v{height}h-{width}z" for x in xs)
 
 
 def _nice_top(value: float) -> float:

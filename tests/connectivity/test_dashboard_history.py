@@ -197,3 +197,16 @@ def test_the_targets_page_shows_its_history_with_a_text_alternative(admin_client
     assert len(captured.captured_queries) == small
     assert HourlyRollup.objects.filter(target=target).count() > 250
     assert admin_client.get(reverse("admin:connectivity_target_add")).status_code == 200
+
+
+def test_it_offers_no_window_longer_than_the_rollups_are_kept(settings: object) -> None:
+    settings.CONNECTIVITY_KEEP_ROLLUPS_DAYS = 30  # type: ignore[attr-defined]
+    network = make_network()
+    target = make_target("tcp://db:5432", network)
+    Target.objects.filter(pk=target.pk).update(created_at=timezone.now() - timedelta(days=200))
+    target.refresh_from_db()
+
+    history = target_history(target=target)
+
+    assert history.windows == ["24 h", "7 d", "30 d"] and history.keep_days == 30
+    assert history.networks[0].uptimes[0].percent is None  # nothing checked: n/a, never 100 %

@@ -12,7 +12,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.connectivity import checks
 from portal.connectivity.heartbeat import HEARTBEAT_CHECKS
-from portal.connectivity.models import MuteWindow, Network, Target, TargetNetwork
+from portal.connectivity.models import HourlyRollup, MuteWindow, Network, Target, TargetNetwork
 from tests.connectivity.factories import make_network, make_target
 from tests.e2e.conftest import ARTIFACTS, admin_log_in
 from tests.lab_server import LabHTTPServer, start_in_thread
@@ -28,17 +28,21 @@ def sweep(network: Network, target: Target, address: str, times: int) -> None:
 
 
 def rollups(target: Target, network: Network, *, days: int, latency: float, failing_hours: set[int]) -> None:
-    now = timezone.now()
-    for h in range(days * 24):
-        for i in range(2):
-            ok = not (i == 0 and h in failing_hours)
-            checks.rollup_add(
-                target_id=target.pk,
-                network_id=network.pk,
-                at=now - timedelta(hours=h),
-                ok=ok,
-                latency_ms=latency + (h * 7) % 11 if ok else None,
-            )
+    """Past hours as the check writer leaves them, two checks each (the current hour holds the
+    real checks above)."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    HourlyRollup.objects.bulk_create(
+        HourlyRollup(
+            target=target,
+            network=network,
+            hour=hour - timedelta(hours=h),
+            checks=2,
+            failures=1 if h in failing_hours else 0,
+            latency_sum_ms=(latency + (h * 7) % 11) * (1 if h in failing_hours else 2),
+            latency_count=1 if h in failing_hours else 2,
+        )
+        for h in range(1, days * 24)
+    )
 
 
 def test_heartbeats_refresh_and_history_at_1366_px(
