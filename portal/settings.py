@@ -378,6 +378,8 @@ VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
 # Connectivity check history is pruned after this many days (the prune beat entry's `days`
 # kwarg overrides it from the admin).
 CONNECTIVITY_KEEP_RESULTS_DAYS = env.int("CONNECTIVITY_KEEP_RESULTS_DAYS", default=30)
+# Its hourly rollups (uptime and latency on a target's page, up to 90 days) are kept this long.
+CONNECTIVITY_KEEP_ROLLUPS_DAYS = env.int("CONNECTIVITY_KEEP_ROLLUPS_DAYS", default=91)
 # Spend history per key (integrations/litellm/spend_history.py): hourly and daily rollups are
 # pruned after this many days.
 LITELLM_SPEND_HOURLY_KEEP_DAYS = env.int("LITELLM_SPEND_HOURLY_KEEP_DAYS", default=90)

@@ -20,6 +20,7 @@ from portal.connectivity.alerts import alert_raise
 from portal.connectivity.certificates import certificate_check
 from portal.connectivity.diagnosis import Diagnosis, DiagnosisKind, NetworkContext
 from portal.connectivity.explain import Explained, Probe, explain_all
+from portal.connectivity.heartbeat import heartbeat_append
 from portal.connectivity.knowledge import network_knowledge
 from portal.connectivity.models import (
     Alert,
@@ -214,6 +215,7 @@ def check_record(
         current.last_checked_at = now
         current.last_ok = ok
         current.last_latency_ms = latency
+        current.recent_checks = heartbeat_append(current.recent_checks, at=now, ok=ok, latency_ms=latency)
         if outcome.tls_days_left is not None:
             current.last_tls_days_left = outcome.tls_days_left
         if not ok:
@@ -236,6 +238,7 @@ def check_record(
                 "last_fix",
                 "last_working_address",
                 "last_tls_days_left",
+                "recent_checks",
             ]
         )
         certificate_check(

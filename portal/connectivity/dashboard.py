@@ -1,8 +1,9 @@
 """The dashboard's read model: targets x networks from the state rows and the hourly rollups.
 
-Six queries whatever the size of the history: networks, heartbeats, state rows, one
-aggregate over at most 7 x 24 rollup rows per cell, the last 24 hours' rollups for the
-sparklines, and the open maintenance windows. CheckResult is never read here.
+Six queries whatever the size of the history: networks, heartbeats, state rows (which carry
+each cell's last checks for its heartbeat bar, see heartbeat.py), one aggregate over at most
+7 x 24 rollup rows per cell, the last 24 hours' rollups for the sparklines, and the open
+maintenance windows. CheckResult is never read here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from portal.connectivity.heartbeat import Heartbeat, heartbeat_of
+from portal.connectivity.history import marks_path
 from portal.connectivity.models import Expectation, HourlyRollup, MuteWindow, Network, State, TargetNetwork
 from portal.connectivity.mutes import mute_for, mutes_active
 from portal.connectivity.workers import WorkerStatus, worker_statuses
@@ -29,8 +32,9 @@ class Cell:
     uptime_24h: float | None
     uptime_7d: float | None
     spark_points: str  # SVG polyline points
-    spark_failures: list[tuple[float, float]]  # (x, y) dots for hours with failures
+    spark_failures: str  # one SVG path: a mark at each hour with failures
     latency_max_ms: float | None
+    heartbeat: Heartbeat
     muted: MuteWindow | None = None  # changes here are recorded, not sent, until it ends
     # A target younger than a window says "since <date>", not "24 h" or "7 d" it never had.
     young_for_day: bool = False
@@ -125,6 +129,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
             spark_points=points,
             spark_failures=failed_hours,
             latency_max_ms=latency_max,
+            heartbeat=heartbeat_of(placement.recent_checks),
             muted=mute_for(mutes, target_id=placement.target_id, network_id=placement.network_id),
             young_for_day=placement.target.created_at > day_start,
             young_for_week=placement.target.created_at > week_start,
@@ -149,10 +154,10 @@ def _ratio(checks: int | None, failures: int | None) -> float | None:
 
 def _sparkline(
     hours: list[tuple[datetime, float | None, int]], day_start: datetime
-) -> tuple[str, list[tuple[float, float]], float | None]:
+) -> tuple[str, str, float | None]:
     latencies = [avg for _, avg, _ in hours if avg is not None]
-    if not hours:
-        return "", [], None
+    if len(hours) < 2:  # one hour is a dot, not a line: the heartbeat bar tells it better
+        return "", "", (round(max(latencies), 1) if latencies else None)
     top = max(latencies) if latencies else 1.0
     top = top or 1.0
     step = SPARK_WIDTH / 23
@@ -164,5 +169,7 @@ def _sparkline(
         return round(SPARK_HEIGHT - 2 - (value / top) * (SPARK_HEIGHT - 4), 1)
 
     points = " ".join(f"{x_of(h)},{y_of(avg)}" for h, avg, _ in hours if avg is not None)
-    failures = [(x_of(h), float(SPARK_HEIGHT - 2)) for h, _, failed in hours if failed]
+    failures = marks_path(
+        [x_of(h) for h, _, failed in hours if failed], top=SPARK_HEIGHT - 4, width=3, height=4
+    )
     return points, failures, (round(max(latencies), 1) if latencies else None)

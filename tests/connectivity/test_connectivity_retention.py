@@ -55,7 +55,18 @@ def test_it_prunes_in_batches() -> None:
     assert not CheckResult.objects.exists()
 
 
-def test_it_keeps_a_week_of_rollups_for_the_7_day_uptime() -> None:
+def test_it_keeps_rollups_for_the_90_day_uptime_and_prunes_them_after_the_setting() -> None:
+    add_results([1, 6, 30, 89, 92])
+    retention.check_results_prune(days=1)
+    assert HourlyRollup.objects.count() == 4  # the 92-day-old hour went, the 89-day-old stays
+
+    with override_settings(CONNECTIVITY_KEEP_ROLLUPS_DAYS=10):
+        retention.check_results_prune(days=1, batch=1)
+    assert HourlyRollup.objects.count() == 2
+
+
+@override_settings(CONNECTIVITY_KEEP_ROLLUPS_DAYS=2)
+def test_it_never_keeps_rollups_shorter_than_the_dashboards_7_day_uptime() -> None:
     add_results([1, 6, 30])
     retention.check_results_prune(days=1)
     assert HourlyRollup.objects.count() == 2

@@ -190,6 +190,8 @@ class TargetNetwork(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     last_fix = models.TextField(blank=True, editable=False)
     last_working_address = models.CharField(max_length=500, blank=True, editable=False)
+    # The last checks for the heartbeat bar, kept here by the check writer (heartbeat.py).
+    recent_checks = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         constraints = [
