@@ -16,7 +16,7 @@ from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import CheckStatus, KeyPlan, LiteLLMServer
 from portal.access.models import Pairing
 from portal.accounts import services as accounts
-from portal.accounts.models import SignupMode
+from portal.accounts.models import SignupMode, SignupPolicy
 from portal.connectivity.models import Network
 from portal.connectivity.workers import worker_statuses
 
@@ -35,6 +35,7 @@ class SetupStep:
 class SetupChecklist:
     steps: list[SetupStep]
     waiting_for_approval: int
+    signup_closed: bool  # all done yet closed is not "ready for people": the heading says so
 
     @property
     def done_count(self) -> int:
@@ -46,9 +47,11 @@ class SetupChecklist:
 
 
 def setup_checklist() -> SetupChecklist:
+    policy = accounts.signup_policy_current()  # the one signup obeys, or the unsaved default
     return SetupChecklist(
-        steps=[_litellm_step(), _librechat_step(), _pairing_step(), _signup_step(), _workers_step()],
+        steps=[_litellm_step(), _librechat_step(), _pairing_step(), _signup_step(policy), _workers_step()],
         waiting_for_approval=accounts.people_waiting_for_approval().count(),
+        signup_closed=policy.mode == SignupMode.CLOSED,
     )
 
 
@@ -162,8 +165,7 @@ def _pairing_step() -> SetupStep:
     )
 
 
-def _signup_step() -> SetupStep:
-    policy = accounts.signup_policy_current()  # the one signup obeys, or the unsaved default
+def _signup_step(policy: SignupPolicy) -> SetupStep:
     url = reverse("admin:accounts_signuppolicy_changelist")
     if policy.pk is None:
         return SetupStep(

@@ -262,6 +262,7 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     journey.save()
     journey.index("closed", done=("litellm", "librechat", "pairing", "signup", "workers"))
     assert "Signup: closed." in journey.line("signup")
+    assert page.get_by_role("heading", name="Setup: 5 of 5 done; signup is closed").is_visible()
     context.close()
     stranger = browser.new_context(base_url=live_server.url, viewport=SCREEN)
     try:
