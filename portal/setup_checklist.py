@@ -16,7 +16,7 @@ from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import CheckStatus, KeyPlan, LiteLLMServer
 from portal.access.models import Pairing
 from portal.accounts import services as accounts
-from portal.accounts.models import SignupMode
+from portal.accounts.models import SignupMode, SignupPolicy
 from portal.connectivity.models import Network
 from portal.connectivity.workers import worker_statuses
 
@@ -35,6 +35,7 @@ class SetupStep:
 class SetupChecklist:
     steps: list[SetupStep]
     waiting_for_approval: int
+    signup_closed: bool  # all done yet closed is not "ready for people": the heading says so
 
     @property
     def done_count(self) -> int:
@@ -46,9 +47,11 @@ class SetupChecklist:
 
 
 def setup_checklist() -> SetupChecklist:
+    policy = accounts.signup_policy_current()  # the one signup obeys, or the unsaved default
     return SetupChecklist(
-        steps=[_litellm_step(), _librechat_step(), _pairing_step(), _signup_step(), _workers_step()],
+        steps=[_litellm_step(), _librechat_step(), _pairing_step(), _signup_step(policy), _workers_step()],
         waiting_for_approval=accounts.people_waiting_for_approval().count(),
+        signup_closed=policy.mode == SignupMode.CLOSED,
     )
 
 
@@ -58,17 +61,24 @@ def _when(moment: object) -> str:
 
 def _litellm_step() -> SetupStep:
     title = "A LiteLLM server that answers"
-    passed = LiteLLMServer.objects.filter(check_status=CheckStatus.OK).order_by("-checked_at").first()
-    if passed is not None:
+    # Once a pairing exists, people's keys come from its LiteLLM server, so that is the one that
+    # must answer: another server passing Test connection (say a proxy only read for its models)
+    # says nothing about where the keys are made. Before any pairing, any server may be the one.
+    paired = LiteLLMServer.objects.filter(pairings__isnull=False).distinct()
+    candidates = paired if paired.exists() else LiteLLMServer.objects.all()
+    untested = candidates.exclude(check_status=CheckStatus.OK).order_by("pk").first()
+    passed = candidates.filter(check_status=CheckStatus.OK).order_by("-checked_at").first()
+    if passed is not None and (untested is None or candidates is not paired):
         return SetupStep(
             "litellm",
             title,
             True,
-            f"{passed.name} passed Test connection ({_when(passed.checked_at)}).",
+            f"{passed.name} passed Test connection ({_when(passed.checked_at)})"
+            + (", and people's keys come from there." if candidates is paired else "."),
             reverse("admin:litellm_litellmserver_change", args=[passed.pk]),
             passed.name,
         )
-    server = LiteLLMServer.objects.order_by("pk").first()
+    server = untested
     if server is None:
         return SetupStep(
             "litellm",
@@ -79,11 +89,12 @@ def _litellm_step() -> SetupStep:
             "Add a LiteLLM server",
         )
     outcome = CheckStatus(server.check_status).label
+    keys = " People's keys come from there." if candidates is paired else ""
     return SetupStep(
         "litellm",
         title,
         False,
-        f"{server.name}: {outcome} (last tested {_when(server.checked_at)}). Open it and press "
+        f"{server.name}: {outcome} (last tested {_when(server.checked_at)}).{keys} Open it and press "
         "Test connection; its page says what to fix.",
         reverse("admin:litellm_litellmserver_change", args=[server.pk]),
         f"Test {server.name}",
@@ -154,8 +165,7 @@ def _pairing_step() -> SetupStep:
     )
 
 
-def _signup_step() -> SetupStep:
-    policy = accounts.signup_policy_current()  # the one signup obeys, or the unsaved default
+def _signup_step(policy: SignupPolicy) -> SetupStep:
     url = reverse("admin:accounts_signuppolicy_changelist")
     if policy.pk is None:
         return SetupStep(

@@ -81,11 +81,40 @@ def test_each_step_turns_done_from_the_stored_state(staff: Client) -> None:
     assert steps()["pairing"][2] == "/admin/access/pairing/add/"
     Pairing.objects.create(librechat_server=chat, litellm_server=server, default_plan=plan)
     assert steps()["pairing"][:2] == (True, "People of chat get their keys from litellm-dev.")
+    assert steps()["litellm"][1].endswith("and people's keys come from there.")
 
     SignupPolicy.objects.create(mode=SignupMode.DOMAINS, allowed_domains="corp.test\nm\u00fcller.de")
     assert steps()["signup"][:2] == (
         True,
         "Signup: only the allowed email domains (corp.test, xn--mller-kva.de).",
+    )
+
+
+def test_once_paired_the_litellm_step_looks_at_the_server_that_makes_the_keys(staff: Client) -> None:
+    """A proxy tested only for its models does not make the step done while the paired one,
+    where people's keys are made, has not passed Test connection."""
+    checked = dt.datetime(2026, 12, 2, 9, 30, tzinfo=dt.UTC)
+    models_only = LiteLLMServer(name="litellm-models", base_url="http://a:4000", network="backend-dev")
+    keys = LiteLLMServer(name="litellm-keys", base_url="http://b:4000", network="backend-dev")
+    for server in (models_only, keys):
+        server.master_key = "sk-master"
+        server.save()
+    LiteLLMServer.objects.filter(pk=models_only.pk).update(check_status=CheckStatus.OK, checked_at=checked)
+    assert steps()["litellm"][:2] == (True, "litellm-models passed Test connection (2026-12-02 09:30 UTC).")
+    chat = LibreChatServer.objects.create(
+        name="chat", api_url="http://librechat-api:3080", network="backend-dev"
+    )
+    plan = KeyPlan.objects.create(name="staff", max_budget=Decimal("5"))
+    Pairing.objects.create(librechat_server=chat, litellm_server=keys, default_plan=plan)
+    done, sentence, url = steps()["litellm"]
+    assert not done and sentence.startswith(
+        "litellm-keys: not checked yet (last tested never). People's keys"
+    )
+    assert url == f"/admin/litellm/litellmserver/{keys.pk}/change/"
+    LiteLLMServer.objects.filter(pk=keys.pk).update(check_status=CheckStatus.OK, checked_at=checked)
+    assert steps()["litellm"][:2] == (
+        True,
+        "litellm-keys passed Test connection (2026-12-02 09:30 UTC), and people's keys come from there.",
     )
 
 

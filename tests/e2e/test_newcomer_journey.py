@@ -1,7 +1,9 @@
 """A newcomer goes from an empty admin to a person whose own key sits in their LibreChat account
 and answers a chat completion, following the admin index's guided setup alone, in a real
-browser at 1366 px: add a LiteLLM server (contract simulator) and press Test connection, add a
-LibreChat server (simulator), a key plan and a pairing, save the signup policy, see a worker
+browser at 1366 px: add the REAL LiteLLM proxy (tests/real_litellm.py: it answers health and the
+model list, but without a database makes no keys) and press Test connection, add the LiteLLM
+contract simulator that makes the keys, a LibreChat server (simulator), a key plan and a pairing
+with the simulator (the LiteLLM line then asks for the paired server's Test connection), save the signup policy, see a worker
 heard on each network, then a person signs up, staff approve them from the count on the index,
 and a real worker gives them their LibreChat account and key. Each checklist line must turn
 done as the journey goes. Screenshots of each step go to test-artifacts/newcomer-*.png."""
@@ -25,11 +27,12 @@ from portal.core.queues import network_queue_name
 from tests.access.personal_keys.support import ENDPOINT, MASTER, pushed_raw_key
 from tests.e2e.conftest import ARTIFACTS, admin_log_in
 from tests.mailbox import portal_mail
+from tests.real_litellm import RealProxy
 from tests.simulators.librechat import LibreChatSimulator
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_litellm]
 STAFF_PASSWORD = "a long admin passphrase 5"
 PASSWORD = "a long portal passphrase 7"
 SCREEN = {"width": 1366, "height": 900}
@@ -104,6 +107,7 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     live_server: Any,
     sims: tuple[LiteLLMSimulator, LibreChatSimulator],
     worker: CeleryWorker,
+    real_litellm: RealProxy,
 ) -> None:
     litellm, chat = sims
     User.objects.create_superuser(email="ops@example.com", password=STAFF_PASSWORD)
@@ -116,21 +120,33 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     assert "the default; no policy saved yet" in journey.line("signup")
     assert "Nobody is waiting for approval." in journey.line("approvals")
 
-    # 1. LiteLLM: add it, then Test connection on its page (a worker on its network's queue).
+    # 1. LiteLLM: the real proxy, then Test connection on its page (a worker on its network's
+    # queue): health and the model list come from the real thing.
     journey.follow("litellm")
+    page.fill("#id_name", "litellm-real")
+    page.fill("#id_base_url", real_litellm.base_url)
+    page.fill("#id_network", "backend-dev")
+    page.fill("#id_master_key_input", real_litellm.master_key)
+    journey.save()
+    journey.index("litellm-added", done=())
+    assert "litellm-real: not checked yet" in journey.line("litellm")
+    journey.follow("litellm")
+    page.get_by_role("button", name="Test connection").click()
+    tested = page.locator("ul.messagelist li.success").first
+    tested.wait_for()
+    assert "Models: claude-mock, gpt-4o-mock" in page.locator("ul.messagelist").inner_text()
+    assert real_litellm.master_key not in page.content()
+    journey.shot("litellm-tested")
+    journey.index("litellm-done", done=("litellm",))
+    assert "litellm-real passed Test connection" in journey.line("litellm")
+    # Keys: the real proxy has no database to make them, so the simulator server makes them.
+    page.goto("/admin/litellm/litellmserver/add/")
     page.fill("#id_name", "litellm-dev")
     page.fill("#id_base_url", litellm.base_url)
     page.fill("#id_network", "backend-dev")
     page.fill("#id_master_key_input", MASTER)
     journey.save()
-    journey.index("litellm-added", done=())
-    assert "not checked yet" in journey.line("litellm")
-    journey.follow("litellm")
-    page.get_by_role("button", name="Test connection").click()
-    page.locator("ul.messagelist li.success").first.wait_for()
-    journey.shot("litellm-tested")
-    journey.index("litellm-done", done=("litellm",))
-    assert "litellm-dev passed Test connection" in journey.line("litellm")
+    journey.index("litellm-keys-added", done=("litellm",))  # no pairing yet: any server may be it
 
     # 2. LibreChat.
     journey.follow("librechat")
@@ -156,7 +172,14 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     page.select_option("#id_default_plan", label="everyone")
     assert page.input_value("#id_endpoint_name") == ENDPOINT
     journey.save()
+    # People's keys come from litellm-dev, which has not passed Test connection: the line says so.
+    journey.index("paired-untested", done=("librechat", "pairing"))
+    assert "litellm-dev: not checked yet" in journey.line("litellm")
+    journey.follow("litellm")
+    page.get_by_role("button", name="Test connection").click()
+    page.locator("ul.messagelist li.success").first.wait_for()
     journey.index("pairing-done", done=("litellm", "librechat", "pairing"))
+    assert "litellm-dev passed Test connection" in journey.line("litellm")
 
     # 4. The signup policy: one settings page; staff approval, saved on purpose.
     journey.follow("signup")
@@ -239,6 +262,7 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
     journey.save()
     journey.index("closed", done=("litellm", "librechat", "pairing", "signup", "workers"))
     assert "Signup: closed." in journey.line("signup")
+    assert page.get_by_role("heading", name="Setup: 5 of 5 done; signup is closed").is_visible()
     context.close()
     stranger = browser.new_context(base_url=live_server.url, viewport=SCREEN)
     try:
