@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("access", "0004_remove_personalkey_next_key"),
         ("librechat", "0003_admin_words"),
-        ("litellm", "0010_admin_words"),
+        ("litellm", "0012_admin_words"),
     ]
 
     operations = [

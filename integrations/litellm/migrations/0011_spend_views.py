@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("litellm", "0009_spend_history"),
+        ("litellm", "0010_budget_alerts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connectivity", "0011_certificate_warnings"),
+        ("connectivity", "0013_budget_alert_kind"),
     ]
 
     operations = [

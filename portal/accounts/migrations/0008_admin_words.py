@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_invitation_links_and_imports"),
+        ("accounts", "0007_user_waiting_for_approval_idx"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ import portal.core.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("litellm", "0009_spend_history"),
+        ("litellm", "0011_spend_views"),
     ]
 
     operations = [
