@@ -10,7 +10,7 @@ from integrations.librechat.bootstrap import librechat_server
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm.forms import ModelAddForm
 from integrations.litellm.models import LiteLLMServer
-from portal.connectivity.admin import AlertChannelForm
+from portal.connectivity.admin_alerts import AlertChannelForm
 from portal.connectivity.models import Target
 from portal.core.validators import validate_browser_url, validate_network_url
 

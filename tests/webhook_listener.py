@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 class WebhookReceiver(ThreadingHTTPServer):
@@ -31,3 +35,13 @@ class WebhookReceiver(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/services/T000/B000/secret-token-xyz"
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A webhook listener on loopback; `.posts` holds what it received."""
+    server = WebhookReceiver()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # a quick shutdown
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -10,7 +10,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab_server import LabHTTPServer, Responses, SilentListener, start_in_thread
-from tests.webhook_listener import WebhookReceiver
+from tests.webhook_listener import WebhookReceiver, webhook  # noqa: F401 (the fixture, shared)
 
 
 @pytest.fixture
@@ -37,16 +36,6 @@ def http_server() -> Iterator[Callable[..., LabHTTPServer]]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    """A webhook listener on loopback; `.posts` holds what it received."""
-    server = WebhookReceiver()
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # a quick shutdown
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from portal.celery import app
 from portal.connectivity import budget_alerts as staff_alerts
 from portal.connectivity.models import AlertChannel, AlertDelivery, Network
 from tests.connectivity.factories import make_network
-from tests.connectivity.test_connectivity_alerts import WebhookReceiver, webhook  # noqa: F401
 from tests.litellm.conftest import NETWORK
 from tests.litellm.test_key_actions import apply
 from tests.simulators import litellm as simulator
 from tests.simulators.litellm import LiteLLMSimulator
 from tests.smtp_listener import LoopbackSMTP
+from tests.webhook_listener import WebhookReceiver, webhook  # noqa: F401
 from tests.workers import CeleryWorker, database_url_for_tests
 
 pytestmark = pytest.mark.django_db(transaction=True)
