@@ -171,7 +171,7 @@ def test_it_keeps_the_capitals_of_a_name_that_starts_a_message(rows: None) -> No
     client.force_login(User.objects.get(email="words@example.com"))
     response = client.post(
         reverse("admin:librechat_librechatserver_changelist"),
-        {"action": "confirm_address", "_selected_action": [chat.pk]},
+        {"action": "confirm_address", "_selected_action": [chat.pk], "post": "yes"},
         follow=True,
     )
     html = response.content.decode()

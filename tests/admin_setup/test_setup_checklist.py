@@ -163,6 +163,7 @@ def test_staff_filter_people_waiting_and_approve_them_in_bulk(staff: Client) -> 
         {
             "action": "approve",
             "_selected_action": [p.pk for p in [*waiting, User.objects.get(email="in@example.com")]],
+            "post": "yes",  # past the confirmation page (portal.core.confirm)
         },
         follow=True,
     )

@@ -215,6 +215,10 @@ def test_a_newcomer_follows_the_checklist_from_an_empty_admin_to_a_person_chatti
         page.select_option("select[name=action]", value="approve")
         journey.shot("approve")
         page.locator("button[name=index]").click()
+        # Confirmation before harm (portal.core.confirm): the page lists the person first.
+        assert "ann@example.com" in page.locator("#content").inner_text()
+        journey.shot("approve-confirm")
+        page.get_by_role("button", name=re.compile(r"^Yes")).click()
         page.locator("ul.messagelist li.success").first.wait_for()
         assert "1 approved" in page.locator("ul.messagelist").inner_text()
         journey.shot("approved")

@@ -56,7 +56,7 @@ def test_it_shows_the_registration_settings(
     server = chat_at(sim.base_url)
     text = press_test_connection(staff, server)
     assert (
-        f"Chat: LibreChat at {sim.base_url} answers; ready for new accounts. "
+        f"chat: LibreChat at {sim.base_url} answers; ready for new accounts. "
         "Settings: registration: open; email login: on; password reset: "
     ) in text
     assert LogEntry.objects.filter(object_id=str(server.pk), change_message="Tested the connection").exists()
@@ -73,7 +73,7 @@ def test_an_unreachable_librechat_gets_the_diagnosis_and_its_fix(
     start_worker()
     text = press_test_connection(staff, chat_at(f"http://127.0.0.1:{unused_tcp_port}"))
     assert (
-        f"Chat: not reachable from {CHAT_NETWORK}: Nothing on this host listens on 127.0.0.1:{unused_tcp_port}"
+        f"chat: not reachable from {CHAT_NETWORK}: Nothing on this host listens on 127.0.0.1:{unused_tcp_port}"
         in text
     )
     assert "Fix: Start the service, or use the port it listens on" in text
