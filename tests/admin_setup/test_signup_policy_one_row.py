@@ -93,3 +93,20 @@ def test_the_admins_losing_save_leads_to_the_saved_policy_with_a_message() -> No
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == f"/admin/accounts/signuppolicy/{policy.pk}/change/"
     assert b"Someone else saved the signup policy a moment ago, so yours was not saved." in response.content
+
+
+@pytest.mark.django_db(transaction=False)  # the schema steps roll back with the test's transaction
+def test_the_migration_keeps_the_policy_signup_obeys_and_drops_the_others() -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("accounts", "0008_admin_words")], [("accounts", "0009_signup_policy_one_row")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    with connection.cursor() as cursor:  # rows a race could have made before the constraint
+        for mode in (SignupMode.CLOSED, SignupMode.OPEN, SignupMode.INVITATION):
+            cursor.execute(
+                "INSERT INTO accounts_signuppolicy (mode, allowed_domains, updated_at) VALUES (%s, '', now())",
+                [mode],
+            )
+    MigrationExecutor(connection).migrate(after)
+    assert list(SignupPolicy.objects.values_list("mode", flat=True)) == [SignupMode.CLOSED]
