@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.urls import reverse
+from django.http import HttpRequest
+from django.urls import Resolver404, resolve, reverse
 
 from integrations.librechat.models import LibreChatServer
 from integrations.litellm.models import CheckStatus, KeyPlan, LiteLLMServer
@@ -44,6 +45,25 @@ class SetupChecklist:
     @property
     def complete(self) -> bool:
         return all(step.done for step in self.steps)
+
+
+def may_open(request: HttpRequest, url: str) -> bool:
+    """Whether this staff member may open `url`, an admin add, change or list page, asked of the
+    page's own ModelAdmin so its overrides count (the signup policy's add page, say), and a line
+    they cannot follow gets no dead link to a 403."""
+    try:
+        match = resolve(url.split("?", 1)[0])
+    except Resolver404:
+        return False
+    model_admin = getattr(match.func, "model_admin", None)  # set by ModelAdmin.get_urls' wrapper
+    name = match.url_name or ""
+    if model_admin is None:
+        return False
+    if name.endswith("_add"):
+        return bool(model_admin.has_add_permission(request))
+    if name.endswith("_change") or name.endswith("_changelist"):
+        return bool(model_admin.has_view_or_change_permission(request))
+    return False
 
 
 def setup_checklist() -> SetupChecklist:

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -241,7 +242,19 @@ class SignupPolicyAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
             "subtitle": "No policy saved yet: until you save one, signup is by staff approval (the default).",
         }
-        return super().add_view(request, form_url, context)
+        try:
+            return super().add_view(request, form_url, context)
+        except IntegrityError:
+            # Another staff member saved the first policy between our check and our insert: the
+            # database's one-row constraint refused ours (changeform_view's transaction rolled it
+            # back). Theirs rules; show it rather than a 500.
+            self.message_user(
+                request,
+                "Someone else saved the signup policy a moment ago, so yours was not saved. "
+                "This is the policy now in force; change it here if needed.",
+                messages.WARNING,
+            )
+            return redirect(_policy_page())
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

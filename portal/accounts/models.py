@@ -132,10 +132,19 @@ class SignupPolicy(models.Model):
         blank=True, help_text="For 'allowed email domains': one domain per line, e.g. example.com."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The same value on every row, unique: the database itself refuses a second policy, so two
+    # staff saving the first one at the same moment leave one row (the admin tells the loser).
+    singleton = models.BooleanField(default=True, editable=False)
 
     class Meta:
         verbose_name = "signup policy"
         verbose_name_plural = "signup policy"
+        constraints = [
+            models.UniqueConstraint(fields=["singleton"], name="accounts_signuppolicy_one_row"),
+            models.CheckConstraint(
+                condition=models.Q(singleton=True), name="accounts_signuppolicy_singleton"
+            ),
+        ]
 
     def __str__(self) -> str:
         return SignupMode(self.mode).label
