@@ -101,6 +101,11 @@ def budget_alerts_check(rows: Iterable[VirtualKey], *, now: datetime | None = No
             values.append((row.pk, row.budget_reset_at, threshold, amount, row.spend, row.max_budget))
     if not values:
         return []
+    if connection.vendor != "postgresql":
+        ids = _insert_portable(values, now=now or timezone.now())
+        if ids:
+            transaction.on_commit(lambda: budget_alerts_recorded.send(sender=BudgetAlert, alert_ids=ids))
+        return ids
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_SQL,
@@ -117,6 +122,29 @@ def budget_alerts_check(rows: Iterable[VirtualKey], *, now: datetime | None = No
         ids = [row[0] for row in cursor.fetchall()]
     if ids:
         transaction.on_commit(lambda: budget_alerts_recorded.send(sender=BudgetAlert, alert_ids=ids))
+    return ids
+
+
+def _insert_portable(
+    values: list[tuple[int, datetime | None, str, Decimal, Decimal, Decimal | None]], *, now: datetime
+) -> list[int]:
+    """The embedded default (SQLite, `make run`): no unnest(), and SQLite gets no unique index
+    for a constraint with nulls_distinct (PostgreSQL's), so each crossing is looked up first.
+    One worker serves `make run`, so the look-up and the insert do not race there."""
+    ids = []
+    for key_id, period, threshold, limit, spend, max_budget in values:
+        if BudgetAlert.objects.filter(key_id=key_id, period_reset_at=period, threshold=threshold).exists():
+            continue
+        alert = BudgetAlert.objects.create(
+            key_id=key_id,
+            period_reset_at=period,
+            threshold=threshold,
+            limit=limit,
+            spend=spend,
+            max_budget=max_budget,
+            created_at=now,
+        )
+        ids.append(alert.pk)
     return ids
 
 

@@ -65,6 +65,9 @@ def spend_record(increments: Iterable[tuple[int, Decimal]], *, at: datetime) -> 
     rows = [(key_id, amount) for key_id, amount in increments if amount > 0]
     if not rows:
         return 0
+    if connection.vendor != "postgresql":
+        _record_portable(rows, at=at)
+        return len(rows)
     with connection.cursor() as cursor:
         cursor.execute(
             _RECORD_SQL,
@@ -78,6 +81,24 @@ def spend_record(increments: Iterable[tuple[int, Decimal]], *, at: datetime) -> 
             },
         )
     return len(rows)
+
+
+_RECORD_ROW_SQL = """
+INSERT INTO litellm_keyspend (key_id, grain, bucket, amount) VALUES (%s, %s, %s, %s)
+ON CONFLICT (key_id, grain, bucket) DO UPDATE SET amount = litellm_keyspend.amount + excluded.amount
+"""
+
+
+def _record_portable(rows: list[tuple[int, Decimal]], *, at: datetime) -> None:
+    """The embedded default (SQLite, `make run`) has no unnest(): the same upsert row by row.
+    Datetimes are adapted as the ORM stores them, so raw rows and ORM rows compare alike."""
+    adapt = connection.ops.adapt_datetimefield_value
+    buckets = ((SpendGrain.HOUR.value, adapt(hour_start(at))), (SpendGrain.DAY.value, adapt(day_start(at))))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _RECORD_ROW_SQL,
+            [(key_id, grain, bucket, str(amount)) for key_id, amount in rows for grain, bucket in buckets],
+        )
 
 
 def spend_history_prune(*, now: datetime | None = None, batch: int = 10_000) -> int:

@@ -42,7 +42,13 @@ def spend_windows_refresh(*, now: datetime | None = None) -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 _REFRESH_SQL,
-                {"days": days, "now": now, "grain": SpendGrain.DAY.value, "since": window_since(days, now)},
+                {
+                    "days": days,
+                    # As the ORM stores them, so SQLite (`make run`) compares them alike.
+                    "now": connection.ops.adapt_datetimefield_value(now),
+                    "grain": SpendGrain.DAY.value,
+                    "since": connection.ops.adapt_datetimefield_value(window_since(days, now)),
+                },
             )
             held += cursor.rowcount
             # Rows this run did not touch: keys with nothing in the window any more. A slower
