@@ -238,7 +238,7 @@ def bench_admin_list() -> None:
     url = "/admin/litellm/virtualkey/"
     queries_to_check = (
         "",
-        "?blocked__exact=1",
+        "?state=blocked",
         "?owner=owner-42",
         "?over_budget=yes",
         "?expired=yes",

@@ -138,10 +138,14 @@ def server_health(*, server: LiteLLMServer) -> dict[str, Any]:
 
 def models_store(*, server: LiteLLMServer, deployments: list[Any], now: datetime) -> tuple[int, int, int]:
     """Make the server's model rows match /model/info. Returns (added, updated, removed)."""
-    existing = {m.model_id: m for m in LiteLLMModel.objects.filter(server=server)}
     added = updated = 0
     seen: set[str] = set()
     with transaction.atomic():
+        # Two stores of one server at once (a sync and a "Test connection", or two first syncs)
+        # take turns on the server row: the second reads the rows the first committed and
+        # updates them, instead of inserting them again and failing on the unique model ID.
+        list(LiteLLMServer.objects.select_for_update().filter(pk=server.pk).values_list("pk"))
+        existing = {m.model_id: m for m in LiteLLMModel.objects.filter(server=server)}
         for d in deployments:
             seen.add(d.model_id)
             values = {

@@ -282,3 +282,28 @@ def test_the_invitation_lifetime_is_the_setting(settings: Any) -> None:
     assert made.invitation.expires_at is not None
     left = made.invitation.expires_at - timezone.now()
     assert dt.timedelta(days=1, hours=23) < left <= dt.timedelta(days=2)
+
+
+def test_the_links_page_has_a_copy_button_per_link_and_one_for_all(staff_client: Client) -> None:
+    made = [invite("ann@example.com"), invite("bob@example.com")]
+    action = {"_selected_action": [m.invitation.pk for m in made], "post": "yes", "index": 0}
+    page = staff_client.post("/admin/accounts/invitation/", {**action, "action": "resend"}).content.decode()
+    assert "portal/copy.js" in page
+    for email in ("ann@example.com", "bob@example.com"):
+        button = re.search(rf'data-copy="([^"]+)" aria-label="Copy the link for {email}">Copy<', page)
+        assert button, email
+        target = re.search(rf'id="{button.group(1)}"[^>]*value="([^"]+)"', page)
+        assert target and LINK.search(target.group(1)), email  # the button copies that person's link
+    assert page.count('class="button copy-button"') == 3
+    assert re.search(r'data-copy="invitation-links-all" aria-label="Copy all the links">Copy all<', page)
+    box = re.search(r'<textarea id="invitation-links-all"[^>]*>([^<]*)</textarea>', page)
+    assert box and [line.split("&#9;")[0] for line in box.group(1).splitlines()] == [
+        "ann@example.com",
+        "bob@example.com",
+    ]
+    assert len(LINK.findall(box.group(1))) == 2
+    one = staff_client.post(
+        "/admin/accounts/invitation/add/", {"email": "cy@example.com", "name": "", "plan": ""}
+    )
+    assert "Copy the link for cy@example.com" in one.content.decode()
+    assert "Copy all" not in one.content.decode()  # one link: its own button is enough

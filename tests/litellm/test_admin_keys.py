@@ -196,7 +196,7 @@ def test_the_list_filters_and_searches(
         "?owner=team-x",
         "?expired=no",
         "?over_budget=yes",
-        "?blocked__exact=0",
+        "?state=active",
         "?q=svc",
         f"?server__id__exact={tx_server.pk}",
     ):
@@ -205,6 +205,30 @@ def test_the_list_filters_and_searches(
         assert "svc-3" in response.content.decode(), query
     assert "svc-3" not in staff.get(url + "?over_budget=no").content.decode()
     assert "svc-3" not in staff.get(url + "?owner=someone-else").content.decode()
+
+
+def test_the_state_filter_reads_active_and_blocked(staff: Client, tx_server: LiteLLMServer) -> None:
+    for alias, status, blocked in (
+        ("on-key", KeyStatus.ACTIVE, False),
+        ("off-key", KeyStatus.ACTIVE, True),
+        ("gone-key", KeyStatus.DELETED, False),
+    ):
+        VirtualKey.objects.create(
+            server=tx_server, token_hash=hash_token(alias), key_alias=alias, status=status, blocked=blocked
+        )
+    url = reverse("admin:litellm_virtualkey_changelist")
+    response = staff.get(url)
+    (spec,) = [f for f in response.context["cl"].filter_specs if f.title == "state"]
+    assert [c["display"] for c in spec.choices(response.context["cl"])] == ["All", "active", "blocked"]
+    assert "By blocked" not in response.content.decode()
+
+    def listed(query: str) -> set[str]:
+        page = staff.get(url + query).content.decode()
+        return {alias for alias in ("on-key", "off-key", "gone-key") if alias in page}
+
+    assert listed("?state=active") == {"on-key"}
+    assert listed("?state=blocked") == {"off-key"}
+    assert listed("") == {"on-key", "off-key", "gone-key"}
 
 
 @override_settings(LITELLM_ADMIN_WAIT_SECONDS=0.5)

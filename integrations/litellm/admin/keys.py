@@ -34,6 +34,7 @@ from integrations.litellm.forms import (
 )
 from integrations.litellm.models import (
     KeyPlan,
+    KeyStatus,
     LiteLLMServer,
     VirtualKey,
 )
@@ -107,6 +108,24 @@ class OverBudgetFilter(YesNoFilter):
         return Q(over_budget=yes)
 
 
+class StateFilter(admin.SimpleListFilter):
+    """The choices read as the state column does (key_columns.state_words): "active" is a key
+    LiteLLM holds and lets through, "blocked" any blocked key (a boolean filter said Yes/No)."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "active"), ("blocked", "blocked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "active":
+            return queryset.filter(status=KeyStatus.ACTIVE, blocked=False)
+        if self.value() == "blocked":
+            return queryset.filter(blocked=True)
+        return queryset
+
+
 # What LiteLLM still has to be told about a key, and how the last attempt went.
 _WORK_IN_FLIGHT = (
     "pending_action",
@@ -130,7 +149,7 @@ class VirtualKeyAdmin(KeySpendChartMixin, KeyActionsMixin, admin.ModelAdmin):
     list_filter = (
         "server",
         OwnerFilter,
-        "blocked",
+        StateFilter,
         ExpiredFilter,
         OverBudgetFilter,
         IdleFilter,
