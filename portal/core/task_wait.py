@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -70,15 +71,22 @@ def task_state(task_id: str) -> str:
 
 
 def waiting(
-    *, queue: str, task_id: str = "", state: str | None = None, vendor: str = "the service"
+    *,
+    queue: str,
+    task_id: str = "",
+    state: str | None = None,
+    vendor: str = "the service",
+    heard_of: Callable[[str], tuple[bool, dt.datetime | None]] = worker_heard,
 ) -> Waiting:
-    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already)."""
+    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already).
+    A caller saying this for many tasks passes `heard_of` memoised per queue: the heartbeat
+    look-up is two queries, the same for every task on one queue."""
     state = task_state(task_id) if state is None else state
     if state in ("SUCCESS", "FAILURE", "REVOKED"):
         return Waiting(FINISHED, "finished")
     if state in ("STARTED", "RETRY"):
         return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
-    heard, seen = worker_heard(queue)
+    heard, seen = heard_of(queue)
     if state == "PENDING" or not task_id:
         return Waiting(*_queued_words(queue, heard, seen))
     return Waiting(UNKNOWN, f"no news yet from {queue}")
