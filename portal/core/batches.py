@@ -9,9 +9,8 @@ a batch whose page is closed loses nothing).
 
 from __future__ import annotations
 
-import functools
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, waiting, worker_heard
+from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, heartbeats_read_once, waiting
 
 SESSION_KEY = "portal-batches"
 KEPT = 10  # the last batches of a session; older pages say "no such batch"
@@ -70,9 +69,7 @@ class Line:
     ok: bool | None
 
 
-def _line(
-    label: str, task_id: str, queue: str, url: str, vendor: str, heard_of: Callable[[str], Any]
-) -> Line:
+def _line(label: str, task_id: str, queue: str, url: str, vendor: str) -> Line:
     from celery.result import AsyncResult
 
     from portal.celery import app
@@ -89,7 +86,7 @@ def _line(
         return Line(label, url, FINISHED, *result_words(value))
     if state == "FAILURE":
         return Line(label, url, FINISHED, f"the task failed to run ({type(value).__name__})", False)
-    said = waiting(queue=queue, task_id=task_id, state=state, vendor=vendor, heard_of=heard_of)
+    said = waiting(queue=queue, task_id=task_id, state=state, vendor=vendor)
     return Line(label, url, said.kind, said.sentence, None)
 
 
@@ -113,8 +110,8 @@ def batch_progress_view(request: HttpRequest, token: str) -> HttpResponse:
     if batch is None:
         raise Http404("No such batch in this session (a batch page is kept for the last ten).")
     # The page refreshes every few seconds: one heartbeat look-up per queue, not per line.
-    heard_of = functools.cache(worker_heard)
-    lines = [_line(*row, batch["vendor"], heard_of) for row in batch["sent"]]
+    with heartbeats_read_once():
+        lines = [_line(*row, batch["vendor"]) for row in batch["sent"]]
     counts = {
         "done": sum(line.kind == FINISHED for line in lines),
         "running": sum(line.kind == RUNNING for line in lines),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -36,12 +38,31 @@ class Waiting:
     sentence: str
 
 
-def worker_heard(queue: str, *, now: dt.datetime | None = None) -> tuple[bool, dt.datetime | None]:
+Heard = tuple[bool, dt.datetime | None]
+_heard_memo: ContextVar[dict[str, Heard] | None] = ContextVar("heard_memo", default=None)
+
+
+@contextmanager
+def heartbeats_read_once() -> Iterator[None]:
+    """Within this block each queue's heartbeat is read once: a page that says why many tasks
+    or rows wait (a progress page, the key list) asks the same one or two queues per line."""
+    token = _heard_memo.set({})
+    try:
+        yield
+    finally:
+        _heard_memo.reset(token)
+
+
+def worker_heard(queue: str, *, now: dt.datetime | None = None) -> Heard:
     """(heard lately, last heartbeat) of the worker consuming `queue`."""
+    memo = _heard_memo.get() if now is None else None
+    if memo is not None and queue in memo:
+        return memo[queue]
     seen = WorkerHeartbeat.objects.filter(queue=queue).values_list("seen_at", flat=True).first()
-    if seen is None:
-        return False, None
-    return (now or timezone.now()) - seen <= _stale_after(queue), seen
+    heard = (False, None) if seen is None else ((now or timezone.now()) - seen <= _stale_after(queue), seen)
+    if memo is not None:
+        memo[queue] = heard
+    return heard
 
 
 def _stale_after(queue: str) -> dt.timedelta:
@@ -71,22 +92,15 @@ def task_state(task_id: str) -> str:
 
 
 def waiting(
-    *,
-    queue: str,
-    task_id: str = "",
-    state: str | None = None,
-    vendor: str = "the service",
-    heard_of: Callable[[str], tuple[bool, dt.datetime | None]] = worker_heard,
+    *, queue: str, task_id: str = "", state: str | None = None, vendor: str = "the service"
 ) -> Waiting:
-    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already).
-    A caller saying this for many tasks passes `heard_of` memoised per queue: the heartbeat
-    look-up is two queries, the same for every task on one queue."""
+    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already)."""
     state = task_state(task_id) if state is None else state
     if state in ("SUCCESS", "FAILURE", "REVOKED"):
         return Waiting(FINISHED, "finished")
     if state in ("STARTED", "RETRY"):
         return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
-    heard, seen = heard_of(queue)
+    heard, seen = worker_heard(queue)
     if state == "PENDING" or not task_id:
         return Waiting(*_queued_words(queue, heard, seen))
     return Waiting(UNKNOWN, f"no news yet from {queue}")
