@@ -102,11 +102,12 @@ def waiting(
         return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
     heard, seen = worker_heard(queue)
     if state == "PENDING" or not task_id:
-        return Waiting(*_queued_words(queue, heard, seen))
+        return Waiting(*queued_words(queue, heard, seen))
     return Waiting(UNKNOWN, f"no news yet from {queue}")
 
 
-def _queued_words(queue: str, heard: bool, seen: dt.datetime | None) -> tuple[str, str]:
+def queued_words(queue: str, heard: bool, seen: dt.datetime | None) -> tuple[str, str]:
+    """(kind, sentence) for work not yet taken from `queue`, given worker_heard's answer."""
     if heard and seen is not None:
         return QUEUED, (
             f"waiting in the queue {queue} behind other work (its worker was heard at {seen:%H:%M:%S} UTC)"
