@@ -111,7 +111,7 @@ def batch_progress_view(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("No such batch in this session (a batch page is kept for the last ten).")
     # The page refreshes every few seconds: one heartbeat look-up per queue, not per line.
     with heartbeats_read_once():
-        lines = [_line(*row, batch["vendor"]) for row in batch["sent"]]
+        lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"]) for row in batch["sent"]]
     counts = {
         "done": sum(line.kind == FINISHED for line in lines),
         "running": sum(line.kind == RUNNING for line in lines),
