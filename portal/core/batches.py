@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, waiting
+from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, heartbeats_read_once, waiting
 
 SESSION_KEY = "portal-batches"
 KEPT = 10  # the last batches of a session; older pages say "no such batch"
@@ -109,7 +109,9 @@ def batch_progress_view(request: HttpRequest, token: str) -> HttpResponse:
     batch = (request.session.get(SESSION_KEY) or {}).get(token)
     if batch is None:
         raise Http404("No such batch in this session (a batch page is kept for the last ten).")
-    lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"]) for row in batch["sent"]]
+    # The page refreshes every few seconds: one heartbeat look-up per queue, not per line.
+    with heartbeats_read_once():
+        lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"]) for row in batch["sent"]]
     counts = {
         "done": sum(line.kind == FINISHED for line in lines),
         "running": sum(line.kind == RUNNING for line in lines),

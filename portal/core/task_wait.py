@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -35,12 +38,31 @@ class Waiting:
     sentence: str
 
 
-def worker_heard(queue: str, *, now: dt.datetime | None = None) -> tuple[bool, dt.datetime | None]:
+Heard = tuple[bool, dt.datetime | None]
+_heard_memo: ContextVar[dict[str, Heard] | None] = ContextVar("heard_memo", default=None)
+
+
+@contextmanager
+def heartbeats_read_once() -> Iterator[None]:
+    """Within this block each queue's heartbeat is read once: a page that says why many tasks
+    or rows wait (a progress page, the key list) asks the same one or two queues per line."""
+    token = _heard_memo.set({})
+    try:
+        yield
+    finally:
+        _heard_memo.reset(token)
+
+
+def worker_heard(queue: str, *, now: dt.datetime | None = None) -> Heard:
     """(heard lately, last heartbeat) of the worker consuming `queue`."""
+    memo = _heard_memo.get() if now is None else None
+    if memo is not None and queue in memo:
+        return memo[queue]
     seen = WorkerHeartbeat.objects.filter(queue=queue).values_list("seen_at", flat=True).first()
-    if seen is None:
-        return False, None
-    return (now or timezone.now()) - seen <= _stale_after(queue), seen
+    heard = (False, None) if seen is None else ((now or timezone.now()) - seen <= _stale_after(queue), seen)
+    if memo is not None:
+        memo[queue] = heard
+    return heard
 
 
 def _stale_after(queue: str) -> dt.timedelta:
@@ -80,11 +102,12 @@ def waiting(
         return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
     heard, seen = worker_heard(queue)
     if state == "PENDING" or not task_id:
-        return Waiting(*_queued_words(queue, heard, seen))
+        return Waiting(*queued_words(queue, heard, seen))
     return Waiting(UNKNOWN, f"no news yet from {queue}")
 
 
-def _queued_words(queue: str, heard: bool, seen: dt.datetime | None) -> tuple[str, str]:
+def queued_words(queue: str, heard: bool, seen: dt.datetime | None) -> tuple[str, str]:
+    """(kind, sentence) for work not yet taken from `queue`, given worker_heard's answer."""
     if heard and seen is not None:
         return QUEUED, (
             f"waiting in the queue {queue} behind other work (its worker was heard at {seen:%H:%M:%S} UTC)"

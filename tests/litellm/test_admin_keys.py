@@ -270,6 +270,28 @@ def test_the_list_costs_the_same_queries_for_few_and_many_keys(
     assert page.status_code == 200
 
 
+def test_the_list_of_pending_keys_reads_the_heartbeat_once_per_queue(
+    staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
+) -> None:
+    """Keys waiting for a worker (a bulk action with none running): each row says so from its
+    queue's heartbeat, read once for the page, not once per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:litellm_virtualkey_changelist")
+    for i in range(3):
+        keys.key_create(server=tx_server, alias=f"few-{i}", enqueue=False)
+    staff.get(url)
+    with CaptureQueriesContext(connection) as few:
+        staff.get(url)
+    for i in range(20):
+        keys.key_create(server=tx_server, alias=f"many-{i}", enqueue=False)
+    with CaptureQueriesContext(connection) as many:
+        page = staff.get(url).content.decode()
+    assert page.count("no worker heard on it ever") == 23
+    assert len(few) == len(many)
+
+
 def test_the_change_form_shows_field_errors_and_busy_keys_never_a_500(
     staff: Client, tx_server: LiteLLMServer, sim: LiteLLMSimulator
 ) -> None:

@@ -244,6 +244,10 @@ class KeyActionsMixin(admin.ModelAdmin):
                 messages.error(request, f"{key}: {label} refused: {exc}")
                 self.log_change(request, key, f"{label}: refused ({exc})")
                 continue
+            if action == KeyAction.ROTATE:
+                # Before the work is sent: the new key's one reveal is this staff member's from
+                # the moment a worker can make it, not only once this request hears back.
+                keys.key_reveal_to(key_id=key.pk, user=request.user)
             accepted.append(key)
         if len(accepted) > 1:
             return self._run_in_background(request, accepted, action, label)
@@ -253,9 +257,7 @@ class KeyActionsMixin(admin.ModelAdmin):
             level, words = outcome_words(results.get(key.pk), why.get(key.pk, ""))
             messages.add_message(request, level, f"{key}: {label}: {words}")
             self.log_change(request, key, f"{label}: {words}")
-            if action == KeyAction.ROTATE:
-                keys.key_reveal_to(key_id=key.pk, user=request.user)
-            if action == KeyAction.ROTATE and results.get(key.pk, {}) and (results[key.pk] or {}).get("ok"):
+            if action == KeyAction.ROTATE and (results.get(key.pk) or {}).get("ok"):
                 url = reverse("admin:litellm_virtualkey_reveal", args=[key.pk])
                 messages.info(
                     request, format_html('{}: <a href="{}">show the new key once</a>', str(key), url)
@@ -292,8 +294,6 @@ class KeyActionsMixin(admin.ModelAdmin):
         lines = []
         for key in accepted:
             self.log_change(request, key, f"{label}: sent to the worker (bulk)")
-            if action == KeyAction.ROTATE:
-                keys.key_reveal_to(key_id=key.pk, user=request.user)
             async_result, queue = sent.get(key.pk, (None, ""))
             url = reverse("admin:litellm_virtualkey_change", args=[key.pk])
             lines.append(Sent(str(key), async_result.id if async_result else "", queue, url))

@@ -26,7 +26,7 @@ from integrations.litellm.models import VirtualKey
 from integrations.litellm.servers import server_queue
 from portal.core.admin_pages import admin_path
 from portal.core.confirm import confirmation_page, confirmed
-from portal.core.task_wait import worker_heard
+from portal.core.task_wait import queued_words, worker_heard
 
 # The change page's buttons: (url word, action name on the admin, the button's words).
 BUTTONS = (
@@ -168,11 +168,8 @@ def pending_words(key: VirtualKey) -> tuple[str, str, bool]:
     if key.next_attempt_at and key.next_attempt_at > now:
         # A worker's claim moves next_attempt_at one lease on (portal.core.work.claim).
         return what, f"a worker on {queue} took it and is waiting for LiteLLM to answer", False
-    heard, seen = worker_heard(queue)
-    if heard:
-        return what, f"waiting in the queue {queue} (its worker was heard at {seen:%H:%M:%S} UTC)", False
-    since = f"since {seen:%Y-%m-%d %H:%M} UTC" if seen else "ever"
-    return what, f"waiting in the queue {queue}: no worker heard on it {since}", False
+    _, why = queued_words(queue, *worker_heard(queue))
+    return what, why, False
 
 
 def pending_context(key: VirtualKey) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -39,6 +40,7 @@ from integrations.litellm.models import (
     VirtualKey,
 )
 from portal.core.pagination import LargeTablePaginator
+from portal.core.task_wait import heartbeats_read_once
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,13 @@ class VirtualKeyAdmin(KeySpendChartMixin, KeyActionsMixin, admin.ModelAdmin):
         return (
             super().get_queryset(request).defer("raw_key", "rotation_new_key", "metadata", "pending_changes")
         )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Every pending row says whether its queue's worker was heard: one read per queue, not
+        # per row. Rendered here, inside the block (a TemplateResponse renders after return).
+        response = super().changelist_view(request, extra_context)
+        with heartbeats_read_once():
+            return response.render() if isinstance(response, TemplateResponse) else response
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["form"] = KeyChangeForm if obj is not None else KeyCreateForm
