@@ -9,8 +9,9 @@ a batch whose page is closed loses nothing).
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, waiting
+from portal.core.task_wait import FINISHED, NO_WORKER, QUEUED, RUNNING, waiting, worker_heard
 
 SESSION_KEY = "portal-batches"
 KEPT = 10  # the last batches of a session; older pages say "no such batch"
@@ -69,7 +70,7 @@ class Line:
     ok: bool | None
 
 
-def _line(label: str, task_id: str, queue: str, url: str, vendor: str) -> Line:
+def _line(label: str, task_id: str, queue: str, url: str, vendor: str, heard: Callable[[str], Any]) -> Line:
     from celery.result import AsyncResult
 
     from portal.celery import app
@@ -86,7 +87,7 @@ def _line(label: str, task_id: str, queue: str, url: str, vendor: str) -> Line:
         return Line(label, url, FINISHED, *result_words(value))
     if state == "FAILURE":
         return Line(label, url, FINISHED, f"the task failed to run ({type(value).__name__})", False)
-    said = waiting(queue=queue, task_id=task_id, state=state, vendor=vendor)
+    said = waiting(queue=queue, task_id=task_id, state=state, vendor=vendor, heard=heard)
     return Line(label, url, said.kind, said.sentence, None)
 
 
@@ -109,7 +110,9 @@ def batch_progress_view(request: HttpRequest, token: str) -> HttpResponse:
     batch = (request.session.get(SESSION_KEY) or {}).get(token)
     if batch is None:
         raise Http404("No such batch in this session (a batch page is kept for the last ten).")
-    lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"]) for row in batch["sent"]]
+    # A batch's tasks share a few queues: each queue's worker is looked up once a refresh.
+    heard = functools.cache(worker_heard)
+    lines = [_line(row[0], row[1], row[2], row[3], batch["vendor"], heard) for row in batch["sent"]]
     counts = {
         "done": sum(line.kind == FINISHED for line in lines),
         "running": sum(line.kind == RUNNING for line in lines),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -70,17 +71,23 @@ def task_state(task_id: str) -> str:
 
 
 def waiting(
-    *, queue: str, task_id: str = "", state: str | None = None, vendor: str = "the service"
+    *,
+    queue: str,
+    task_id: str = "",
+    state: str | None = None,
+    vendor: str = "the service",
+    heard: Callable[[str], tuple[bool, dt.datetime | None]] = worker_heard,
 ) -> Waiting:
-    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already)."""
+    """Why a task sent to `queue` has not answered yet (`state` if the caller read it already;
+    `heard` in place of worker_heard for a caller asking about many tasks on few queues)."""
     state = task_state(task_id) if state is None else state
     if state in ("SUCCESS", "FAILURE", "REVOKED"):
         return Waiting(FINISHED, "finished")
     if state in ("STARTED", "RETRY"):
         return Waiting(RUNNING, f"a worker on {queue} took it and is waiting for {vendor} to answer")
-    heard, seen = worker_heard(queue)
+    alive, seen = heard(queue)
     if state == "PENDING" or not task_id:
-        return Waiting(*_queued_words(queue, heard, seen))
+        return Waiting(*_queued_words(queue, alive, seen))
     return Waiting(UNKNOWN, f"no news yet from {queue}")
 
 

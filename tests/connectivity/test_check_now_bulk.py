@@ -48,3 +48,17 @@ def test_the_request_reads_the_placements_once_for_all_targets(admin_client: Cli
         # The admin's log (one row per target, as Django's own actions write) aside.
         counts.append(sum("django_admin_log" not in q["sql"] for q in queries.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_the_progress_page_looks_up_each_queue_s_worker_once(admin_client: Client) -> None:
+    # It read the heartbeat (and the network's staleness) once per line, every 2 s refresh.
+    network = make_network()
+    few = bulk_check_now(admin_client, [make_target("http://127.0.0.1:9/", network).pk for _ in range(2)])
+    many = bulk_check_now(admin_client, [make_target("http://127.0.0.1:9/", network).pk for _ in range(12)])
+    counts = []
+    for page in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            text = admin_client.get(page + "?fragment=1").content.decode()
+        assert f"no worker heard on it ever; start one (celery worker -Q {network.queue})" in text
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1], counts
