@@ -8,12 +8,12 @@ import time
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from portal.connectivity.models import Target
+from portal.connectivity.models import Target, TargetNetwork
 from portal.core.batches import Sent, batch_start
 from portal.core.confirm import confirm_first
 from portal.core.queues import dispatch_and_wait
@@ -53,10 +53,17 @@ class CheckNowMixin(admin.ModelAdmin):
         that follows them (a bulk "Check now" used to hold the page for up to 10 s)."""
         from portal.connectivity.tasks import target_check
 
-        sent = []
+        placed = Prefetch(
+            "placements", TargetNetwork.objects.select_related("network").order_by("network__name")
+        )
+        prefetch_related_objects(targets, placed)  # one query for every target's networks
+        sent, unsent = [], []
         for target in targets:
             url = reverse("admin:connectivity_target_change", args=[target.pk])
-            for placement in target.placements.select_related("network").order_by("network__name"):
+            if not target.placements.all():  # as the button on its page says: nowhere to check from
+                unsent.append(f"{target.name}: not placed on any network, so nothing was checked.")
+                continue
+            for placement in target.placements.all():
                 network = placement.network
                 try:
                     task_id = target_check.apply_async(
@@ -68,10 +75,11 @@ class CheckNowMixin(admin.ModelAdmin):
             self.log_change(request, target, "Check now: sent to the workers (bulk)")
         return batch_start(
             request,
-            title=f"Check now: {len(targets)} targets",
+            title=f"Check now: {len(targets)} targets, {len(sent)} checks",
             sent=sent,
             back_url=reverse("admin:connectivity_target_changelist"),
             vendor="the target",
+            unsent=unsent,
         )
 
     def _check_now(self, request: HttpRequest, targets: list[Target]) -> None:
