@@ -25,9 +25,12 @@ def heartbeat_append(
 ) -> list[list[Any]]:
     """The stored list with one more check, oldest first, cut to the last HEARTBEAT_CHECKS.
 
-    Each check is [unix seconds, 1 or 0, latency ms or null]: short, since it is on every row."""
+    Each check is [unix seconds, 1 or 0, latency ms or null]: short, since it is on every row.
+    Placed by its time, not appended: a sweep stamps its checks when its probes end and records
+    them one by one, so a "Check now" taken later can be recorded first. Appending would put
+    the older check right of the newer one (and cut a newer one), unlike CheckResult's order."""
     entry = [int(at.timestamp()), 1 if ok else 0, latency_ms]
-    return [*(recent or []), entry][-HEARTBEAT_CHECKS:]
+    return sorted([*(recent or []), entry], key=lambda check: check[0])[-HEARTBEAT_CHECKS:]
 
 
 @dataclass(frozen=True)

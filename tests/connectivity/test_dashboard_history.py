@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -49,6 +50,26 @@ def test_it_keeps_the_last_checks_on_the_placement_newest_last(
     assert bar.label == f"last {HEARTBEAT_CHECKS} checks: {HEARTBEAT_CHECKS - 1} up, 1 down"
     assert [b.outcome for b in bar.beats[-3:]] == ["up", "down", "up"]
     assert bar.beats[-2].title.endswith("UTC: down")
+
+
+def test_a_check_recorded_after_a_newer_one_takes_its_place_by_time(
+    http_server: Callable[..., LabHTTPServer],
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    network = make_network()
+    target = make_target(f"http://127.0.0.1:{server.port}/health", network)
+    start = timezone.now()
+    # The check stamped at minute 1 is recorded last, as a sweep's is behind a "Check now".
+    for minute in (0, 2, 1):
+        with mock.patch("django.utils.timezone.now", return_value=start + timedelta(minutes=minute)):
+            checks.target_check_now(target=target, network=network)
+
+    recent = placement(target, network).recent_checks
+    stored = (
+        CheckResult.objects.filter(target=target).order_by("checked_at").values_list("checked_at", flat=True)
+    )
+    assert [at for at, _, _ in recent] == [int(at.timestamp()) for at in stored]
+    assert len(recent) == 3
 
 
 def test_a_young_placement_pads_its_bar_on_the_left() -> None:
