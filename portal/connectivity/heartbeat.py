@@ -30,7 +30,14 @@ def heartbeat_append(
     them one by one, so a "Check now" taken later can be recorded first. Appending would put
     the older check right of the newer one (and cut a newer one), unlike CheckResult's order."""
     entry = [int(at.timestamp()), 1 if ok else 0, latency_ms]
-    return sorted([*(recent or []), entry], key=lambda check: check[0])[-HEARTBEAT_CHECKS:]
+    return sorted([*_checks(recent), entry], key=lambda check: check[0])[-HEARTBEAT_CHECKS:]
+
+
+def _checks(recent: list[Any] | None) -> list[list[Any]]:
+    """The well-formed entries of a stored list (a JSON column: never trusted to crash a writer)."""
+    return [
+        c for c in (recent or []) if isinstance(c, list) and len(c) == 3 and isinstance(c[0], int | float)
+    ]
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class Heartbeat:
 
 
 def heartbeat_of(recent: list[Any] | None) -> Heartbeat:
-    checks = [c for c in (recent or []) if isinstance(c, list) and len(c) == 3][-HEARTBEAT_CHECKS:]
+    checks = _checks(recent)[-HEARTBEAT_CHECKS:]
     beats = [Beat("none", "no check yet")] * (HEARTBEAT_CHECKS - len(checks))
     up = 0
     for seconds, ok, latency in checks:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.connectivity import checks
-from portal.connectivity.heartbeat import HEARTBEAT_CHECKS, heartbeat_of
+from portal.connectivity.heartbeat import HEARTBEAT_CHECKS, heartbeat_append, heartbeat_of
 from portal.connectivity.history import target_history
 from portal.connectivity.models import CheckResult, HourlyRollup, Target, TargetNetwork
 from tests.connectivity.factories import make_network, make_target, placement
@@ -70,6 +70,14 @@ def test_a_check_recorded_after_a_newer_one_takes_its_place_by_time(
     )
     assert [at for at, _, _ in recent] == [int(at.timestamp()) for at in stored]
     assert len(recent) == 3
+
+
+def test_a_malformed_stored_entry_never_stops_the_check_writer() -> None:
+    at = timezone.now()
+    recent = heartbeat_append(
+        [["x", 1], "junk", [None, 1, 2.0], [1_700_000_000, 1, 4.2]], at=at, ok=False, latency_ms=None
+    )
+    assert recent == [[1_700_000_000, 1, 4.2], [int(at.timestamp()), 0, None]]
 
 
 def test_a_young_placement_pads_its_bar_on_the_left() -> None:
