@@ -188,6 +188,19 @@ def test_the_history_gives_uptime_over_each_window_and_latency_per_network() -> 
     assert "lab-hist-prod: hourly average 32.0 ms, at most 34.0 ms, no failures" in history.summary
 
 
+def test_a_removed_placements_rollups_never_set_the_charts_scale() -> None:
+    dev, gone = make_network("lab-hist-kept"), make_network("lab-hist-gone")
+    target = make_target("tcp://db:5432", dev, gone, name="hist moved")
+    add_hours(target, dev, range(0, 5), failures=0, latency=10)
+    add_hours(target, gone, range(0, 5), failures=0, latency=900)  # before it was removed there
+    placement(target, gone).delete()
+
+    history = target_history(target=target)
+
+    assert [n.name for n in history.networks] == ["lab-hist-kept"]
+    assert history.top_ms == 20  # from dev's 10-14 ms, not the removed network's 900 ms
+
+
 def test_a_target_younger_than_a_window_says_since_and_shows_no_longer_window() -> None:
     network = make_network()
     target = make_target("tcp://db:5432", network)
