@@ -11,58 +11,31 @@ People are built in PostgreSQL (INSERT ... SELECT generate_series).
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from bench import size
+from bench.pages import Measured, Page, measure_pages, report, staff_client
 
 SIZES = (size(1_000, 100), size(1_000_000, 2_000))
 WAITING = 25
 RENDERS = size(9, 2)
-GOAL_RATIO = 2.0
-BENCH_EMAIL = "bench-admin@example.com"
 
 
 def run() -> None:
-    client = _admin_client()
-    pages = {"index": "/admin/", "people_waiting": "/admin/accounts/user/?signup=waiting"}
-    measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
+    client = staff_client()
+    pages = {
+        "index": Page(client, "/admin/", RENDERS, must_contain=b"25 people waiting for approval"),
+        "people_waiting": Page(client, "/admin/accounts/user/?signup=waiting", RENDERS),
+    }
+    measured: Measured = {}
     try:
         for people in SIZES:
             started = time.monotonic()
             _fill(people)
             print(f"admin_index: built people={people} in {time.monotonic() - started:.1f}s", flush=True)
-            for name, url in pages.items():
-                queries, seconds = _measure(client, url)
-                measured[name][people] = (queries, seconds)
-                print(
-                    f"admin_index: page={name} people={people} queries={queries} "
-                    f"render_ms={seconds * 1000:.1f}",
-                    flush=True,
-                )
-        small, large = SIZES
-        for name in pages:
-            (q_small, t_small), (q_large, t_large) = measured[name][small], measured[name][large]
-            print(
-                f"admin_index: page={name} queries_{small}={q_small} queries_{large}={q_large} "
-                f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
-                f"(goal: equal queries, ratio <= {GOAL_RATIO})",
-                flush=True,
-            )
+            measure_pages("admin_index", pages, measured, unit="people", size=people)
+        report("admin_index", pages, measured, SIZES)
     finally:
         _fill(0)  # leave the bench database small
-
-
-def _admin_client() -> Any:
-    from django.test import Client
-
-    from portal.accounts.models import User
-
-    user = User.objects.filter(email=BENCH_EMAIL).first()
-    if user is None:
-        user = User.objects.create_superuser(email=BENCH_EMAIL, password=None)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _fill(people: int) -> None:
@@ -91,24 +64,3 @@ def _fill(people: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {table}")
     connection.set_autocommit(old_autocommit)
-
-
-def _measure(client: Any, url: str) -> tuple[int, float]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):  # warm caches and the template loader
-        response = client.get(url)
-        assert getattr(response, "status_code", 0) == 200, response
-        assert b"25 people waiting for approval" in response.content or url != "/admin/", url
-    times = []
-    queries = 0
-    for _ in range(RENDERS):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            client.get(url)
-            times.append(time.perf_counter() - started)
-        queries = len(captured.captured_queries)
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-    print(f"   slowest query {float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:160]}")
-    return queries, min(times)  # the fastest render: other work on the machine only adds time

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from bench import size
+from bench.pages import Measured, Page, measure_pages, report, staff_client
 
 # Quick mode too keeps the small size at 1,000: below that a filtered list (1 row in 10 for
 # "failed on a network") shows less than a page, and the ratio would count rows, not the table.
@@ -24,52 +25,22 @@ RENDERS = size(9, 2)
 # The list pages render in ~50 ms: the fastest of more renders is a steadier floor on a busy
 # machine (other work only ever adds time), and costs a few seconds.
 LIST_RENDERS = size(25, 2)
-GOAL_RATIO = 2.0
 LIST_GOAL_RATIO = 1.5  # the check-result lists (issue #16): a page of a million rows as fast as of a thousand
-BENCH_EMAIL = "bench-admin@example.com"
 TARGETS = 10
 
 
 def run() -> None:
-    client = _admin_client()
+    client = staff_client()
     network_ids, target_ids = _fixtures()
-    pages = _pages(network_ids, target_ids)
-
-    measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
+    pages = _pages(client, network_ids, target_ids)
+    measured: Measured = {}
     for rows in SIZES:
         started = time.monotonic()
         _fill(rows, network_ids, target_ids)
         print(f"connectivity_admin: built rows={rows} in {time.monotonic() - started:.1f}s", flush=True)
-        for name, url in pages.items():
-            queries, seconds = _measure(client, url, renders=RENDERS if name == "dashboard" else LIST_RENDERS)
-            measured[name][rows] = (queries, seconds)
-            print(
-                f"connectivity_admin: page={name} rows={rows} queries={queries} render_ms={seconds * 1000:.1f}",
-                flush=True,
-            )
-    small, large = SIZES
-    for name in pages:
-        (q_small, t_small), (q_large, t_large) = measured[name][small], measured[name][large]
-        print(
-            f"connectivity_admin: page={name} queries_{small}={q_small} queries_{large}={q_large} "
-            f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
-            f"(goal: equal queries, ratio <= {GOAL_RATIO if name == 'dashboard' else LIST_GOAL_RATIO})",
-            flush=True,
-        )
+        measure_pages("connectivity_admin", pages, measured, unit="rows", size=rows)
+    report("connectivity_admin", pages, measured, SIZES)
     _fill(0, network_ids, target_ids)  # leave the bench database small
-
-
-def _admin_client() -> Any:
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    User = get_user_model()
-    user = User.objects.filter(email=BENCH_EMAIL).first()
-    if user is None:
-        user = User.objects.create_superuser(email=BENCH_EMAIL, password=None)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _fixtures() -> tuple[list[int], list[int]]:
@@ -99,16 +70,19 @@ def _fixtures() -> tuple[list[int], list[int]]:
     return [n.pk for n in networks], [t.pk for t in targets]
 
 
-def _pages(network_ids: list[int], target_ids: list[int]) -> dict[str, str]:
+def _pages(client: Any, network_ids: list[int], target_ids: list[int]) -> dict[str, Page]:
     from django.urls import reverse
 
     changelist = reverse("admin:connectivity_checkresult_changelist")
-    return {
-        "dashboard": reverse("admin:connectivity_dashboard"),
+    lists = {
         "checkresults": changelist,
         "checkresults_failed_on_network": f"{changelist}?network__id__exact={network_ids[1]}&ok__exact=0",
         "checkresults_by_target": f"{changelist}?target__id__exact={target_ids[3]}",
         "checkresults_timeouts": f"{changelist}?error_kind=timeout",
+    }
+    return {
+        "dashboard": Page(client, reverse("admin:connectivity_dashboard"), RENDERS),
+        **{name: Page(client, url, LIST_RENDERS, goal_ratio=LIST_GOAL_RATIO) for name, url in lists.items()},
     }
 
 
@@ -159,24 +133,3 @@ def _fill(size: int, network_ids: list[int], target_ids: list[int]) -> None:
         # The fill's dirty pages are flushed now, not by a checkpoint during the measured renders.
         cursor.execute("CHECKPOINT")
     connection.set_autocommit(old_autocommit)
-
-
-def _measure(client: Any, url: str, renders: int = RENDERS) -> tuple[int, float]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):  # warm caches and the template loader
-        response = client.get(url)
-        assert getattr(response, "status_code", 0) == 200, response
-    times = []
-    queries = 0
-    for _ in range(renders):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            client.get(url)
-            times.append(time.perf_counter() - started)
-        queries = len(captured.captured_queries)
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-    print(f"   slowest query {float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:160]}")
-    # The fastest render: other work on the machine only ever adds time.
-    return queries, min(times)

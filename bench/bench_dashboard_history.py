@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
 
 from bench import size
+from bench.pages import Measured, Page, measure_pages, report, staff_client
 
 SIZES = (size(10_000, 2_000), size(10_000_000, 100_000))
 SPAN_DAYS = {SIZES[0]: 1, SIZES[1]: size(90, 20)}
 RENDERS = size(15, 2)  # the fastest of many: the machine is shared
-GOAL_RATIO = 2.0
-BENCH_EMAIL = "bench-admin@example.com"
 TARGETS = 200
 NETWORKS = ("bench-dash-dev", "bench-dash-prod")
 
@@ -36,14 +34,17 @@ def run() -> None:
 
     from portal.connectivity.models import Network, Target
 
-    client = _admin_client()
+    client = staff_client()
     network_ids, target_ids = _fixtures()
+    dashboard = reverse("admin:connectivity_dashboard")
     pages = {
-        "dashboard": reverse("admin:connectivity_dashboard"),
-        "dashboard_refresh": reverse("admin:connectivity_dashboard") + "?fragment=1",
-        "target_history": reverse("admin:connectivity_target_change", args=[target_ids[7]]),
+        "dashboard": Page(client, dashboard, RENDERS),
+        "dashboard_refresh": Page(client, dashboard + "?fragment=1", RENDERS),
+        "target_history": Page(
+            client, reverse("admin:connectivity_target_change", args=[target_ids[7]]), RENDERS
+        ),
     }
-    measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
+    measured: Measured = {}
     try:
         for rows in SIZES:
             started = time.monotonic()
@@ -53,40 +54,12 @@ def run() -> None:
                 f"in {time.monotonic() - started:.1f}s",
                 flush=True,
             )
-            for name, url in pages.items():
-                queries, seconds = _measure(client, url)
-                measured[name][rows] = (queries, seconds)
-                print(
-                    f"dashboard_history: page={name} rows={rows} queries={queries} "
-                    f"render_ms={seconds * 1000:.1f}",
-                    flush=True,
-                )
-        small, large = SIZES
-        for name in pages:
-            (q_small, t_small), (q_large, t_large) = measured[name][small], measured[name][large]
-            print(
-                f"dashboard_history: page={name} queries_{small}={q_small} queries_{large}={q_large} "
-                f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
-                f"(goal: equal queries, ratio <= {GOAL_RATIO})",
-                flush=True,
-            )
+            measure_pages("dashboard_history", pages, measured, unit="rows", size=rows)
+        report("dashboard_history", pages, measured, SIZES)
     finally:
         _fill(0, network_ids, target_ids)  # leave the bench database small
         Target.objects.filter(pk__in=target_ids).delete()
         Network.objects.filter(pk__in=network_ids).delete()
-
-
-def _admin_client() -> Any:
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    User = get_user_model()
-    user = User.objects.filter(email=BENCH_EMAIL).first()
-    if user is None:
-        user = User.objects.create_superuser(email=BENCH_EMAIL, password=None)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _fixtures() -> tuple[list[int], list[int]]:
@@ -193,24 +166,3 @@ def _fill(rows: int, network_ids: list[int], target_ids: list[int]) -> None:
         for table in (results, rollups, placements):
             cursor.execute(f"VACUUM ANALYZE {table}")
     connection.set_autocommit(old_autocommit)
-
-
-def _measure(client: Any, url: str) -> tuple[int, float]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):  # warm caches and the template loader
-        response = client.get(url)
-        assert getattr(response, "status_code", 0) == 200, response
-    times = []
-    queries = 0
-    for _ in range(RENDERS):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            client.get(url)
-            times.append(time.perf_counter() - started)
-        queries = len(captured.captured_queries)
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-    print(f"   slowest query {float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:160]}")
-    # The fastest render: other work on the machine only ever adds time.
-    return queries, min(times)

@@ -14,32 +14,32 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any
 
 from bench import size
+from bench.pages import Measured, Page, logged_in, measure_pages, report, staff_client
 
 KEYS = size(5_000, 200)
 SIZES = (size(10_000, 400), size(10_000_000, 40_000))
 RENDERS = size(9, 2)
-GOAL_RATIO = 2.0
 DAILY_KEPT = 396  # LITELLM_SPEND_DAILY_KEEP_DAYS's default
-STAFF_EMAIL = "bench-admin@example.com"
 PERSON_EMAIL = "bench-person@example.com"
 
 
 def run() -> None:
     from django.urls import reverse
 
+    from portal.accounts.models import User
+
     key_ids, person_key = _fixtures()
-    staff, person = _client(STAFF_EMAIL, staff=True), _client(PERSON_EMAIL, staff=False)
+    staff, person = staff_client(), logged_in(User.objects.get(email=PERSON_EMAIL))
     spend = reverse("admin:litellm_keyspendwindow_changelist")
     pages = {
-        "me": (person, reverse("access:me")),
-        "admin_spend_30d": (staff, spend),
-        "admin_spend_90d": (staff, f"{spend}?days=90"),
-        "admin_key": (staff, reverse("admin:litellm_virtualkey_change", args=[person_key])),
+        "me": Page(person, reverse("access:me"), RENDERS),
+        "admin_spend_30d": Page(staff, spend, RENDERS),
+        "admin_spend_90d": Page(staff, f"{spend}?days=90", RENDERS),
+        "admin_key": Page(staff, reverse("admin:litellm_virtualkey_change", args=[person_key]), RENDERS),
     }
-    measured: dict[str, dict[int, tuple[int, float]]] = {name: {} for name in pages}
+    measured: Measured = {}
     for rows in SIZES:
         started = time.monotonic()
         built = _fill(rows, key_ids)
@@ -49,34 +49,9 @@ def run() -> None:
         started = time.monotonic()
         spend_windows_refresh()
         print(f"spend_pages: rows={rows} beat totals refresh_s={time.monotonic() - started:.2f}", flush=True)
-        for name, (client, url) in pages.items():
-            queries, seconds = _measure(client, url)
-            measured[name][rows] = (queries, seconds)
-            print(
-                f"spend_pages: page={name} rows={rows} queries={queries} render_ms={seconds * 1000:.1f}",
-                flush=True,
-            )
-    small, large = SIZES
-    for name in pages:
-        (q_small, t_small), (q_large, t_large) = measured[name][small], measured[name][large]
-        print(
-            f"spend_pages: page={name} queries_{small}={q_small} queries_{large}={q_large} "
-            f"equal={q_small == q_large} render_ratio={t_large / t_small:.2f} "
-            f"(goal: equal queries, ratio <= {GOAL_RATIO})",
-            flush=True,
-        )
+        measure_pages("spend_pages", pages, measured, unit="rows", size=rows)
+    report("spend_pages", pages, measured, SIZES)
     _fill(0, key_ids)  # leave the bench database small
-
-
-def _client(email: str, *, staff: bool) -> Any:
-    from django.test import Client
-
-    from portal.accounts.models import User
-
-    user = User.objects.get(email=email)  # made by _fixtures
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _fixtures() -> tuple[list[int], int]:
@@ -134,12 +109,8 @@ def _fixtures() -> tuple[list[int], int]:
     )[0]
     if pairing.litellm_server_id != server.pk:
         Pairing.objects.filter(pk=pairing.pk).update(litellm_server=server)
-    for email, staff in ((STAFF_EMAIL, True), (PERSON_EMAIL, False)):
-        if not User.objects.filter(email=email).exists():
-            if staff:
-                User.objects.create_superuser(email=email, password=None)
-            else:
-                User.objects.create_user(email=email, password=None, email_verified_at=now, approved_at=now)
+    if not User.objects.filter(email=PERSON_EMAIL).exists():
+        User.objects.create_user(email=PERSON_EMAIL, password=None, email_verified_at=now, approved_at=now)
     person = User.objects.get(email=PERSON_EMAIL)
     PersonalKey.objects.update_or_create(
         person=person,
@@ -181,24 +152,3 @@ def _fill(rows: int, key_ids: list[int]) -> int:
         cursor.execute("VACUUM ANALYZE litellm_virtualkey")
     connection.set_autocommit(old_autocommit)
     return int(built)
-
-
-def _measure(client: Any, url: str) -> tuple[int, float]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):  # warm caches and the template loader
-        response = client.get(url)
-        assert getattr(response, "status_code", 0) == 200, (url, response.status_code)
-    times = []
-    queries = 0
-    for _ in range(RENDERS):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            client.get(url)
-            times.append(time.perf_counter() - started)
-        queries = len(captured.captured_queries)
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
-    print(f"   slowest query {float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:160]}")
-    # The fastest render: other work on the machine only ever adds time.
-    return queries, min(times)

@@ -25,9 +25,19 @@ def heartbeat_append(
 ) -> list[list[Any]]:
     """The stored list with one more check, oldest first, cut to the last HEARTBEAT_CHECKS.
 
-    Each check is [unix seconds, 1 or 0, latency ms or null]: short, since it is on every row."""
+    Each check is [unix seconds, 1 or 0, latency ms or null]: short, since it is on every row.
+    Placed by its time, not appended: a sweep stamps its checks when its probes end and records
+    them one by one, so a "Check now" taken later can be recorded first. Appending would put
+    the older check right of the newer one (and cut a newer one), unlike CheckResult's order."""
     entry = [int(at.timestamp()), 1 if ok else 0, latency_ms]
-    return [*(recent or []), entry][-HEARTBEAT_CHECKS:]
+    return sorted([*_checks(recent), entry], key=lambda check: check[0])[-HEARTBEAT_CHECKS:]
+
+
+def _checks(recent: list[Any] | None) -> list[list[Any]]:
+    """The well-formed entries of a stored list (a JSON column: never trusted to crash a writer)."""
+    return [
+        c for c in (recent or []) if isinstance(c, list) and len(c) == 3 and isinstance(c[0], int | float)
+    ]
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ class Heartbeat:
 
 
 def heartbeat_of(recent: list[Any] | None) -> Heartbeat:
-    checks = [c for c in (recent or []) if isinstance(c, list) and len(c) == 3][-HEARTBEAT_CHECKS:]
+    checks = _checks(recent)[-HEARTBEAT_CHECKS:]
     beats = [Beat("none", "no check yet")] * (HEARTBEAT_CHECKS - len(checks))
     up = 0
     for seconds, ok, latency in checks:

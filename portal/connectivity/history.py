@@ -77,16 +77,16 @@ def target_history(*, target: Target, now: datetime | None = None) -> TargetHist
     for days, _label, start in windows:
         sums[f"checks_{days}"] = Sum("checks", filter=Q(hour__gte=start))
         sums[f"failures_{days}"] = Sum("failures", filter=Q(hour__gte=start))
+    # Only the networks it is placed on: a removed placement's rollups stay until retention
+    # prunes them, and would otherwise set the chart's scale for lines it no longer draws.
+    rollups = HourlyRollup.objects.filter(target=target, network_id__in=[p.network_id for p in placements])
     totals = {
         row["network_id"]: row
-        for row in HourlyRollup.objects.filter(target=target, hour__gte=oldest)
-        .values("network_id")
-        .annotate(**sums)
-        .order_by()
+        for row in rollups.filter(hour__gte=oldest).values("network_id").annotate(**sums).order_by()
     }
     hours: dict[int, list[tuple[datetime, float | None, int]]] = {}
     for network_id, hour, latency_sum, latency_count, failures in (
-        HourlyRollup.objects.filter(target=target, hour__gte=chart_start)
+        rollups.filter(hour__gte=chart_start)
         .order_by("hour")
         .values_list("network_id", "hour", "latency_sum_ms", "latency_count", "failures")
     ):

@@ -34,16 +34,11 @@ def vantage_key(*, network: Network, worker_hostname: str) -> str:
 def vantage_groups(*, networks: list[Network], hostnames: dict[str, str]) -> list[list[Network]]:
     """`networks` grouped by vantage point, in their given order; a network without one (no
     heartbeat or no facts yet) is a group of its own. `hostnames`: queue -> last worker."""
-    groups: dict[str, list[Network]] = {}
-    alone: list[list[Network]] = []
+    groups: dict[str, list[Network]] = {}  # in the order of each group's first network
     for network in networks:
         key = vantage_key(network=network, worker_hostname=hostnames.get(network.queue, ""))
-        if key:
-            groups.setdefault(key, []).append(network)
-        else:
-            alone.append([network])
-    ordered = [*groups.values(), *alone]
-    return sorted(ordered, key=lambda group: networks.index(group[0]))
+        groups.setdefault(key or f"alone {network.pk}", []).append(network)  # never a sha256 hex
+    return list(groups.values())
 
 
 def already_told(*, placement: TargetNetwork, kind: str, down_since: datetime | None) -> str:

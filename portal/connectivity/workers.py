@@ -127,15 +127,15 @@ def _worker_message(
     names = _and([n.name for n in group])
     if kind == Alert.Kind.WORKER_BACK:
         return f"a worker is back on {names}: checks from there resume."
-    # One worker: the earliest of its queues' last heartbeats is when it was last heard.
-    since = min(filter(None, (statuses[n.pk].silent_since for n in group)))
-    when = since.strftime("%Y-%m-%d %H:%M:%S UTC")
     if len(group) == 1:
         [network] = group
         return (
-            f"no worker on {network.name} since {when}: its checks are stale, not up. Start the worker "
+            f"{statuses[network.pk].sentence}: its checks are stale, not up. Start the worker "
             f"attached to {network.name} (celery worker -Q {network.queue})."
         )
+    # One worker: the earliest of its queues' last heartbeats is when it was last heard.
+    since = min(filter(None, (statuses[n.pk].silent_since for n in group)))
+    when = since.strftime("%Y-%m-%d %H:%M:%S UTC")
     worker = hostnames.get(group[0].queue, "")
     return (
         f"no worker on {names} since {when} (one worker, {worker}, served them all): their checks "

@@ -137,11 +137,19 @@ def wake(task: Any, *, kwargs: dict[str, Any], queue: str) -> None:
 
     `task` is a task or its registered name: a service names the task that carries its work
     on ("litellm.key_apply_pending") instead of importing the tasks module that imports it."""
+    send(task, kwargs=kwargs, queue=queue)
+
+
+def send(task: Any, *, kwargs: dict[str, Any], queue: str) -> str:
+    """Send `task` to `queue` and return its task id, or "" when the broker did not take it
+    (logged, never raised): callers send only work that a row or the beat also carries."""
     try:
-        _send(task, kwargs=kwargs, queue=queue)
+        return str(_send(task, kwargs=kwargs, queue=queue).id)
     except Exception as exc:
         log.warning(
-            "could not wake a worker on %s (%s); the beat job will pick the work up",
+            "could not send %s to %s (%s); the beat job will pick the work up",
+            getattr(task, "name", task),
             queue,
             type(exc).__name__,
         )
+        return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.connectivity import checks
-from portal.connectivity.heartbeat import HEARTBEAT_CHECKS, heartbeat_of
+from portal.connectivity.heartbeat import HEARTBEAT_CHECKS, heartbeat_append, heartbeat_of
 from portal.connectivity.history import target_history
 from portal.connectivity.models import CheckResult, HourlyRollup, Target, TargetNetwork
 from tests.connectivity.factories import make_network, make_target, placement
@@ -49,6 +50,34 @@ def test_it_keeps_the_last_checks_on_the_placement_newest_last(
     assert bar.label == f"last {HEARTBEAT_CHECKS} checks: {HEARTBEAT_CHECKS - 1} up, 1 down"
     assert [b.outcome for b in bar.beats[-3:]] == ["up", "down", "up"]
     assert bar.beats[-2].title.endswith("UTC: down")
+
+
+def test_a_check_recorded_after_a_newer_one_takes_its_place_by_time(
+    http_server: Callable[..., LabHTTPServer],
+) -> None:
+    server = http_server({"/health": (200, "OK")})
+    network = make_network()
+    target = make_target(f"http://127.0.0.1:{server.port}/health", network)
+    start = timezone.now()
+    # The check stamped at minute 1 is recorded last, as a sweep's is behind a "Check now".
+    for minute in (0, 2, 1):
+        with mock.patch("django.utils.timezone.now", return_value=start + timedelta(minutes=minute)):
+            checks.target_check_now(target=target, network=network)
+
+    recent = placement(target, network).recent_checks
+    stored = (
+        CheckResult.objects.filter(target=target).order_by("checked_at").values_list("checked_at", flat=True)
+    )
+    assert [at for at, _, _ in recent] == [int(at.timestamp()) for at in stored]
+    assert len(recent) == 3
+
+
+def test_a_malformed_stored_entry_never_stops_the_check_writer() -> None:
+    at = timezone.now()
+    recent = heartbeat_append(
+        [["x", 1], "junk", [None, 1, 2.0], [1_700_000_000, 1, 4.2]], at=at, ok=False, latency_ms=None
+    )
+    assert recent == [[1_700_000_000, 1, 4.2], [int(at.timestamp()), 0, None]]
 
 
 def test_a_young_placement_pads_its_bar_on_the_left() -> None:
@@ -157,6 +186,19 @@ def test_the_history_gives_uptime_over_each_window_and_latency_per_network() -> 
     assert len(by_name["lab-hist-dev"].failed_x) == 24 and not by_name["lab-hist-prod"].failed_x
     assert history.top_ms == 50  # the highest hourly average is 34 ms
     assert "lab-hist-prod: hourly average 32.0 ms, at most 34.0 ms, no failures" in history.summary
+
+
+def test_a_removed_placements_rollups_never_set_the_charts_scale() -> None:
+    dev, gone = make_network("lab-hist-kept"), make_network("lab-hist-gone")
+    target = make_target("tcp://db:5432", dev, gone, name="hist moved")
+    add_hours(target, dev, range(0, 5), failures=0, latency=10)
+    add_hours(target, gone, range(0, 5), failures=0, latency=900)  # before it was removed there
+    placement(target, gone).delete()
+
+    history = target_history(target=target)
+
+    assert [n.name for n in history.networks] == ["lab-hist-kept"]
+    assert history.top_ms == 20  # from dev's 10-14 ms, not the removed network's 900 ms
 
 
 def test_a_target_younger_than_a_window_says_since_and_shows_no_longer_window() -> None:
