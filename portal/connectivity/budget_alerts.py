@@ -15,7 +15,7 @@ from typing import Any
 from integrations.litellm.budget_alerts import (
     Side,
     alert_sentence,
-    budget_alert_hand_over,
+    budget_alerts_hand_over,
     budget_alerts_open,
     budget_alerts_recorded,
     period_words,
@@ -39,9 +39,7 @@ def _recorded(sender: Any, alert_ids: list[int], **kwargs: Any) -> None:
 
 def budget_alerts_raise(*, alert_ids: list[int]) -> int:
     """Raise the staff alert of each row not raised yet; returns how many were raised here."""
-    return sum(
-        budget_alert_hand_over(alert_id=alert_id, side=Side.STAFF, hand_over=_raise) for alert_id in alert_ids
-    )
+    return budget_alerts_hand_over(alert_ids=alert_ids, side=Side.STAFF, hand_over=_raise)
 
 
 def budget_alerts_raise_due() -> int:
