@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from integrations.litellm.budget_alerts import (
     Side,
     alert_sentence,
@@ -59,7 +61,7 @@ def _raise(alert: BudgetAlert) -> str:
     whose = f" of {holder}" if holder else ""
     message = (
         f"LiteLLM key {key}{whose} on {key.server.name} has {alert_sentence(alert)} this period. "
-        f"{period_words(alert)} The key in the admin: /admin/litellm/virtualkey/{key.pk}/change/"
+        f"{period_words(alert)} The key in the admin: {reverse('admin:litellm_virtualkey_change', args=[key.pk])}"
     )
     raised = alert_raise(kind=Alert.Kind.BUDGET, network=network, target=None, message=message, mutable=False)
     return f"staff alert #{raised.pk} raised on {network.name}"
