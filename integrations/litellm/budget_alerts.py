@@ -9,12 +9,13 @@ and insert nothing. Two statements per page whatever its size, none when no key 
 Who is told lives in the feature apps, which this package must not import: after commit the
 sync sends `budget_alerts_recorded` with the new rows' ids; portal.access mails the person,
 portal.connectivity raises the staff alert. Each takes its side of a row through
-`budget_alert_hand_over`, which marks it under a row lock, so it is handed over once; their
+`budget_alerts_hand_over`, which marks each under a row lock, so it is handed over once; their
 beat jobs pick up the sides still open (a lost wake-up, a broker that was down).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,8 @@ from integrations.litellm.models import (
     BudgetAlert,
     VirtualKey,
 )
+
+log = logging.getLogger(__name__)
 
 # Sent after commit with `alert_ids`: the BudgetAlert rows this sync page inserted.
 budget_alerts_recorded = Signal()
@@ -50,6 +53,10 @@ FROM unnest(%(keys)s::bigint[], %(periods)s::timestamptz[], %(thresholds)s::text
 ON CONFLICT (key_id, period_reset_at, threshold) DO NOTHING
 RETURNING id
 """
+
+
+# (key id, period, threshold, limit, spend, max budget): one BudgetAlert row to insert.
+_Crossing = tuple[int, datetime | None, str, Decimal, Decimal, Decimal | None]
 
 
 def crossings(
@@ -168,6 +175,23 @@ def budget_alert_hand_over(*, alert_id: int, side: Side, hand_over: Callable[[Bu
         setattr(alert, f"{side.value}_detail", detail[:300])
         alert.save(update_fields=[done_at, f"{side.value}_detail"])
     return True
+
+
+def budget_alerts_hand_over(
+    *, alert_ids: Iterable[int], side: Side, hand_over: Callable[[BudgetAlert], str]
+) -> int:
+    """`budget_alert_hand_over` for each id; returns how many were handed over here. A row whose
+    hand-over fails is logged and left open, and the others still go: the beat's look-up is
+    oldest first, so one row that keeps failing must not hold back every alert after it."""
+    done = 0
+    for alert_id in alert_ids:
+        try:
+            done += budget_alert_hand_over(alert_id=alert_id, side=side, hand_over=hand_over)
+        except Exception:
+            log.exception(
+                "budget alert #%s: the %s side failed; left open for the beat", alert_id, side.value
+            )
+    return done
 
 
 def budget_alerts_open(*, side: Side, limit: int = 200) -> list[int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from integrations.litellm.budget_alerts import (
     Side,
-    budget_alert_hand_over,
+    budget_alerts_hand_over,
     budget_alerts_open,
     budget_alerts_recorded,
     period_words,
@@ -37,9 +37,7 @@ def _recorded(sender: Any, alert_ids: list[int], **kwargs: Any) -> None:
 
 def budget_alerts_mail(*, alert_ids: list[int]) -> int:
     """Mail the holder of each row's key, once; returns how many rows were handed over here."""
-    return sum(
-        budget_alert_hand_over(alert_id=alert_id, side=Side.PERSON, hand_over=_mail) for alert_id in alert_ids
-    )
+    return budget_alerts_hand_over(alert_ids=alert_ids, side=Side.PERSON, hand_over=_mail)
 
 
 def budget_alerts_mail_due() -> int:

@@ -1,25 +1,17 @@
-"""A person's spend over time: one line across the keys they held, and the sentence over it.
+"""The sentence over a person's spend chart (spend_chart.py), in their words.
 
 THE rotation engine (integrations/litellm/rotation.py) keeps one key row across rotations and
 the hand-over to LibreChat, and a person's PersonalKey names that row, so a person's chain of
-keys is one row and their series is that row's daily history (spend_series.py), which already
+keys is one row and their chart is that row's daily history (spend_series.py), which already
 continues across rotations and budget resets and never goes negative.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from integrations.litellm.spend_forecast import Forecast, Outlook
-from integrations.litellm.spend_series import DaySpend, key_daily_spend
 from portal.core.svg_charts import dollars
-
-
-def person_daily_spend(*, person: Any, since: date, until: date) -> list[DaySpend]:
-    personal = getattr(person, "personal_key", None)
-    return key_daily_spend(key_id=personal.key_id if personal is not None else None, since=since, until=until)
 
 
 def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | None) -> str:

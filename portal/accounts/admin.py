@@ -95,15 +95,7 @@ class UserAdmin(StaffLimitedUserAdmin, DjangoUserAdmin):
         key = personal.key if personal is not None else None
         if key is None:
             return "No key yet."
-        return key_spend_chart_html(
-            key_id=key.pk,
-            spend=key.spend,
-            max_budget=key.max_budget,
-            reset_at=key.budget_reset_at,
-            budget_duration=key.budget_duration,
-            whose="Their spend",
-            dom_id="person-spend",
-        )
+        return key_spend_chart_html(key, whose="Their spend", dom_id="person-spend")
 
     @admin.action(
         permissions=("change",), description="Approve (LibreChat account once the email is verified)"

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from integrations.litellm.budget_alerts import (
     Side,
     alert_sentence,
-    budget_alert_hand_over,
+    budget_alerts_hand_over,
     budget_alerts_open,
     budget_alerts_recorded,
     period_words,
@@ -39,9 +41,7 @@ def _recorded(sender: Any, alert_ids: list[int], **kwargs: Any) -> None:
 
 def budget_alerts_raise(*, alert_ids: list[int]) -> int:
     """Raise the staff alert of each row not raised yet; returns how many were raised here."""
-    return sum(
-        budget_alert_hand_over(alert_id=alert_id, side=Side.STAFF, hand_over=_raise) for alert_id in alert_ids
-    )
+    return budget_alerts_hand_over(alert_ids=alert_ids, side=Side.STAFF, hand_over=_raise)
 
 
 def budget_alerts_raise_due() -> int:
@@ -61,7 +61,7 @@ def _raise(alert: BudgetAlert) -> str:
     whose = f" of {holder}" if holder else ""
     message = (
         f"LiteLLM key {key}{whose} on {key.server.name} has {alert_sentence(alert)} this period. "
-        f"{period_words(alert)} The key in the admin: /admin/litellm/virtualkey/{key.pk}/change/"
+        f"{period_words(alert)} The key in the admin: {reverse('admin:litellm_virtualkey_change', args=[key.pk])}"
     )
     raised = alert_raise(kind=Alert.Kind.BUDGET, network=network, target=None, message=message, mutable=False)
     return f"staff alert #{raised.pk} raised on {network.name}"

@@ -79,7 +79,7 @@ def column_chart(
     """`stacked`: columns stand on what came before (the table says "so far").
     `projection_to`: the level the last future column reaches at this rate, drawn as a dashed
     line from the top of the last past column (clipped to the chart)."""
-    tops = [c.base + c.amount for c in columns]
+    tops = [c.total for c in columns]
     # Headroom over the budget line, so a projection is seen crossing it, not ending on it.
     scale = max([*tops, (line or Decimal(0)) * Decimal("1.1"), Decimal(0)]) or Decimal(1)
     usable = height - PAD_TOP
@@ -90,7 +90,7 @@ def column_chart(
 
     shapes = []
     for n, c in enumerate(columns):
-        base_top, top = y_of(c.base), y_of(c.base + c.amount)
+        base_top, top = y_of(c.base), y_of(c.total)
         shapes.append(
             ColumnGeometry(
                 c, n * slot + 1, max(slot - 2, 1), base_top, height - base_top, top, base_top - top

@@ -71,6 +71,26 @@ def test_it_records_80_then_100_once_each_however_often_the_sync_runs(
     assert budget_alerts.alert_sentence(alert) == "used 100% of its budget: $10.25 of $10.00"
 
 
+def test_a_hand_over_that_fails_leaves_its_row_open_and_the_others_still_go(
+    server: LiteLLMServer, sim: LiteLLMSimulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = portal_key(server, clock, duration="1d")
+    spend_to(sim, key, 10.5, server)  # 80 % and 100 % at once: two rows, the 80 % one oldest
+    staff = budget_alerts.Side.STAFF
+
+    def hand_over(alert: BudgetAlert) -> str:
+        if alert.threshold == "80":
+            raise RuntimeError("the alert channel table is locked")
+        return "raised"
+
+    open_ids = budget_alerts.budget_alerts_open(side=staff)
+    assert budget_alerts.budget_alerts_hand_over(alert_ids=open_ids, side=staff, hand_over=hand_over) == 1
+    first = BudgetAlert.objects.get(key=key, threshold="80")
+    assert budget_alerts.budget_alerts_open(side=staff) == [first.pk]  # the beat tries it again
+    assert BudgetAlert.objects.get(key=key, threshold="100").staff_detail == "raised"
+    assert f"budget alert #{first.pk}: the staff side failed" in caplog.text
+
+
 def test_chats_accrued_by_the_simulator_cross_the_threshold(
     server: LiteLLMServer, sim: LiteLLMSimulator, clock: Clock
 ) -> None:

@@ -122,33 +122,17 @@ class KeySpendChartMixin:
     def spend_chart(self, obj: VirtualKey) -> str:
         if obj.pk is None:
             return "-"
-        return key_spend_chart_html(
-            key_id=obj.pk,
-            spend=obj.spend,
-            max_budget=obj.max_budget,
-            reset_at=obj.budget_reset_at,
-            budget_duration=obj.budget_duration,
-            whose="Spend",
-        )
+        return key_spend_chart_html(obj, whose="Spend")
 
 
-def key_spend_chart_html(
-    *,
-    key_id: int,
-    spend: Decimal,
-    max_budget: Decimal | None,
-    reset_at: Any,
-    budget_duration: str,
-    whose: str,
-    dom_id: str = "key-spend",
-) -> str:
+def key_spend_chart_html(key: VirtualKey, *, whose: str, dom_id: str = "key-spend") -> str:
     """The small chart and its forecast, as admin HTML (the person's admin page uses it too)."""
     chart = key_spend_chart(
-        key_id=key_id,
-        spent=spend,
-        max_budget=max_budget,
-        reset_at=reset_at,
-        budget_duration=budget_duration,
+        key_id=key.pk,
+        spent=key.spend,
+        max_budget=key.max_budget,
+        reset_at=key.budget_reset_at,
+        budget_duration=key.budget_duration,
         dom_id=dom_id,
         whose=whose,
         width=480,

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from integrations.litellm import sync
 from integrations.litellm.models import KeySpend
+from integrations.litellm.spend_series import key_daily_spend
 from portal.access import personal_keys
 from portal.access.models import PersonalKey
-from portal.access.spend import person_daily_spend
 from portal.accounts.models import User
 from tests.access.personal_keys.support import drive, key_of, make_pairing, make_ready_person, pushed_raw_key
 from tests.access.personal_keys.test_rotation_budget import chat
@@ -74,7 +74,9 @@ def test_a_persons_chart_continues_across_two_rotations_and_a_budget_reset(
     assert litellm_sim.reset_budgets() == 1
     chats(1)  # the new period: 0.125
 
-    series = person_daily_spend(person=person, since=dt.date(2026, 12, 2), until=dt.date(2026, 12, 7))
+    series = key_daily_spend(
+        key_id=person.personal_key.key_id, since=dt.date(2026, 12, 2), until=dt.date(2026, 12, 7)
+    )
     assert [str(d.amount) for d in series] == ["0.375000", "0.375000", "0", "0", "0", "0.125000"]
     assert not KeySpend.objects.filter(amount__lte=0).exists()
     client = Client()

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from integrations.litellm.models import KeySpend, SpendGrain, VirtualKey
 from integrations.litellm.spend_forecast import Outlook, budget_forecast
+from integrations.litellm.spend_series import key_daily_spend
 from portal.access.models import PersonalKey
-from portal.access.spend import person_daily_spend, person_outlook
+from portal.access.spend import person_outlook
 from portal.accounts.models import User
 from tests.access.personal_keys.support import drive, key_of, make_pairing, make_ready_person
 from tests.simulators.librechat import LibreChatSimulator
@@ -38,7 +39,7 @@ def test_a_persons_series_is_their_keys_daily_history_with_empty_days_as_zero(
     KeySpend.objects.create(key=key, grain=SpendGrain.DAY, bucket=midnight + dt.timedelta(days=2), amount=2)
     KeySpend.objects.create(key=key, grain=SpendGrain.HOUR, bucket=midnight, amount=9)  # not a day
     KeySpend.objects.create(key=other, grain=SpendGrain.DAY, bucket=midnight, amount=5)  # not hers
-    series = person_daily_spend(person=person, since=DEC_1, until=dt.date(2026, 12, 4))
+    series = key_daily_spend(key_id=person.personal_key.key_id, since=DEC_1, until=dt.date(2026, 12, 4))
     assert [(d.day.day, d.amount) for d in series] == [
         (1, Decimal("1.25")),
         (2, Decimal(0)),
