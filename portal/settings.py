@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.core.admin_selection.AdminSelectionMiddleware",  # forged list selections: a sentence, not a 500
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.unreadable_secrets.UnreadableSecretMiddleware",  # a 503 that names the column
     "portal.csp.PortalCSPMiddleware",  # django-csp, Django's debug pages excepted (portal/csp.py)
