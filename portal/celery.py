@@ -17,6 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # path, so SQLAlchemy is imported only where that broker is used.
 TRANSPORT_ALIASES.setdefault("portal-sqlite", "portal.embedded_broker:Transport")
 
-app = Celery("portal")
+# Every task's request survives a broker connection lost mid-task (portal/core/broker_loss.py).
+app = Celery("portal", task_cls="portal.core.broker_loss:PortalTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
