@@ -169,6 +169,9 @@ def test_it_provisions_everyone_when_the_broker_restarts_under_a_running_worker(
         log=worker.log,
     )
     assert len([e for e in librechat_sim.users if e.startswith("running")]) == PEOPLE
+    # The same worker did it: a task that ended after the loss did not stop it (broker_loss).
+    assert worker.process is not None and worker.process.poll() is None, worker.log()[-3000:]
+    assert "Unrecoverable error" not in worker.log()
     proof_line(
         f"faults: broker_restart_under_worker people={PEOPLE} ready_at_restart={ready_at_restart} "
         f"provisioned={PEOPLE} unprovisioned=0 recovery={time.monotonic() - started:.1f}s"
