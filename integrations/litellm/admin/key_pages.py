@@ -3,7 +3,8 @@
 - the change page's Rotate / Block / Unblock / Delete in LiteLLM / Cancel pending buttons: a
   GET shows the same confirmation page as the list's action, the POST (post=yes) runs it;
 - the pending cell: what a key waits for, in words from what the row and the worker's
-  heartbeat know, refreshing itself (refresh.js) until the work is done.
+  heartbeat know, refreshing itself (refresh.js) until the work is done; the list's cells ask
+  together, one request a tick for the whole page (pending_many_view).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 from django.utils import timezone
@@ -26,7 +28,7 @@ from integrations.litellm.models import VirtualKey
 from integrations.litellm.servers import server_queue
 from portal.core.admin_pages import admin_path
 from portal.core.confirm import confirmation_page, confirmed
-from portal.core.task_wait import queued_words, worker_heard
+from portal.core.task_wait import heartbeats_read_once, queued_words, worker_heard
 
 # The change page's buttons: (url word, action name on the admin, the button's words).
 BUTTONS = (
@@ -37,6 +39,7 @@ BUTTONS = (
     ("cancel", "cancel_action", "Cancel pending work"),
 )
 REFRESH_SECONDS = 3
+MAX_PENDING_IDS = 500  # the key list shows 50 rows a page (list_per_page): room to spare
 
 
 def key_note(key: VirtualKey) -> str:
@@ -139,7 +142,32 @@ def key_page_urls(model_admin: Any) -> list[URLPattern]:
             raise PermissionDenied
         return TemplateResponse(request, "admin/litellm/virtualkey/pending.html", pending_context(key))
 
+    def pending_many_view(request: HttpRequest) -> HttpResponse:
+        """The list's pending cells in one answer (refresh.js asks `?ids=1,2,3` once a tick)."""
+        if not model_admin.has_view_permission(request):
+            raise PermissionDenied
+        ids = pending_ids(request.GET.get("ids", ""))
+        if ids is None:
+            return HttpResponseBadRequest(
+                f"ids: up to {MAX_PENDING_IDS} key numbers separated by commas, e.g. ?ids=3,14"
+            )
+        found = VirtualKey.objects.select_related("server").in_bulk(ids)
+        parts = []
+        with heartbeats_read_once():  # one heartbeat read per queue, not one per key
+            for pk in ids:
+                key = found.get(pk)
+                inner = (
+                    render_to_string("admin/litellm/virtualkey/pending.html", pending_context(key))
+                    if key is not None
+                    else format_html('<span data-done="1">{}</span>', "removed from the portal")
+                )
+                parts.append(format_html('<div data-refresh-for="{}">{}</div>', pk, inner))
+        return HttpResponse("".join(parts))
+
     return [
+        admin_path(
+            model_admin, "pending/", never_cache(pending_many_view), "litellm_virtualkey_pending_many"
+        ),
         admin_path(model_admin, "<int:pk>/do/<str:what>/", do_view, "litellm_virtualkey_do"),
         admin_path(model_admin, "<int:pk>/pending/", never_cache(pending_view), "litellm_virtualkey_pending"),
     ]
@@ -177,6 +205,16 @@ def pending_context(key: VirtualKey) -> dict[str, Any]:
     return {"key": key, "what": what, "why": why, "done": done}
 
 
+def pending_ids(text: str) -> list[int] | None:
+    """`1,2,3` as key numbers (ASCII digits only, each once, in order), or None if malformed."""
+    words = [word.strip() for word in text.split(",") if word.strip()]
+    if not words or len(words) > MAX_PENDING_IDS:
+        return None
+    if not all(len(word) <= 18 and word.isascii() and word.isdigit() for word in words):
+        return None
+    return list(dict.fromkeys(int(word) for word in words))
+
+
 @admin.display(description="pending")
 def pending_column(key: VirtualKey) -> str:
     """The list's pending cell: refreshes itself while work is in flight."""
@@ -184,9 +222,10 @@ def pending_column(key: VirtualKey) -> str:
     if done:
         return what
     return format_html(
-        '<span class="portal-refresh" data-refresh-url="{}" data-refresh-seconds="{}">'
-        '<span data-done="0" title="{}">{}</span></span>',
-        reverse("admin:litellm_virtualkey_pending", args=[key.pk]),
+        '<span class="portal-refresh" data-refresh-batch="{}" data-refresh-id="{}" '
+        'data-refresh-seconds="{}"><span data-done="0" title="{}">{}</span></span>',
+        reverse("admin:litellm_virtualkey_pending_many"),
+        key.pk,
         REFRESH_SECONDS,
         why,
         what,
