@@ -31,6 +31,7 @@ from integrations.litellm.models import (
     BudgetAlert,
     VirtualKey,
 )
+from portal.core.money import dollars
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,9 @@ def budget_alerts_open(*, side: Side, limit: int = 200) -> list[int]:
 def alert_sentence(alert: BudgetAlert) -> str:
     """What was crossed, in words: 'used 80% of its budget: $8.00 of $10.00'."""
     if alert.threshold == SOFT_BUDGET_THRESHOLD:
-        return f"passed its soft budget of ${alert.limit:.2f}: ${alert.spend:.2f} spent"
+        return f"passed its soft budget of {dollars(alert.limit)}: {dollars(alert.spend)} spent"
     budget = alert.max_budget if alert.max_budget is not None else alert.limit
-    return f"used {alert.threshold}% of its budget: ${alert.spend:.2f} of ${budget:.2f}"
+    return f"used {alert.threshold}% of its budget: {dollars(alert.spend)} of {dollars(budget)}"
 
 
 def period_words(alert: BudgetAlert) -> str:

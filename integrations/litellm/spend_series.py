@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from integrations.litellm.models import KeySpend, SpendGrain
 from integrations.litellm.spend_forecast import DAY, Forecast, budget_forecast, budget_period, forecast_words
-from portal.core.svg_charts import Column, ColumnChart, column_chart, dollars
+from portal.core.money import dollars
+from portal.core.svg_charts import Column, ColumnChart, column_chart
 
 CHART_DAYS = 30  # the span without a budget period; its last RATE_DAYS give a lifetime budget's rate
 RATE_DAYS = 7

@@ -22,6 +22,7 @@ from integrations.litellm.budget_alerts import (
 from integrations.litellm.models import SOFT_BUDGET_THRESHOLD, BudgetAlert
 from portal.access.models import PersonalKey
 from portal.core import mail
+from portal.core.money import dollars
 from portal.core.queues import DEFAULT_QUEUE, wake
 
 MAIL_TASK = "access.budget_alerts_mail"
@@ -54,11 +55,11 @@ def _mail(alert: BudgetAlert) -> str:
         return "the person is deactivated or has no address: not mailed"
     if alert.threshold == SOFT_BUDGET_THRESHOLD:
         subject = "You have passed your AI soft budget"
-        what = f"You have passed your soft budget of ${alert.limit:.2f}: ${alert.spend:.2f} spent so far."
+        what = f"You have passed your soft budget of {dollars(alert.limit)}: {dollars(alert.spend)} spent so far."
     else:
         budget = alert.max_budget if alert.max_budget is not None else alert.limit
         subject = f"You have used {alert.threshold}% of your AI budget"
-        what = f"You have used {alert.threshold}% of your AI budget: ${alert.spend:.2f} of ${budget:.2f}."
+        what = f"You have used {alert.threshold}% of your AI budget: {dollars(alert.spend)} of {dollars(budget)}."
         if alert.threshold == "100":
             what += " Your key stops working until the budget resets or staff raise it."
     body = f"{what}\n\n{period_words(alert)}\n\nYour spend per day: the portal's My AI access page (/me/).\n"

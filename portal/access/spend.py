@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from integrations.litellm.spend_forecast import Forecast, Outlook
-from portal.core.svg_charts import dollars
+from portal.core.money import dollars
 
 
 def person_outlook(forecast: Forecast, *, spent: Decimal, max_budget: Decimal | None) -> str:

@@ -10,14 +10,7 @@ bars (top spenders, totals per plan or server).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-
-
-def dollars(amount: Decimal) -> str:
-    """$1.23, rounded half up as the templates' floatformat does: a chart's sentence and its
-    table must not differ by a cent ($0.125 is $0.13 in both)."""
-    return f"${amount.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
-
+from decimal import Decimal
 
 PAD_TOP = 12  # room for the budget line's label above the tallest column
 

@@ -39,6 +39,7 @@ from integrations.litellm.models import (
     LiteLLMServer,
     VirtualKey,
 )
+from portal.core.money import usd
 from portal.core.pagination import LargeTablePaginator
 from portal.core.task_wait import heartbeats_read_once
 
@@ -302,7 +303,7 @@ class VirtualKeyAdmin(KeySpendChartMixin, KeyActionsMixin, admin.ModelAdmin):
     @admin.display(description="spend / budget")
     def spend_bar(self, obj: VirtualKey) -> str:
         if obj.max_budget is None or obj.max_budget <= 0:
-            return format_html("{} USD", f"{obj.spend:.2f}")
+            return format_html("{} USD", usd(obj.spend))
         # A <meter>, not styled spans: the Content-Security-Policy allows no inline styles.
         return format_html(
             '<meter class="spend-bar" min="0" max="{}" low="{}" high="{}" optimum="0" value="{}" '
@@ -311,10 +312,10 @@ class VirtualKeyAdmin(KeySpendChartMixin, KeyActionsMixin, admin.ModelAdmin):
             f"{obj.max_budget * Decimal('0.8'):.4f}",
             f"{obj.max_budget * Decimal('0.9999'):.4f}",
             f"{min(obj.spend, obj.max_budget):.4f}",
-            f"{obj.spend:.2f}",
-            f"{obj.max_budget:.2f}",
-            f"{obj.spend:.2f}",
-            f"{obj.max_budget:.2f}",
+            usd(obj.spend),
+            usd(obj.max_budget),
+            usd(obj.spend),
+            usd(obj.max_budget),
         )
 
     @admin.display(description="changed in LiteLLM")

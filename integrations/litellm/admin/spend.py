@@ -21,7 +21,8 @@ from integrations.litellm.spend_forecast import forecast_words
 from integrations.litellm.spend_series import key_spend_chart
 from integrations.litellm.spend_windows import WINDOWS, spend_windows_computed_at
 from portal.core.admin_pages import admin_page
-from portal.core.svg_charts import Rank, dollars, rank_chart
+from portal.core.money import dollars
+from portal.core.svg_charts import Rank, rank_chart
 
 
 def _days(request: HttpRequest) -> tuple[int, str]:
