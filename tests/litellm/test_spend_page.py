@@ -162,3 +162,35 @@ def test_a_keys_page_shows_its_spend_per_day_with_the_forecast(server: LiteLLMSe
     assert '<title id="key-spend-title">Spend per day, over the last 30 days</title>' in page
     assert "$3.00 spent in these 30 days; the most on" in page and "$3.00 of the $10.00 budget used." in page
     assert "At this rate: runs out on" in page
+
+
+def test_staff_given_the_spend_page_alone_see_names_not_links_that_refuse_them(
+    server: LiteLLMServer, client: Client
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    person = User.objects.create_user(email="person@example.com", password=None)
+    full = key(
+        server,
+        "team-full",
+        max_budget=Decimal(10),
+        spend=Decimal(9),
+        metadata={"portal_person_id": person.pk},
+    )
+    spent(full, (0, "3"))
+    spend_windows_refresh()
+    analyst = User.objects.create_user(email="analyst@example.com", password="a long pass 123")
+    User.objects.filter(pk=analyst.pk).update(is_staff=True)
+    analyst.user_permissions.add(Permission.objects.get(codename="view_keyspendwindow"))
+    client.force_login(analyst)
+    page = client.get(URL).content.decode()
+    assert "team-full" in page
+    key_page = f"/admin/litellm/virtualkey/{full.pk}/change/"
+    assert key_page not in page and f"/admin/accounts/user/{person.pk}/change/" not in page
+    assert client.get(key_page).status_code == 403  # what the link would have led to
+
+    analyst.user_permissions.add(
+        Permission.objects.get(codename="view_virtualkey"), Permission.objects.get(codename="view_user")
+    )
+    page = client.get(URL).content.decode()
+    assert key_page in page and f"/admin/accounts/user/{person.pk}/change/" in page

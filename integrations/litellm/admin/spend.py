@@ -34,7 +34,11 @@ def _days(request: HttpRequest) -> tuple[int, str]:
     return WINDOWS[0], f"Showing {WINDOWS[0]} days: '{asked[:20]}' is not a span this page keeps ({choices})."
 
 
-def _key_link(line: spend_report.KeyLine) -> str:
+def _key_link(request: HttpRequest, line: spend_report.KeyLine) -> str:
+    """The key's page, for staff who may open it; "" (the name, unlinked) for the others:
+    the Spend page can be granted alone, and a link that answers 403 is a dead end."""
+    if not request.user.has_perm("litellm.view_virtualkey"):
+        return ""
     return reverse("admin:litellm_virtualkey_change", args=[line.key_id])
 
 
@@ -66,7 +70,7 @@ class SpendAdmin(admin.ModelAdmin):
                     f"{line.label} ({line.owner})" if line.owner else line.label,
                     line.spent_in_window,
                     note=forecast_words(line.forecast),
-                    link=_key_link(line),
+                    link=_key_link(request, line),
                 )
                 for line in top
             ],
@@ -104,7 +108,8 @@ class SpendAdmin(admin.ModelAdmin):
             computed_at=spend_windows_computed_at(),
             spenders=spenders,
             groups=groups,
-            near=[(line, forecast_words(line.forecast), _key_link(line)) for line in near],
+            near=[(line, forecast_words(line.forecast), _key_link(request, line)) for line in near],
+            may_see_people=request.user.has_perm("accounts.view_user"),
             near_share=int(spend_report.NEAR_BUDGET * 100),
         )
 
