@@ -12,6 +12,7 @@ from django.core.cache import cache
 from integrations.librechat.models import LibreChatServer
 from portal.accounts.models import SignupMode, SignupPolicy
 from portal.core.queues import network_queue_name
+from tests.faults.private_redis import PrivateRedis
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker, database_url_for_tests
 
@@ -66,3 +67,28 @@ def start_worker(transactional_db: None, redis_url: str) -> Iterator[Callable[..
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    broker = PrivateRedis()
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def portal_broker(private_redis: PrivateRedis) -> Iterator[str]:
+    """The test process (the web side) sends its wake-ups to the private broker too."""
+    from portal.celery import app
+
+    def point_at(url: str) -> None:
+        # kombu keeps one pool per broker URL; the app caches the one it used last.
+        app.conf.update(broker_url=url)
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+    before = app.conf.broker_url
+    point_at(private_redis.url)
+    yield private_redis.url
+    point_at(before)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,18 +25,12 @@ from kombu.message import Message
 
 from portal.celery import app
 from portal.core.broker_loss import BrokerLossSafeRequest, channel_has_lost_its_connection
-from tests.faults.test_broker_restart import PrivateRedis
+from portal.models import WorkerHeartbeat
+from tests.faults.private_redis import PrivateRedis
+from tests.workers import CeleryWorker
 
 QUEUE = "ack-after-loss"
 TASK = "librechat.account_provision"
-
-
-@pytest.fixture
-def broker() -> Iterator[PrivateRedis]:
-    private = PrivateRedis()
-    private.start()
-    yield private
-    private.kill()
 
 
 def received_message(connection: Connection) -> Message:
@@ -97,24 +92,24 @@ def test_every_portal_task_uses_the_broker_loss_safe_request() -> None:
     )
 
 
-def test_a_live_channel_is_acknowledged_at_the_broker(broker: PrivateRedis) -> None:
-    connection = Connection(broker.url)
+def test_a_live_channel_is_acknowledged_at_the_broker(private_redis: PrivateRedis) -> None:
+    connection = Connection(private_redis.url)
     message = received_message(connection)
-    assert unacked_count(broker) == 1
+    assert unacked_count(private_redis) == 1
     assert not channel_has_lost_its_connection(message.channel)
     request = request_for(BrokerLossSafeRequest, message, connection)
     request.acknowledge()
     assert request.acknowledged
-    assert unacked_count(broker) == 0  # the broker was told: nothing is redelivered
+    assert unacked_count(private_redis) == 0  # the broker was told: nothing is redelivered
     connection.close()
 
 
 def test_celery_s_own_request_raises_where_ours_settles_quietly(
-    broker: PrivateRedis, caplog: pytest.LogCaptureFixture
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    connection = Connection(broker.url)
+    connection = Connection(private_redis.url)
     message = received_message(connection)
-    lose_the_broker(broker, connection)
+    lose_the_broker(private_redis, connection)
     channel: Any = message.channel
     assert channel.closed is False and channel.connection.client is None  # the half-closed state
     channel._disconnect_pools()  # the first step of the channel's close, as in CI
@@ -135,11 +130,11 @@ def test_celery_s_own_request_raises_where_ours_settles_quietly(
 
 
 def test_a_rejection_on_a_lost_channel_is_settled_too(
-    broker: PrivateRedis, caplog: pytest.LogCaptureFixture
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    connection = Connection(broker.url)
+    connection = Connection(private_redis.url)
     message = received_message(connection)
-    lose_the_broker(broker, connection)
+    lose_the_broker(private_redis, connection)
     channel: Any = message.channel
     channel._disconnect_pools()
     ours = request_for(BrokerLossSafeRequest, message, connection)
@@ -149,15 +144,39 @@ def test_a_rejection_on_a_lost_channel_is_settled_too(
     assert any("rejection was not sent" in r.getMessage() for r in caplog.records)
 
 
-def test_a_broker_that_comes_back_still_gets_later_acks(broker: PrivateRedis) -> None:
+def test_a_broker_that_comes_back_still_gets_later_acks(private_redis: PrivateRedis) -> None:
     """Only the lost channel is settled without the broker; a new connection acks as usual."""
-    old = Connection(broker.url)
+    old = Connection(private_redis.url)
     received_message(old)
-    lose_the_broker(broker, old)
-    broker.start()
-    fresh = Connection(broker.url)
+    lose_the_broker(private_redis, old)
+    private_redis.start()
+    fresh = Connection(private_redis.url)
     message = received_message(fresh)
     request = request_for(BrokerLossSafeRequest, message, fresh)
     request.acknowledge()
-    assert unacked_count(broker) == 0
+    assert unacked_count(private_redis) == 0
     fresh.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_acknowledges_every_task_at_the_broker_as_before(
+    private_redis: PrivateRedis,
+    portal_broker: str,
+    start_worker: Callable[..., CeleryWorker],
+) -> None:
+    """The guard must never fire on a healthy channel: a skipped ack would leave the message in
+    Redis's unacked hash, to be run again after the visibility timeout (an hour)."""
+    from portal.tasks import worker_heartbeat
+
+    worker = start_worker(broker_url=private_redis.url, concurrency=2)
+    for _ in range(10):
+        worker_heartbeat.apply_async(kwargs={"queue": "default"}, queue="default")
+    client = redis.Redis.from_url(private_redis.url)
+    deadline = time.monotonic() + 30
+    while (
+        worker.log().count("portal.worker_heartbeat") < 20 or client.hlen("unacked") or client.llen("default")
+    ):
+        assert time.monotonic() < deadline, worker.log()[-3000:]
+        time.sleep(0.1)
+    assert WorkerHeartbeat.objects.filter(queue="default").exists()
+    assert "was not sent" not in worker.log()

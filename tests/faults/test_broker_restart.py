@@ -3,13 +3,10 @@ wake-up message is gone, yet no person is left unprovisioned (the rows say what 
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis
 
 from integrations.librechat import accounts as librechat_accounts
 from integrations.librechat.models import AccountStatus, LibreChatAccount, LibreChatServer
@@ -17,78 +14,13 @@ from portal.accounts.models import User
 from portal.core.queues import network_queue_name
 from tests.faults.beat import librechat_tick, queue_depth, tick_until
 from tests.faults.conftest import NETWORK
+from tests.faults.private_redis import PrivateRedis
 from tests.simulators.librechat import LibreChatSimulator
 from tests.workers import CeleryWorker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PEOPLE = 50
-
-
-class PrivateRedis:
-    """`redis-server` on a free port, no snapshot, no append-only file: a restart forgets all."""
-
-    def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "private redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    broker = PrivateRedis()
-    broker.start()
-    yield broker
-    broker.kill()
-
-
-@pytest.fixture
-def portal_broker(private_redis: PrivateRedis) -> Iterator[str]:
-    """The test process (the web side) sends its wake-ups to the private broker too."""
-    from portal.celery import app
-
-    def point_at(url: str) -> None:
-        # kombu keeps one pool per broker URL; the app caches the one it used last.
-        app.conf.update(broker_url=url)
-        app._pool = None  # type: ignore[attr-defined]
-        app.amqp._producer_pool = None  # type: ignore[attr-defined]
-
-    before = app.conf.broker_url
-    point_at(private_redis.url)
-    yield private_redis.url
-    point_at(before)
 
 
 def test_it_provisions_everyone_after_the_broker_forgot_the_queue(
