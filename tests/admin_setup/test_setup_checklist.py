@@ -170,3 +170,11 @@ def test_staff_filter_people_waiting_and_approve_them_in_bulk(staff: Client) -> 
     assert "3 approved (1 approved before)" in response.content.decode()
     assert not User.objects.filter(pk__in=[p.pk for p in waiting], approved_at__isnull=True).exists()
     assert "Nobody is waiting for approval." in index_lines(staff)["approvals"]
+
+
+def test_the_checklist_is_on_the_site_index_only_not_on_each_apps_page(staff: Client) -> None:
+    assert 'id="setup-checklist"' in staff.get("/admin/").content.decode()
+    for app in ("connectivity", "litellm", "librechat", "accounts"):
+        page = staff.get(f"/admin/{app}/")
+        assert page.status_code == 200
+        assert 'id="setup-checklist"' not in page.content.decode(), app
