@@ -104,20 +104,26 @@ def test_a_live_channel_is_acknowledged_at_the_broker(private_redis: PrivateRedi
     connection.close()
 
 
-def test_celery_s_own_request_raises_where_ours_settles_quietly(
-    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
-) -> None:
-    connection = Connection(private_redis.url)
+def message_on_a_half_closed_channel(broker: PrivateRedis) -> tuple[Message, Connection]:
+    """A received message whose channel is in the state CI met when its worker stopped."""
+    connection = Connection(broker.url)
     message = received_message(connection)
-    lose_the_broker(private_redis, connection)
+    lose_the_broker(broker, connection)
     channel: Any = message.channel
     assert channel.closed is False and channel.connection.client is None  # the half-closed state
     channel._disconnect_pools()  # the first step of the channel's close, as in CI
+    return message, connection
+
+
+def test_celery_s_own_request_raises_where_ours_settles_quietly(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    message, connection = message_on_a_half_closed_channel(private_redis)
 
     with pytest.raises(AttributeError, match="hostname"):
         request_for(Request, message, connection).acknowledge()  # what stopped CI's worker
 
-    assert channel_has_lost_its_connection(channel)
+    assert channel_has_lost_its_connection(message.channel)
     ours = request_for(BrokerLossSafeRequest, message, connection)
     with caplog.at_level(logging.WARNING, logger="portal.core.broker_loss"):
         ours.acknowledge()
@@ -132,11 +138,7 @@ def test_celery_s_own_request_raises_where_ours_settles_quietly(
 def test_a_rejection_on_a_lost_channel_is_settled_too(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    connection = Connection(private_redis.url)
-    message = received_message(connection)
-    lose_the_broker(private_redis, connection)
-    channel: Any = message.channel
-    channel._disconnect_pools()
+    message, connection = message_on_a_half_closed_channel(private_redis)
     ours = request_for(BrokerLossSafeRequest, message, connection)
     with caplog.at_level(logging.WARNING, logger="portal.core.broker_loss"):
         ours.reject(requeue=True)
