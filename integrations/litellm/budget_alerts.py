@@ -56,10 +56,6 @@ RETURNING id
 """
 
 
-# (key id, period, threshold, limit, spend, max budget): one BudgetAlert row to insert.
-_Crossing = tuple[int, datetime | None, str, Decimal, Decimal, Decimal | None]
-
-
 def crossings(
     *,
     spend: Decimal,
