@@ -97,7 +97,7 @@ def test_the_answer_costs_the_same_queries_for_two_keys_or_forty(
             response = staff.get(reverse(MANY), {"ids": ",".join(str(k.pk) for k in some)})
         answer = parts(response.content.decode())
         assert response.status_code == 200 and len(answer) == len(some)
-        assert all("no worker heard" in inner for inner in answer.values())
+        assert all("no worker heard" in inner and "title=" in inner for inner in answer.values())
         return len(seen)
 
     assert queries_for(made) == queries_for(made[:2])
@@ -129,3 +129,18 @@ def test_staff_without_the_view_permission_are_refused(dead_server: LiteLLMServe
 def test_a_visitor_is_sent_to_the_login(dead_server: LiteLLMServer) -> None:
     response = Client().get(reverse(MANY), {"ids": "1"})
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_refreshed_cell_is_drawn_as_the_list_first_drew_it(
+    staff: Client, dead_server: LiteLLMServer
+) -> None:
+    """Short words, the reason as the title: a refresh must not make every row grow."""
+    (key,) = stuck(dead_server, 1)
+    page = staff.get(reverse("admin:litellm_virtualkey_changelist")).content.decode()
+    first = re.search(
+        rf'data-refresh-id="{key.pk}" data-refresh-seconds="\d+">(.*?)</span></span>', page, re.S
+    )
+    assert first is not None
+    refreshed = parts(staff.get(reverse(MANY), {"ids": str(key.pk)}).content.decode())[key.pk]
+    assert refreshed == first.group(1) + "</span>"
+    assert ">create pending</span>" in refreshed and "LiteLLM did not answer try 1" in refreshed

@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 from django.utils import timezone
@@ -157,9 +156,9 @@ def key_page_urls(model_admin: Any) -> list[URLPattern]:
             for pk in ids:
                 key = found.get(pk)
                 inner = (
-                    render_to_string("admin/litellm/virtualkey/pending.html", pending_context(key))
+                    list_cell(key)
                     if key is not None
-                    else format_html('<span data-done="1">{}</span>', "removed from the portal")
+                    else list_cell_words("removed from the portal", "", True)
                 )
                 parts.append(format_html('<div data-refresh-for="{}">{}</div>', pk, inner))
         return HttpResponse("".join(parts))
@@ -215,6 +214,22 @@ def pending_ids(text: str) -> list[int] | None:
     return list(dict.fromkeys(int(word) for word in words))
 
 
+def list_cell_words(what: str, why: str, done: bool) -> str:
+    """The list cell's inside, the same on the first render and on every refresh: the short
+    words, the reason as the title (the key's own page spells it out)."""
+    return format_html('<span data-done="{}" title="{}">{}</span>', 1 if done else 0, why, what)
+
+
+def list_cell(key: VirtualKey) -> str:
+    what, why, done = pending_words(key)
+    if done and not what:  # finished while the page was open: its outcome, short
+        outcome = key.last_action_detail or key.last_action or "nothing pending"
+        if len(outcome) > 60:
+            outcome, why = key.last_action or "finished", outcome
+        what = f"done: {outcome}; reload for the key's new state"
+    return list_cell_words(what, why, done)
+
+
 @admin.display(description="pending")
 def pending_column(key: VirtualKey) -> str:
     """The list's pending cell: refreshes itself while work is in flight."""
@@ -222,11 +237,9 @@ def pending_column(key: VirtualKey) -> str:
     if done:
         return what
     return format_html(
-        '<span class="portal-refresh" data-refresh-batch="{}" data-refresh-id="{}" '
-        'data-refresh-seconds="{}"><span data-done="0" title="{}">{}</span></span>',
+        '<span class="portal-refresh" data-refresh-batch="{}" data-refresh-id="{}" data-refresh-seconds="{}">{}</span>',
         reverse("admin:litellm_virtualkey_pending_many"),
         key.pk,
         REFRESH_SECONDS,
-        why,
-        what,
+        list_cell_words(what, why, done),  # = list_cell(key), without reading the row's words twice
     )
